@@ -1,0 +1,20 @@
+/**
+ * The only place that reads process.env (STYLE.md, "Configuration").
+ */
+export interface Environment {
+  /** Path of the ffmpeg binary; default: `ffmpeg` on PATH. */
+  readonly ffmpegPath: string;
+  readonly ffprobePath: string;
+  /** API bearer token. */
+  readonly apiToken: string | undefined;
+  readonly logLevel: string;
+}
+
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
+  return Object.freeze({
+    ffmpegPath: env["STREAMQC_FFMPEG"] ?? "ffmpeg",
+    ffprobePath: env["STREAMQC_FFPROBE"] ?? "ffprobe",
+    apiToken: env["STREAMQC_API_TOKEN"] || undefined,
+    logLevel: env["STREAMQC_LOG_LEVEL"] ?? "info",
+  });
+}

@@ -1,0 +1,58 @@
+import type { z } from "zod";
+import type { AudioBlock, DetailFrame, StreamEvent, VideoFrame } from "../ingest/media.js";
+
+/**
+ * A condition is a defect as a detector sees it: it starts at a media time, may be updated
+ * with new measurements while it lasts, and ends at a media time. The monitor turns
+ * conditions into incidents (the public schema in DESIGN.md).
+ */
+export interface Condition {
+  /** A dotted incident type, e.g. `video.freeze`. */
+  readonly type: string;
+  /** Media seconds of the true onset, even when the condition is confirmed later. */
+  readonly start: number;
+  /** Media seconds of the end; null while the condition holds. */
+  readonly end: number | null;
+  /** Measured values: levels, offsets, loudness. Plain JSON. */
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+export type ConditionPhase = "start" | "update" | "end";
+
+export interface ConditionEvent {
+  readonly phase: ConditionPhase;
+  readonly condition: Condition;
+}
+
+export type ConditionSink = (event: ConditionEvent) => void;
+
+/**
+ * A detector: state behind a tiny interface, fed in timestamp order. No I/O, no timers,
+ * no wall clock; it reports through the sink it was made with. Every method is optional
+ * but `flush`, so a detector takes only what it needs.
+ */
+export interface Detector {
+  readonly type: string;
+  pushVideo?(frame: VideoFrame): void;
+  pushDetail?(frame: DetailFrame): void;
+  pushAudio?(block: AudioBlock): void;
+  pushEvent?(event: StreamEvent): void;
+  /** The input ended at `endPts`: close whatever is open there. */
+  flush(endPts: number): void;
+  /** The latest measurements, for `watch`, the API's stream state and metrics. */
+  measure?(): Readonly<Record<string, number | string | boolean | null>>;
+}
+
+/** How a detector is registered: its options schema (with documented defaults) and a factory. */
+export interface DetectorDefinition<S extends z.ZodType = z.ZodType> {
+  readonly type: string;
+  readonly description: string;
+  readonly needs: { readonly video?: boolean; readonly detail?: boolean; readonly audio?: boolean };
+  readonly options: S;
+  create(options: z.output<S>, sink: ConditionSink): Detector;
+}
+
+/** Identity helper that keeps each definition's option types. */
+export function defineDetector<S extends z.ZodType>(def: DetectorDefinition<S>): DetectorDefinition<S> {
+  return def;
+}

@@ -1,0 +1,11 @@
+/**
+ * Every detector streamqc knows. Adding one is a new module plus one line here; no other
+ * detector changes.
+ */
+import type { DetectorDefinition } from "./detector.js";
+
+export const DETECTORS: readonly DetectorDefinition[] = [];
+
+export function findDetector(type: string): DetectorDefinition | undefined {
+  return DETECTORS.find((d) => d.type === type);
+}

@@ -1,0 +1,77 @@
+/**
+ * What ingest hands to every detector: timestamped frames, audio blocks and stream events.
+ * Times are seconds of media time from the stream's first timestamp (zero), as the source
+ * itself timed them: a stretch with no frames is a gap in `pts`, never duplicated frames.
+ */
+
+/** Analysis frames: grayscale luma scaled down in FFmpeg (see ANALYSIS_WIDTH/HEIGHT). */
+export interface VideoFrame {
+  readonly pts: number;
+  readonly width: number;
+  readonly height: number;
+  /** Row-major 8-bit luma, `width * height` bytes, full range as FFmpeg's `gray` gives it. */
+  readonly luma: Uint8Array;
+}
+
+/** Frames at a larger size and a reduced rate, for detectors that need detail (block edges). */
+export interface DetailFrame extends VideoFrame {
+  readonly detail: true;
+}
+
+/** A colour JPEG of the picture at a reduced rate, from the same decoder, for evidence. */
+export interface Thumbnail {
+  readonly pts: number;
+  readonly jpeg: Uint8Array;
+}
+
+/** Interleaved float PCM in [-1, 1]. */
+export interface AudioBlock {
+  readonly pts: number;
+  readonly sampleRate: number;
+  readonly channels: number;
+  /** Sample frames in this block (samples.length / channels). */
+  readonly frames: number;
+  readonly samples: Float32Array;
+}
+
+/** The analysis sizes, chosen in DESIGN.md: small enough that Node's share stays under 1% of a core. */
+export const ANALYSIS_WIDTH = 320;
+export const ANALYSIS_HEIGHT = 180;
+/** Detail frames: the 8x8 block grid of a 1080p picture is still visible at half size. */
+export const DETAIL_WIDTH = 960;
+export const DETAIL_HEIGHT = 540;
+export const DETAIL_FPS = 5;
+export const THUMBNAIL_WIDTH = 320;
+export const THUMBNAIL_FPS = 1;
+export const AUDIO_SAMPLE_RATE = 48_000;
+
+/**
+ * Stream events are faults and facts as data (STYLE.md, "Faults are data"): the monitor
+ * routes them to recovery and to detectors that report on stream health.
+ */
+export type StreamEvent =
+  | { readonly kind: "connected"; readonly at: number; readonly url: string }
+  | { readonly kind: "lost"; readonly at: number; readonly reason: string; readonly fatal: boolean }
+  | { readonly kind: "ended"; readonly at: number }
+  | {
+      readonly kind: "format";
+      readonly at: number;
+      readonly video: { readonly width: number; readonly height: number; readonly fps: number } | null;
+      readonly audio: { readonly sampleRate: number; readonly channels: number } | null;
+    }
+  | {
+      readonly kind: "decoder-error";
+      readonly at: number;
+      /** The decoder's own words, e.g. "concealing 120 DC, 120 AC, 120 MV errors in P frame". */
+      readonly message: string;
+      /** Macroblocks concealed, when the decoder says. */
+      readonly concealed?: number;
+    }
+  | {
+      readonly kind: "fault";
+      readonly at: number;
+      /** A dotted incident type such as `hls.stale-playlist` or `ts.continuity`. */
+      readonly type: string;
+      readonly message: string;
+      readonly details?: Readonly<Record<string, unknown>>;
+    };
