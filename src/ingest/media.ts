@@ -58,6 +58,8 @@ export type StreamEvent =
       readonly at: number;
       readonly video: { readonly width: number; readonly height: number; readonly fps: number } | null;
       readonly audio: { readonly sampleRate: number; readonly channels: number } | null;
+      /** Seconds, when the input declares it (files). */
+      readonly duration?: number;
     }
   | {
       readonly kind: "decoder-error";

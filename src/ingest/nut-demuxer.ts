@@ -77,7 +77,12 @@ interface StreamState {
 }
 
 /** Thrown inside the parser when the buffer ends mid-unit; the unit is retried on more data. */
-class NeedMoreData extends Error {}
+class NeedMoreData extends Error {
+  /** Bytes of the buffer needed, when known, so that parsing waits until they are there. */
+  constructor(readonly need = 0) {
+    super("need more data");
+  }
+}
 
 export class NutFormatError extends Error {
   override readonly name = "NutFormatError";
@@ -116,20 +121,23 @@ class Reader {
   }
 
   bytes(n: number): Buffer {
-    if (this.pos + n > this.buf.length) throw new NeedMoreData();
+    if (this.pos + n > this.buf.length) throw new NeedMoreData(this.pos + n);
     const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
 
   skip(n: number): void {
-    if (this.pos + n > this.buf.length) throw new NeedMoreData();
+    if (this.pos + n > this.buf.length) throw new NeedMoreData(this.pos + n);
     this.pos += n;
   }
 }
 
 export class NutDemuxer {
-  private pending: Buffer = Buffer.alloc(0);
+  private readonly chunks: Buffer[] = [];
+  private chunkBytes = 0;
+  /** Do not parse again until this many bytes are pending (a frame's payload is still arriving). */
+  private need = 0;
   private readonly frameCodes: FrameCode[] = [];
   private timeBases: { num: number; den: number }[] = [];
   private streamCount = 0;
@@ -144,9 +152,13 @@ export class NutDemuxer {
 
   /** Feed bytes as they arrive from the pipe; complete units are parsed at once. */
   push(chunk: Buffer): void {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    const r = new Reader(this.pending);
+    this.chunks.push(chunk);
+    this.chunkBytes += chunk.length;
+    if (this.chunkBytes < this.need) return;
+    const pending = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const r = new Reader(pending);
     let unitStart = 0;
+    this.need = 0;
     try {
       while (r.pos < r.buf.length) {
         unitStart = r.pos;
@@ -155,8 +167,12 @@ export class NutDemuxer {
       unitStart = r.pos;
     } catch (err) {
       if (!(err instanceof NeedMoreData)) throw err;
+      this.need = err.need - unitStart;
     }
-    this.pending = this.pending.subarray(unitStart);
+    const rest = pending.subarray(unitStart);
+    this.chunks.length = 0;
+    this.chunkBytes = rest.length;
+    if (rest.length > 0) this.chunks.push(rest);
   }
 
   private parseUnit(r: Reader): void {

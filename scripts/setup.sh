@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian machine (or a clean clone) for streamqc: ffmpeg from Debian's
+# packages when it is missing, npm packages when they are missing or stale, and the build.
+# Safe to run again: it does only what is not done yet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_ffmpeg() {
+  command -v "${STREAMQC_FFMPEG:-ffmpeg}" >/dev/null 2>&1 || return 0
+  return 1
+}
+
+if need_ffmpeg; then
+  echo "setup: installing ffmpeg from Debian's packages" >&2
+  SUDO=""
+  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends ffmpeg >/dev/null 2>&1 \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends ffmpeg >/dev/null; }
+fi
+
+# npm packages: install when node_modules is missing or older than the lockfile.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages (npm ci)" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+
+# Build when any source is newer than the build.
+if [ ! -f dist/cli/main.js ] || [ -n "$(find src -newer dist/cli/main.js -name '*.ts' -print -quit)" ]; then
+  echo "setup: building" >&2
+  npm run --silent build >&2
+  chmod +x dist/cli/main.js
+fi

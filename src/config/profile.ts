@@ -1,0 +1,88 @@
+/**
+ * A detector profile: which detectors run, with which options, and the severity of each
+ * incident type. Validated once against every registered detector's own schema, then frozen.
+ */
+import { z } from "zod";
+import { DETECTORS } from "../detect/registry.js";
+import type { DetectorDefinition } from "../detect/detector.js";
+import { StreamqcError } from "../errors.js";
+import { SEVERITIES, type Severity } from "../monitor/incident.js";
+
+export const ProfileSchema = z
+  .object({
+    /** Per detector type: `false` disables it; an object overrides its options. Default: all enabled, defaults. */
+    detectors: z.record(z.string(), z.union([z.literal(false), z.record(z.string(), z.unknown())])).default({}),
+    /** Severity per incident type or type prefix (`hls`), overriding DEFAULT_SEVERITY. */
+    severity: z.record(z.string(), z.enum(SEVERITIES)).default({}),
+  })
+  .strict();
+
+export type ProfileInput = z.input<typeof ProfileSchema>;
+
+/** Defaults by how much a viewer suffers: a black or dead channel is worst. */
+export const DEFAULT_SEVERITY: Readonly<Record<string, Severity>> = {
+  "video.black": "critical",
+  "stream.down": "critical",
+  "video.freeze": "major",
+  "audio.silence": "major",
+  "video.blockiness": "major",
+  "av.sync": "major",
+  "stream.gap": "major",
+  "audio.clipping": "minor",
+  "audio.loudness": "minor",
+  hls: "minor",
+  ts: "minor",
+  stream: "minor",
+};
+
+export interface ResolvedDetector {
+  readonly definition: DetectorDefinition;
+  readonly options: unknown;
+}
+
+export interface ResolvedProfile {
+  readonly detectors: readonly ResolvedDetector[];
+  severityOf(type: string): Severity;
+}
+
+function formatZodError(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+}
+
+export function resolveProfile(input: unknown, where = "profile"): ResolvedProfile {
+  const parsed = ProfileSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    throw new StreamqcError("SQM_ERR_CONFIG", `${where}: ${formatZodError(parsed.error)}`);
+  }
+  const known = new Set(DETECTORS.map((d) => d.type));
+  for (const type of Object.keys(parsed.data.detectors)) {
+    if (!known.has(type)) {
+      throw new StreamqcError(
+        "SQM_ERR_CONFIG",
+        `${where}.detectors: unknown detector "${type}"; known: ${[...known].join(", ")}`,
+      );
+    }
+  }
+  const detectors: ResolvedDetector[] = [];
+  for (const definition of DETECTORS) {
+    const given = parsed.data.detectors[definition.type];
+    if (given === false) continue;
+    const opts = definition.options.safeParse(given ?? {});
+    if (!opts.success) {
+      throw new StreamqcError(
+        "SQM_ERR_CONFIG",
+        `${where}.detectors.${definition.type}: ${formatZodError(opts.error)}`,
+      );
+    }
+    detectors.push(Object.freeze({ definition, options: Object.freeze(opts.data) }));
+  }
+  const severity = { ...DEFAULT_SEVERITY, ...parsed.data.severity };
+  return Object.freeze({
+    detectors: Object.freeze(detectors),
+    severityOf(type: string): Severity {
+      return severity[type] ?? severity[type.split(".")[0] ?? ""] ?? "minor";
+    },
+  });
+}
+
+export { formatZodError };

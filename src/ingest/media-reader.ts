@@ -1,0 +1,500 @@
+/**
+ * MediaReader: decode one input once, in one ffmpeg child, and hand timestamped frames,
+ * PCM and stream events to the monitor. It owns the decoder's lifecycle: start, watchdog,
+ * reconnection with capped exponential backoff and jitter, and the media timeline across
+ * restarts (an outage shows as a gap in `pts`, never as duplicated frames).
+ */
+import { StreamqcError, errorMessage } from "../errors.js";
+import { checkFfmpeg } from "./ffmpeg-binary.js";
+import { FfmpegProcess, describeFailure, type FfmpegExit } from "./ffmpeg-process.js";
+import {
+  ANALYSIS_HEIGHT,
+  ANALYSIS_WIDTH,
+  AUDIO_SAMPLE_RATE,
+  DETAIL_FPS,
+  DETAIL_HEIGHT,
+  DETAIL_WIDTH,
+  THUMBNAIL_FPS,
+  THUMBNAIL_WIDTH,
+  type AudioBlock,
+  type DetailFrame,
+  type StreamEvent,
+  type Thumbnail,
+  type VideoFrame,
+} from "./media.js";
+import { NutDemuxer, type NutPacket, type NutStream } from "./nut-demuxer.js";
+import type { Feed, Source } from "./source.js";
+
+export interface MediaHandlers {
+  video?(frame: VideoFrame): void;
+  detail?(frame: DetailFrame): void;
+  thumbnail?(thumb: Thumbnail): void;
+  audio?(block: AudioBlock): void;
+  event?(event: StreamEvent): void;
+  /** ffmpeg's log, line by line. */
+  log?(line: string): void;
+  /** A handler threw: reported here, never allowed to break ingest. */
+  handlerError?(err: unknown): void;
+}
+
+export interface BackoffOptions {
+  readonly initialMs: number;
+  readonly maxMs: number;
+}
+
+export interface MediaReaderOptions {
+  readonly ffmpegPath: string;
+  /** Decode detail frames (DETAIL_WIDTH x DETAIL_HEIGHT gray at DETAIL_FPS). */
+  readonly detail?: boolean;
+  /** Encode JPEG thumbnails (THUMBNAIL_FPS) for evidence. */
+  readonly thumbnails?: boolean;
+  /** Decoder threads; 1 gives the most per core with many streams, 0 lets ffmpeg decide. */
+  readonly threads?: number;
+  /** The watchdog kills a decoder that writes nothing for this long. */
+  readonly stallTimeoutMs?: number;
+  readonly backoff?: BackoffOptions;
+  /** The first connection failing is fatal (analyze); otherwise the reader keeps retrying. */
+  readonly failFast?: boolean;
+  /** Stop after this many seconds of media. */
+  readonly duration?: number;
+}
+
+export interface ReaderResult {
+  /** Media seconds of the last frame or audio sample seen. */
+  readonly mediaEnd: number;
+  readonly restarts: number;
+  readonly reason: "ended" | "duration" | "closed";
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
+export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
+
+const CONCEALING = /concealing (\d+) DC, (\d+) AC, (\d+) MV errors/;
+const DECODER_ERROR = /^\[(h264|hevc|mpeg2video|mpeg4|aac|mp2|mp3|ac3|vp9|av1|mpegts)[^\]]*\] \[(error|warning)\]/;
+const INPUT_VIDEO = /Stream #0:\d+.*: Video: .*?, (\d+)x(\d+)[ ,].*?(\d+(?:\.\d+)?) fps/;
+const DURATION = /^\[info\]\s+Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/;
+const INPUT_AUDIO = /Stream #0:\d+.*: Audio: .*?, (\d+) Hz, ([^,]+),/;
+
+/** Builds the one ffmpeg command that decodes once and writes every view of the picture and sound. */
+export function decoderArgs(source: Source, opts: MediaReaderOptions): string[] {
+  const threads = String(opts.threads ?? 0);
+  const args = [
+    "-hide_banner",
+    "-nostats",
+    "-nostdin",
+    "-loglevel",
+    "repeat+level+info",
+    "-threads",
+    threads,
+    // Keep the media's own timestamps: without these ffmpeg rebases time and duplicates frames.
+    "-copyts",
+    ...source.inputArgs(),
+    "-map",
+    "0:v:0?",
+    "-map",
+    "0:a:0?",
+    "-filter:v:0",
+    `scale=${ANALYSIS_WIDTH}:${ANALYSIS_HEIGHT}:flags=area,format=gray`,
+    "-c:v:0",
+    "rawvideo",
+    "-c:a",
+    "pcm_f32le",
+    "-ar",
+    String(AUDIO_SAMPLE_RATE),
+  ];
+  let v = 1;
+  if (opts.detail) {
+    // select, not fps: fps would duplicate frames across a gap.
+    args.push(
+      "-map",
+      "0:v:0?",
+      `-filter:v:${v}`,
+      `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${(1 / DETAIL_FPS - 0.001).toFixed(3)})',scale=${DETAIL_WIDTH}:${DETAIL_HEIGHT}:flags=area,format=gray`,
+      `-c:v:${v}`,
+      "rawvideo",
+    );
+    v++;
+  }
+  if (opts.thumbnails) {
+    args.push(
+      "-map",
+      "0:v:0?",
+      `-filter:v:${v}`,
+      `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${(1 / THUMBNAIL_FPS - 0.001).toFixed(3)})',scale=${THUMBNAIL_WIDTH}:-2,format=yuvj420p`,
+      `-c:v:${v}`,
+      "mjpeg",
+      `-q:v:${v}`,
+      "5",
+    );
+  }
+  args.push(
+    "-fps_mode",
+    "passthrough",
+    "-filter_threads",
+    "1",
+    "-flush_packets",
+    "1",
+    // Hand packets on within half a second even when one stream (thumbnails) is sparse.
+    "-max_interleave_delta",
+    "500000",
+    "-f",
+    "nut",
+    "pipe:1",
+  );
+  return args;
+}
+
+type Role = "video" | "detail" | "thumbnail" | "audio" | "other";
+
+function assignRoles(streams: readonly NutStream[], opts: MediaReaderOptions): Role[] {
+  let raw = 0;
+  return streams.map((s) => {
+    if (s.kind === "audio") return "audio";
+    if (s.kind !== "video") return "other";
+    if (s.fourcc === "MJPG") return "thumbnail";
+    raw++;
+    if (raw === 1) return "video";
+    return raw === 2 && opts.detail ? "detail" : "other";
+  });
+}
+
+export class MediaReader {
+  readonly done: Promise<ReaderResult>;
+  private resolveDone!: (r: ReaderResult) => void;
+  private rejectDone!: (e: unknown) => void;
+  private proc: FfmpegProcess | null = null;
+  private feed: Feed | null = null;
+  private closed = false;
+  private started = false;
+  private finished = false;
+  private restarts = 0;
+  private attempt = 0;
+  private everConnected = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private readonly startedAt = performance.now();
+  // Timeline: media = raw - runOrigin + runBase.
+  private runOrigin: number | null = null;
+  private runBase = 0;
+  private lastMedia = 0;
+  private lastPacketWall = 0;
+  private anyPacket = false;
+  /** Counters for metrics and tests. */
+  readonly stats = { videoFrames: 0, audioBlocks: 0, detailFrames: 0, thumbnails: 0, decoderErrors: 0 };
+
+  constructor(
+    readonly source: Source,
+    private readonly options: MediaReaderOptions,
+    private readonly handlers: MediaHandlers,
+  ) {
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    // Nobody awaiting a failure must not crash the process; callers that care await `done`.
+    this.done.catch(() => undefined);
+  }
+
+  /** Seconds since the reader started: the clock for events that have no media time. */
+  private now(): number {
+    return (performance.now() - this.startedAt) / 1000;
+  }
+
+  /** Media time now: the last media time plus the wall time since, so outages extend the timeline. */
+  mediaNow(): number {
+    if (!this.anyPacket) return 0;
+    return this.lastMedia + (performance.now() - this.lastPacketWall) / 1000;
+  }
+
+  get running(): boolean {
+    return this.proc !== null;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    checkFfmpeg(this.options.ffmpegPath);
+    void this.openAndRun();
+  }
+
+  private async openAndRun(): Promise<void> {
+    try {
+      await this.source.open?.();
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.run();
+  }
+
+  private emit(event: StreamEvent): void {
+    this.safe(() => this.handlers.event?.(event));
+  }
+
+  private safe(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (this.handlers.handlerError) this.handlers.handlerError(err);
+      else console.error(`streamqc: a handler failed: ${errorMessage(err)}`);
+    }
+  }
+
+  private run(): void {
+    if (this.closed || this.finished) return;
+    const opts = this.options;
+    let roles: Role[] = [];
+    let streams: readonly NutStream[] = [];
+    let videoSeen = false;
+    let formatSent = false;
+    let inputVideo: { width: number; height: number; fps: number } | null = null;
+    let inputAudio: { sampleRate: number; channels: number } | null = null;
+    let inputDuration: number | undefined;
+    const demuxer = new NutDemuxer({
+      onStreams: (s) => {
+        streams = s;
+        roles = assignRoles(s, opts);
+      },
+      onPacket: (p) => this.packet(p, streams, roles, () => (videoSeen = true)),
+    });
+    const stallMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    this.runOrigin = null;
+    let demuxFailed = false;
+    const proc = new FfmpegProcess({
+      ffmpegPath: opts.ffmpegPath,
+      args: decoderArgs(this.source, opts),
+      stdin: this.source.feed !== undefined,
+      onStdout: (chunk) => {
+        if (demuxFailed) return;
+        try {
+          demuxer.push(chunk);
+        } catch (err) {
+          demuxFailed = true;
+          this.emit({ kind: "decoder-error", at: this.mediaNow(), message: `bad decoder output: ${errorMessage(err)}` });
+          proc.kill();
+        }
+      },
+      onStderrLine: (line) => {
+        this.safe(() => this.handlers.log?.(line));
+        if (!formatSent) {
+          const mv = INPUT_VIDEO.exec(line);
+          if (mv) inputVideo = { width: Number(mv[1]), height: Number(mv[2]), fps: Number(mv[3]) };
+          const md = DURATION.exec(line);
+          if (md) inputDuration = Number(md[1]) * 3600 + Number(md[2]) * 60 + Number(md[3]);
+          const ma = INPUT_AUDIO.exec(line);
+          if (ma) inputAudio = { sampleRate: Number(ma[1]), channels: channelCount(ma[2] ?? "") };
+          if (line.includes("Stream mapping:") || line.includes("Output #0")) {
+            formatSent = true;
+            this.emit({
+              kind: "format",
+              at: this.mediaNow(),
+              video: inputVideo,
+              audio: inputAudio,
+              ...(inputDuration !== undefined ? { duration: inputDuration } : {}),
+            });
+          }
+        }
+        const conceal = CONCEALING.exec(line);
+        if (conceal || DECODER_ERROR.test(line)) {
+          this.stats.decoderErrors++;
+          const message = line.replace(/^\[[^\]]*\] \[[a-z]+\] /, "");
+          this.emit({
+            kind: "decoder-error",
+            at: this.mediaNow(),
+            message,
+            ...(conceal ? { concealed: Number(conceal[1]) } : {}),
+          });
+        }
+      },
+    });
+    this.proc = proc;
+    if (this.source.feed && proc.stdin) {
+      this.feed = this.source.feed({ stdin: proc.stdin, emit: (e) => this.emit(e), now: () => this.mediaNow() });
+    }
+    this.watchdog = setInterval(() => {
+      const idle = (this.source as { idle?: boolean }).idle === true;
+      if (idle) proc.lastOutputAt = performance.now();
+      if (performance.now() - proc.lastOutputAt > stallMs) {
+        this.emit({
+          kind: "decoder-error",
+          at: this.mediaNow(),
+          message: `decoder made no progress for ${stallMs / 1000} s; restarting it`,
+        });
+        proc.kill("SIGKILL");
+      }
+    }, Math.min(1000, stallMs / 4));
+    this.watchdog.unref();
+    void proc.exited.then((exit) => this.exited(proc, exit, videoSeen));
+  }
+
+  private packet(p: NutPacket, streams: readonly NutStream[], roles: Role[], sawVideo: () => void): void {
+    if (this.finished) return;
+    const st = streams[p.stream];
+    const role = roles[p.stream];
+    if (!st || !role || role === "other") return;
+    const raw = (p.pts * st.timeBase.num) / st.timeBase.den;
+    if (this.runOrigin === null) {
+      this.runOrigin = raw;
+      if (this.anyPacket) {
+        // A new decoder run after an outage: continue the timeline by the wall time that passed.
+        this.runBase = this.lastMedia + (performance.now() - this.lastPacketWall) / 1000;
+      }
+      if (!this.everConnected || this.restarts > 0) {
+        if (!this.source.feed) this.emit({ kind: "connected", at: this.runBase, url: this.source.url });
+      }
+      this.everConnected = true;
+      this.attempt = 0;
+    }
+    let media = raw - this.runOrigin + this.runBase;
+    if (media < this.lastMedia - 1) {
+      // Timestamps went backwards (a discontinuity or wrap ffmpeg passed on): rebase just after.
+      this.runOrigin = raw;
+      this.runBase = this.lastMedia + 0.04;
+      media = this.runBase;
+    }
+    if (role === "video" || role === "audio") {
+      if (media > this.lastMedia || !this.anyPacket) this.lastMedia = media;
+      this.lastPacketWall = performance.now();
+      this.anyPacket = true;
+    }
+    switch (role) {
+      case "video": {
+        sawVideo();
+        this.stats.videoFrames++;
+        const frame: VideoFrame = { pts: media, width: st.width ?? 0, height: st.height ?? 0, luma: p.data };
+        this.safe(() => this.handlers.video?.(frame));
+        break;
+      }
+      case "detail": {
+        this.stats.detailFrames++;
+        const frame: DetailFrame = {
+          pts: media,
+          width: st.width ?? 0,
+          height: st.height ?? 0,
+          luma: p.data,
+          detail: true,
+        };
+        this.safe(() => this.handlers.detail?.(frame));
+        break;
+      }
+      case "thumbnail": {
+        this.stats.thumbnails++;
+        const thumb: Thumbnail = { pts: media, jpeg: p.data };
+        this.safe(() => this.handlers.thumbnail?.(thumb));
+        break;
+      }
+      case "audio": {
+        this.stats.audioBlocks++;
+        const channels = st.channels ?? 1;
+        // Copy into an aligned buffer: the packet may start at any byte offset.
+        const samples = new Float32Array(p.data.byteLength >> 2);
+        new Uint8Array(samples.buffer).set(p.data.subarray(0, samples.length * 4));
+        const block: AudioBlock = {
+          pts: media,
+          sampleRate: st.sampleRate ?? AUDIO_SAMPLE_RATE,
+          channels,
+          frames: Math.floor(samples.length / channels),
+          samples,
+        };
+        this.safe(() => this.handlers.audio?.(block));
+        break;
+      }
+    }
+    const limit = this.options.duration;
+    if (limit !== undefined && media >= limit && (role === "video" || role === "audio")) {
+      this.finish("duration");
+    }
+  }
+
+  private exited(proc: FfmpegProcess, exit: FfmpegExit, _sawVideo: boolean): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+    this.feed?.stop();
+    this.feed = null;
+    if (this.proc === proc) this.proc = null;
+    if (this.closed || this.finished) return;
+    const reason = describeFailure(exit);
+    if (!this.source.live) {
+      if (exit.beforeOutput) {
+        this.fail(new StreamqcError("SQM_ERR_INPUT_UNREADABLE", `cannot read ${this.source.url}: ${reason}`));
+        return;
+      }
+      if (exit.code !== 0) {
+        this.emit({ kind: "decoder-error", at: this.mediaNow(), message: `decoder stopped: ${reason}` });
+      }
+      this.finish("ended");
+      return;
+    }
+    if (!this.everConnected && this.options.failFast) {
+      this.fail(new StreamqcError("SQM_ERR_INPUT_UNREADABLE", `cannot read ${this.source.url}: ${reason}`));
+      return;
+    }
+    const why = exit.code === 0 && !exit.requested ? "the source ended" : reason;
+    this.emit({ kind: "lost", at: this.mediaNow(), reason: why, fatal: false });
+    const base = this.options.backoff ?? DEFAULT_BACKOFF;
+    const ceiling = Math.min(base.maxMs, base.initialMs * 2 ** this.attempt);
+    // Equal jitter: at least half the ceiling, so retries neither stampede nor spin.
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.attempt++;
+    this.restarts++;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      this.run();
+    }, delay);
+  }
+
+  private finish(reason: ReaderResult["reason"]): void {
+    if (this.finished) return;
+    this.finished = true;
+    const proc = this.proc;
+    if (reason === "ended") this.emit({ kind: "ended", at: this.lastMedia });
+    void this.teardown().then(() => {
+      this.resolveDone({ mediaEnd: this.lastMedia, restarts: this.restarts, reason });
+    });
+    if (proc) void proc.close();
+  }
+
+  private fail(err: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    void this.teardown().then(() => this.rejectDone(err));
+  }
+
+  private async teardown(): Promise<void> {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.feed?.stop();
+    const proc = this.proc;
+    if (proc) await proc.close();
+    await this.source.close?.();
+  }
+
+  /** Stops decoding; resolves once ffmpeg has exited. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) {
+      await this.done.catch(() => undefined);
+      return;
+    }
+    this.closed = true;
+    if (!this.finished) {
+      this.finished = true;
+      await this.teardown();
+      this.resolveDone({ mediaEnd: this.lastMedia, restarts: this.restarts, reason: "closed" });
+    }
+    await this.done.catch(() => undefined);
+  }
+}
+
+function channelCount(layout: string): number {
+  const l = layout.trim();
+  if (l === "mono") return 1;
+  if (l === "stereo") return 2;
+  const m = /^(\d+)\.(\d+)/.exec(l);
+  if (m) return Number(m[1]) + Number(m[2]);
+  const n = /^(\d+) channels/.exec(l);
+  return n ? Number(n[1]) : 0;
+}

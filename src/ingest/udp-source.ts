@@ -1,0 +1,131 @@
+/**
+ * MPEG-TS over UDP (unicast or multicast), received by streamqc itself and fed to ffmpeg's
+ * stdin, so that the transport (datagram gaps, and TS packet checks) is seen as sent.
+ *
+ * `udp://@239.1.2.3:5000` or `udp://239.1.2.3:5000` joins the multicast group;
+ * `udp://0.0.0.0:5000`, `udp://127.0.0.1:5000` or `udp://@:5000` listens for unicast.
+ * `?localaddr=IP` picks the interface for the multicast join.
+ */
+import { createSocket, type Socket } from "node:dgram";
+import { isIPv4 } from "node:net";
+import { StreamqcError } from "../errors.js";
+import { registerUdpSource, type Feed, type FeedContext, type Source } from "./source.js";
+
+/** No datagram for this long: the source is reported lost (and connected when they resume). */
+export const UDP_SILENCE_MS = 2000;
+
+export class UdpSource implements Source {
+  readonly kind = "udp" as const;
+  readonly live = true;
+  private socket: Socket | null = null;
+  private ctx: FeedContext | null = null;
+  private lastDatagramAt = 0;
+  private receiving = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly multicast: boolean;
+  private readonly localAddress: string | undefined;
+  /** Extra consumers of the raw bytes (the TS analyzer). */
+  readonly byteListeners = new Set<(bytes: Uint8Array) => void>();
+  datagrams = 0;
+  bytes = 0;
+
+  constructor(readonly url: string) {
+    const u = new URL(url);
+    const host = u.hostname.replace(/^@/, "").replace(/^\[|\]$/g, "");
+    this.host = host === "" ? "0.0.0.0" : host;
+    this.port = Number(u.port);
+    if (!Number.isInteger(this.port) || this.port <= 0 || this.port > 65535) {
+      throw new StreamqcError("SQM_ERR_INPUT_UNSUPPORTED", `UDP URL needs a port: ${url}`);
+    }
+    if (!isIPv4(this.host)) {
+      throw new StreamqcError("SQM_ERR_INPUT_UNSUPPORTED", `UDP URL needs an IPv4 address: ${url}`);
+    }
+    const first = Number(this.host.split(".")[0]);
+    this.multicast = first >= 224 && first <= 239;
+    this.localAddress = u.searchParams.get("localaddr") ?? undefined;
+  }
+
+  inputArgs(): string[] {
+    // Probe little so that decoding starts within a second of the first datagram.
+    return ["-f", "mpegts", "-probesize", "500000", "-analyzeduration", "1000000", "-i", "pipe:0"];
+  }
+
+  async open(): Promise<void> {
+    if (this.socket) return;
+    const socket = createSocket({ type: "udp4", reuseAddr: true });
+    this.socket = socket;
+    socket.on("message", (msg) => this.onDatagram(msg));
+    socket.on("error", (err) => {
+      this.ctx?.emit({ kind: "lost", at: this.ctx.now(), reason: `UDP socket: ${err.message}`, fatal: false });
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(this.port, this.multicast ? this.host : this.host, () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    }).catch((err: unknown) => {
+      this.socket = null;
+      throw new StreamqcError(
+        "SQM_ERR_INPUT_UNREADABLE",
+        `cannot listen on ${this.url}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    });
+    if (this.multicast) socket.addMembership(this.host, this.localAddress);
+    socket.setRecvBufferSize(8 * 1024 * 1024);
+    this.timer = setInterval(() => this.checkSilence(), 250);
+    this.timer.unref();
+  }
+
+  feed(ctx: FeedContext): Feed {
+    this.ctx = ctx;
+    return {
+      stop: () => {
+        if (this.ctx === ctx) this.ctx = null;
+      },
+    };
+  }
+
+  private onDatagram(msg: Buffer): void {
+    this.datagrams++;
+    this.bytes += msg.length;
+    this.lastDatagramAt = performance.now();
+    if (!this.receiving) {
+      this.receiving = true;
+      this.ctx?.emit({ kind: "connected", at: this.ctx.now(), url: this.url });
+    }
+    for (const listener of this.byteListeners) listener(msg);
+    const stdin = this.ctx?.stdin;
+    if (stdin && !stdin.destroyed && stdin.writableLength < 16 * 1024 * 1024) stdin.write(msg);
+  }
+
+  private checkSilence(): void {
+    if (this.receiving && performance.now() - this.lastDatagramAt > UDP_SILENCE_MS) {
+      this.receiving = false;
+      this.ctx?.emit({
+        kind: "lost",
+        at: this.ctx.now(),
+        reason: `no UDP datagrams for ${UDP_SILENCE_MS / 1000} s`,
+        fatal: false,
+      });
+    }
+  }
+
+  /** True while datagrams arrive: the reader does not restart a decoder that waits for data. */
+  get idle(): boolean {
+    return !this.receiving;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+}
+
+registerUdpSource((url) => new UdpSource(url.href));

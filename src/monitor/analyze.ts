@@ -1,0 +1,102 @@
+/**
+ * analyze: one input, every detector, to the end (or for a duration), incidents out.
+ * The library behind `streamqc analyze`, also used by the tests and `eval`.
+ */
+import { ffmpegPathFrom } from "../config/config.js";
+import { resolveProfile, type ProfileInput } from "../config/profile.js";
+import { MediaReader, type MediaReaderOptions } from "../ingest/media-reader.js";
+import type { StreamEvent } from "../ingest/media.js";
+import { openSource } from "../ingest/source.js";
+import "../ingest/udp-source.js";
+import type { Incident } from "./incident.js";
+import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
+
+export interface AnalyzeOptions {
+  /** Seconds of media to analyze (live inputs); files are read to the end by default. */
+  readonly duration?: number;
+  /** The stream name put in incidents; default: the input's base name. */
+  readonly stream?: string;
+  /** Per-detector option overrides, as in a profile's `detectors`. */
+  readonly detectors?: Record<string, unknown>;
+  readonly profile?: ProfileInput;
+  readonly ffmpegPath?: string;
+  /** Decoder threads; default 0 (ffmpeg decides). */
+  readonly threads?: number;
+  readonly onIncident?: (event: IncidentEvent) => void;
+  readonly onEvent?: (event: StreamEvent) => void;
+  /** Progress: media seconds decoded so far. */
+  readonly onProgress?: (mediaSeconds: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface AnalyzeResult {
+  readonly incidents: Incident[];
+  readonly mediaDuration: number;
+  readonly detectorCpuMs: Record<string, number>;
+}
+
+export function streamNameOf(input: string): string {
+  const cleaned = input.replace(/[?#].*$/, "").replace(/\/+$/, "");
+  return cleaned.split("/").pop() || input;
+}
+
+export async function analyzeInput(input: string, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
+  const profileInput: ProfileInput = {
+    ...(options.profile ?? {}),
+    detectors: { ...(options.profile?.detectors ?? {}), ...((options.detectors ?? {}) as ProfileInput["detectors"]) },
+  };
+  const profile = resolveProfile(profileInput);
+  const needsDetail = profile.detectors.some((d) => d.definition.needs.detail);
+  const source = openSource(input);
+  const incidents: Incident[] = [];
+  const monitor = new StreamMonitor({
+    stream: options.stream ?? streamNameOf(input),
+    profile,
+    onIncident: (e) => {
+      if (e.phase === "close") incidents.push(e.incident);
+      options.onIncident?.(e);
+    },
+  });
+  const readerOptions: MediaReaderOptions = {
+    ffmpegPath: options.ffmpegPath ?? ffmpegPathFrom({}),
+    detail: needsDetail,
+    thumbnails: false,
+    threads: options.threads ?? 0,
+    failFast: true,
+    ...(options.duration !== undefined ? { duration: options.duration } : {}),
+  };
+  let lastProgress = 0;
+  const reader = new MediaReader(source, readerOptions, {
+    video: (f) => {
+      monitor.video(f);
+      if (options.onProgress && f.pts - lastProgress >= 1) {
+        lastProgress = f.pts;
+        options.onProgress(f.pts);
+      }
+    },
+    detail: (f) => monitor.detail(f),
+    audio: (b) => monitor.audio(b),
+    event: (e) => {
+      monitor.event(e);
+      options.onEvent?.(e);
+    },
+  });
+  const abort = (): void => void reader.close();
+  options.signal?.addEventListener("abort", abort, { once: true });
+  let wallLimit: NodeJS.Timeout | undefined;
+  if (options.duration !== undefined && source.live) {
+    // A live source that never delivers must not hang analyze: stop at duration + grace in wall time.
+    wallLimit = setTimeout(abort, (options.duration + 15) * 1000);
+  }
+  try {
+    reader.start();
+    const result = await reader.done;
+    monitor.flush(result.mediaEnd);
+    incidents.sort((a, b) => a.start - b.start || a.type.localeCompare(b.type));
+    return { incidents, mediaDuration: result.mediaEnd, detectorCpuMs: monitor.detectorCost() };
+  } finally {
+    if (wallLimit) clearTimeout(wallLimit);
+    options.signal?.removeEventListener("abort", abort);
+    await reader.close();
+  }
+}

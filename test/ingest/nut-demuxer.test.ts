@@ -1,0 +1,57 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { NutDemuxer, type NutPacket, type NutStream } from "../../src/ingest/nut-demuxer.js";
+import { makeClip, tempDir } from "../helpers/media.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+describe("NutDemuxer", () => {
+  it("gives every packet with the pts and size ffprobe reports, whatever the chunking", () => {
+    const clip = makeClip(join(tmp.dir, "in.ts"), { duration: 2 });
+    const nut = join(tmp.dir, "out.nut");
+    execFileSync("ffmpeg", [
+      "-hide_banner", "-loglevel", "error", "-copyts", "-i", clip,
+      "-map", "0:v:0", "-map", "0:a:0", "-vf", "scale=320:180,format=gray", "-c:v", "rawvideo",
+      "-c:a", "pcm_f32le", "-fps_mode", "passthrough", "-f", "nut", nut,
+    ]);
+    const probe = execFileSync("ffprobe", [
+      "-v", "error", "-show_entries", "packet=stream_index,pts,size", "-of", "csv=p=0", nut,
+    ], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .map((l) => l.split(",").map(Number));
+    const bytes = readFileSync(nut);
+    for (const chunk of [1, 7, 4096, 65536, bytes.length]) {
+      let streams: readonly NutStream[] = [];
+      const packets: NutPacket[] = [];
+      const d = new NutDemuxer({ onStreams: (s) => (streams = s), onPacket: (p) => packets.push(p) });
+      for (let i = 0; i < bytes.length; i += chunk) d.push(bytes.subarray(i, i + chunk));
+      expect(streams.map((s) => s.kind)).toEqual(["video", "audio"]);
+      expect(streams[0]).toMatchObject({ width: 320, height: 180, fourcc: "Y800" });
+      expect(packets.map((p) => [p.stream, p.pts, p.data.length])).toEqual(probe);
+    }
+  });
+
+  it("fails with a clear error on a damaged startcode instead of giving wrong frames", () => {
+    const clip = makeClip(join(tmp.dir, "in2.ts"), { duration: 2, audio: false });
+    const nut = join(tmp.dir, "out2.nut");
+    execFileSync("ffmpeg", [
+      "-hide_banner", "-loglevel", "error", "-i", clip, "-vf", "scale=64:36,format=gray",
+      "-c:v", "rawvideo", "-f", "nut", nut,
+    ]);
+    const bytes = Buffer.from(readFileSync(nut));
+    const clean: NutPacket[] = [];
+    new NutDemuxer({ onStreams: () => undefined, onPacket: (p) => clean.push(p) }).push(bytes);
+    expect(clean.length).toBe(50);
+    const syncpoint = Buffer.from("4e4be4adeeca4569", "hex");
+    const second = bytes.indexOf(syncpoint, bytes.indexOf(syncpoint) + 8);
+    expect(second).toBeGreaterThan(0);
+    bytes[second + 3] = bytes[second + 3]! ^ 0xff;
+    expect(() => new NutDemuxer({ onStreams: () => undefined, onPacket: () => undefined }).push(bytes)).toThrow(
+      /unknown NUT startcode/,
+    );
+  });
+});
