@@ -9,7 +9,11 @@ import { FORMATS, progressBar, renderIncidents, type Format } from "./output.js"
 export const ANALYZE_USAGE =
   "usage: streamqc analyze INPUT [--duration S] [--format text|json|jsonl] [--config FILE] [--threads N] [--stream NAME]";
 
-export async function runAnalyze(argv: string[], out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
+export async function runAnalyze(
+  argv: string[],
+  out: NodeJS.WriteStream,
+  err: NodeJS.WriteStream,
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -37,7 +37,9 @@ export function renderIncidents(
 ): string {
   switch (format) {
     case "jsonl":
-      return incidents.map((i) => JSON.stringify(publicIncident(i))).join("\n") + (incidents.length ? "\n" : "");
+      return (
+        incidents.map((i) => JSON.stringify(publicIncident(i))).join("\n") + (incidents.length ? "\n" : "")
+      );
     case "json":
       return (
         JSON.stringify(

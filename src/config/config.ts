@@ -30,7 +30,10 @@ export function readJsonFile(path: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new StreamqcError("SQM_ERR_CONFIG", `config file ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new StreamqcError(
+      "SQM_ERR_CONFIG",
+      `config file ${path} is not valid JSON: ${(err as Error).message}`,
+    );
   }
 }
 

@@ -11,7 +11,9 @@ import { SEVERITIES, type Severity } from "../monitor/incident.js";
 export const ProfileSchema = z
   .object({
     /** Per detector type: `false` disables it; an object overrides its options. Default: all enabled, defaults. */
-    detectors: z.record(z.string(), z.union([z.literal(false), z.record(z.string(), z.unknown())])).default({}),
+    detectors: z
+      .record(z.string(), z.union([z.literal(false), z.record(z.string(), z.unknown())]))
+      .default({}),
     /** Severity per incident type or type prefix (`hls`), overriding DEFAULT_SEVERITY. */
     severity: z.record(z.string(), z.enum(SEVERITIES)).default({}),
   })

@@ -5,9 +5,7 @@
 import type { DetectorDefinition } from "./detector.js";
 import { streamHealthDetector } from "./stream-health-detector.js";
 
-export const DETECTORS: readonly DetectorDefinition[] = [
-  streamHealthDetector,
-];
+export const DETECTORS: readonly DetectorDefinition[] = [streamHealthDetector];
 
 export function findDetector(type: string): DetectorDefinition | undefined {
   return DETECTORS.find((d) => d.type === type);

@@ -70,7 +70,8 @@ export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 }
 export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 
 const CONCEALING = /concealing (\d+) DC, (\d+) AC, (\d+) MV errors/;
-const DECODER_ERROR = /^\[(h264|hevc|mpeg2video|mpeg4|aac|mp2|mp3|ac3|vp9|av1|mpegts)[^\]]*\] \[(error|warning)\]/;
+const DECODER_ERROR =
+  /^\[(h264|hevc|mpeg2video|mpeg4|aac|mp2|mp3|ac3|vp9|av1|mpegts)[^\]]*\] \[(error|warning)\]/;
 const INPUT_VIDEO = /Stream #0:\d+.*: Video: .*?, (\d+)x(\d+)[ ,].*?(\d+(?:\.\d+)?) fps/;
 const DURATION = /^\[info\]\s+Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/;
 const INPUT_AUDIO = /Stream #0:\d+.*: Audio: .*?, (\d+) Hz, ([^,]+),/;
@@ -171,6 +172,7 @@ export class MediaReader {
   private attempt = 0;
   private everConnected = false;
   private restartTimer: NodeJS.Timeout | null = null;
+  private waitingForSource = false;
   private watchdog: NodeJS.Timeout | null = null;
   private readonly startedAt = performance.now();
   // Timeline: media = raw - runOrigin + runBase.
@@ -223,12 +225,30 @@ export class MediaReader {
 
   private async openAndRun(): Promise<void> {
     try {
-      await this.source.open?.();
+      await this.source.open?.({ emit: (e) => this.sourceEvent(e), now: () => this.mediaNow() });
     } catch (err) {
       this.fail(err);
       return;
     }
-    this.run();
+    if (!this.source.feed) this.run();
+    // A feeding source starts the decoder when its bytes arrive (its `connected` event).
+  }
+
+  /**
+   * Events of a source that feeds stdin: when its bytes stop, the decoder is stopped (ffmpeg
+   * would otherwise smooth the restarted sender's timestamps into a continuous timeline);
+   * when they come back, a fresh decoder starts and the outage stays a gap in media time.
+   */
+  private sourceEvent(event: StreamEvent): void {
+    this.emit(event);
+    if (this.closed || this.finished) return;
+    if (event.kind === "lost") {
+      this.waitingForSource = true;
+      this.proc?.kill("SIGKILL");
+    } else if (event.kind === "connected") {
+      this.waitingForSource = false;
+      if (!this.proc && !this.restartTimer) this.run();
+    }
   }
 
   private emit(event: StreamEvent): void {
@@ -274,7 +294,11 @@ export class MediaReader {
           demuxer.push(chunk);
         } catch (err) {
           demuxFailed = true;
-          this.emit({ kind: "decoder-error", at: this.mediaNow(), message: `bad decoder output: ${errorMessage(err)}` });
+          this.emit({
+            kind: "decoder-error",
+            at: this.mediaNow(),
+            message: `bad decoder output: ${errorMessage(err)}`,
+          });
           proc.kill();
         }
       },
@@ -313,20 +337,23 @@ export class MediaReader {
     });
     this.proc = proc;
     if (this.source.feed && proc.stdin) {
-      this.feed = this.source.feed({ stdin: proc.stdin, emit: (e) => this.emit(e), now: () => this.mediaNow() });
+      this.feed = this.source.feed({ stdin: proc.stdin });
     }
-    this.watchdog = setInterval(() => {
-      const idle = (this.source as { idle?: boolean }).idle === true;
-      if (idle) proc.lastOutputAt = performance.now();
-      if (performance.now() - proc.lastOutputAt > stallMs) {
-        this.emit({
-          kind: "decoder-error",
-          at: this.mediaNow(),
-          message: `decoder made no progress for ${stallMs / 1000} s; restarting it`,
-        });
-        proc.kill("SIGKILL");
-      }
-    }, Math.min(1000, stallMs / 4));
+    this.watchdog = setInterval(
+      () => {
+        const idle = (this.source as { idle?: boolean }).idle === true;
+        if (idle) proc.lastOutputAt = performance.now();
+        if (performance.now() - proc.lastOutputAt > stallMs) {
+          this.emit({
+            kind: "decoder-error",
+            at: this.mediaNow(),
+            message: `decoder made no progress for ${stallMs / 1000} s; restarting it`,
+          });
+          proc.kill("SIGKILL");
+        }
+      },
+      Math.min(1000, stallMs / 4),
+    );
     this.watchdog.unref();
     void proc.exited.then((exit) => this.exited(proc, exit, videoSeen));
   }
@@ -351,9 +378,10 @@ export class MediaReader {
     }
     let media = raw - this.runOrigin + this.runBase;
     if (media < this.lastMedia - 1) {
-      // Timestamps went backwards (a discontinuity or wrap ffmpeg passed on): rebase just after.
+      // Timestamps went backwards (the sender restarted, a discontinuity or a wrap ffmpeg passed
+      // on): rebase after the last media time by the wall time that passed, so an outage stays a gap.
       this.runOrigin = raw;
-      this.runBase = this.lastMedia + 0.04;
+      this.runBase = this.lastMedia + Math.max(0.04, (performance.now() - this.lastPacketWall) / 1000);
       media = this.runBase;
     }
     if (role === "video" || role === "audio") {
@@ -433,6 +461,7 @@ export class MediaReader {
       this.fail(new StreamqcError("SQM_ERR_INPUT_UNREADABLE", `cannot read ${this.source.url}: ${reason}`));
       return;
     }
+    if (this.source.feed && this.waitingForSource) return;
     const why = exit.code === 0 && !exit.requested ? "the source ended" : reason;
     this.emit({ kind: "lost", at: this.mediaNow(), reason: why, fatal: false });
     const base = this.options.backoff ?? DEFAULT_BACKOFF;

@@ -15,8 +15,12 @@ export type SourceKind = "file" | "http" | "hls" | "udp" | "srt" | "rtmp";
 export interface FeedContext {
   /** ffmpeg's stdin for this run of the decoder. */
   readonly stdin: Writable;
+}
+
+/** Where a source reports its own events (lost, connected, faults), for its whole life. */
+export interface SourceEvents {
   readonly emit: (event: StreamEvent) => void;
-  /** Media-independent wall time in seconds since the reader started, for event times. */
+  /** The reader's media time now, for event times. */
   readonly now: () => number;
 }
 
@@ -33,8 +37,12 @@ export interface Source {
   inputArgs(): string[];
   /** Sources that feed stdin start doing so for each run of the decoder. */
   feed?(ctx: FeedContext): Feed;
-  /** Opens resources that outlive one decoder run (a UDP socket). Idempotent. */
-  open?(): Promise<void>;
+  /**
+   * Opens resources that outlive one decoder run (a UDP socket). Idempotent. A source that
+   * feeds stdin reports `lost` when its bytes stop and `connected` when they come back; the
+   * reader then stops the decoder and starts a fresh one, so the outage is a gap in media time.
+   */
+  open?(events: SourceEvents): Promise<void>;
   /** Idempotent. */
   close?(): Promise<void>;
 }

@@ -9,7 +9,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { isIPv4 } from "node:net";
 import { StreamqcError } from "../errors.js";
-import { registerUdpSource, type Feed, type FeedContext, type Source } from "./source.js";
+import { registerUdpSource, type Feed, type FeedContext, type Source, type SourceEvents } from "./source.js";
 
 /** No datagram for this long: the source is reported lost (and connected when they resume). */
 export const UDP_SILENCE_MS = 2000;
@@ -19,6 +19,7 @@ export class UdpSource implements Source {
   readonly live = true;
   private socket: Socket | null = null;
   private ctx: FeedContext | null = null;
+  private events: SourceEvents | null = null;
   private lastDatagramAt = 0;
   private receiving = false;
   private timer: NodeJS.Timeout | null = null;
@@ -52,13 +53,19 @@ export class UdpSource implements Source {
     return ["-f", "mpegts", "-probesize", "500000", "-analyzeduration", "1000000", "-i", "pipe:0"];
   }
 
-  async open(): Promise<void> {
+  async open(events: SourceEvents): Promise<void> {
+    this.events = events;
     if (this.socket) return;
     const socket = createSocket({ type: "udp4", reuseAddr: true });
     this.socket = socket;
     socket.on("message", (msg) => this.onDatagram(msg));
     socket.on("error", (err) => {
-      this.ctx?.emit({ kind: "lost", at: this.ctx.now(), reason: `UDP socket: ${err.message}`, fatal: false });
+      this.events?.emit({
+        kind: "lost",
+        at: this.events.now(),
+        reason: `UDP socket: ${err.message}`,
+        fatal: false,
+      });
     });
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
@@ -95,7 +102,7 @@ export class UdpSource implements Source {
     this.lastDatagramAt = performance.now();
     if (!this.receiving) {
       this.receiving = true;
-      this.ctx?.emit({ kind: "connected", at: this.ctx.now(), url: this.url });
+      this.events?.emit({ kind: "connected", at: this.events.now(), url: this.url });
     }
     for (const listener of this.byteListeners) listener(msg);
     const stdin = this.ctx?.stdin;
@@ -105,9 +112,10 @@ export class UdpSource implements Source {
   private checkSilence(): void {
     if (this.receiving && performance.now() - this.lastDatagramAt > UDP_SILENCE_MS) {
       this.receiving = false;
-      this.ctx?.emit({
+      // The loss happened when the last datagram came, not when the silence was noticed.
+      this.events?.emit({
         kind: "lost",
-        at: this.ctx.now(),
+        at: this.events.now() - (performance.now() - this.lastDatagramAt) / 1000,
         reason: `no UDP datagrams for ${UDP_SILENCE_MS / 1000} s`,
         fatal: false,
       });

@@ -43,7 +43,10 @@ export function streamNameOf(input: string): string {
 export async function analyzeInput(input: string, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const profileInput: ProfileInput = {
     ...(options.profile ?? {}),
-    detectors: { ...(options.profile?.detectors ?? {}), ...((options.detectors ?? {}) as ProfileInput["detectors"]) },
+    detectors: {
+      ...(options.profile?.detectors ?? {}),
+      ...((options.detectors ?? {}) as ProfileInput["detectors"]),
+    },
   };
   const profile = resolveProfile(profileInput);
   const needsDetail = profile.detectors.some((d) => d.definition.needs.detail);

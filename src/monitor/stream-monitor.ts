@@ -80,7 +80,8 @@ export class StreamMonitor implements MediaHandlers {
 
   detail(frame: DetailFrame): void {
     this.counts.detail++;
-    for (const r of this.running) if (r.detector.pushDetail) this.timed(r, () => r.detector.pushDetail!(frame));
+    for (const r of this.running)
+      if (r.detector.pushDetail) this.timed(r, () => r.detector.pushDetail!(frame));
   }
 
   audio(block: AudioBlock): void {

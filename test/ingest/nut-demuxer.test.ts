@@ -13,13 +13,33 @@ describe("NutDemuxer", () => {
     const clip = makeClip(join(tmp.dir, "in.ts"), { duration: 2 });
     const nut = join(tmp.dir, "out.nut");
     execFileSync("ffmpeg", [
-      "-hide_banner", "-loglevel", "error", "-copyts", "-i", clip,
-      "-map", "0:v:0", "-map", "0:a:0", "-vf", "scale=320:180,format=gray", "-c:v", "rawvideo",
-      "-c:a", "pcm_f32le", "-fps_mode", "passthrough", "-f", "nut", nut,
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-copyts",
+      "-i",
+      clip,
+      "-map",
+      "0:v:0",
+      "-map",
+      "0:a:0",
+      "-vf",
+      "scale=320:180,format=gray",
+      "-c:v",
+      "rawvideo",
+      "-c:a",
+      "pcm_f32le",
+      "-fps_mode",
+      "passthrough",
+      "-f",
+      "nut",
+      nut,
     ]);
-    const probe = execFileSync("ffprobe", [
-      "-v", "error", "-show_entries", "packet=stream_index,pts,size", "-of", "csv=p=0", nut,
-    ], { encoding: "utf8" })
+    const probe = execFileSync(
+      "ffprobe",
+      ["-v", "error", "-show_entries", "packet=stream_index,pts,size", "-of", "csv=p=0", nut],
+      { encoding: "utf8" },
+    )
       .trim()
       .split("\n")
       .map((l) => l.split(",").map(Number));
@@ -39,8 +59,18 @@ describe("NutDemuxer", () => {
     const clip = makeClip(join(tmp.dir, "in2.ts"), { duration: 2, audio: false });
     const nut = join(tmp.dir, "out2.nut");
     execFileSync("ffmpeg", [
-      "-hide_banner", "-loglevel", "error", "-i", clip, "-vf", "scale=64:36,format=gray",
-      "-c:v", "rawvideo", "-f", "nut", nut,
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-i",
+      clip,
+      "-vf",
+      "scale=64:36,format=gray",
+      "-c:v",
+      "rawvideo",
+      "-f",
+      "nut",
+      nut,
     ]);
     const bytes = Buffer.from(readFileSync(nut));
     const clean: NutPacket[] = [];
@@ -50,8 +80,8 @@ describe("NutDemuxer", () => {
     const second = bytes.indexOf(syncpoint, bytes.indexOf(syncpoint) + 8);
     expect(second).toBeGreaterThan(0);
     bytes[second + 3] = bytes[second + 3]! ^ 0xff;
-    expect(() => new NutDemuxer({ onStreams: () => undefined, onPacket: () => undefined }).push(bytes)).toThrow(
-      /unknown NUT startcode/,
-    );
+    expect(() =>
+      new NutDemuxer({ onStreams: () => undefined, onPacket: () => undefined }).push(bytes),
+    ).toThrow(/unknown NUT startcode/);
   });
 });
