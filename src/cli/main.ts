@@ -6,6 +6,7 @@
  */
 import { isStreamqcError, errorMessage, type ErrorCode } from "../errors.js";
 import { runAnalyze } from "./analyze-command.js";
+import { runWatch } from "./watch-command.js";
 
 const USAGE = `streamqc — live audio/video stream quality monitor
 
@@ -22,6 +23,7 @@ type Command = (argv: string[], out: NodeJS.WriteStream, err: NodeJS.WriteStream
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   analyze: () => Promise.resolve(runAnalyze),
+  watch: () => Promise.resolve(runWatch),
 };
 
 const USAGE_CODES: readonly ErrorCode[] = ["SQM_ERR_USAGE", "SQM_ERR_CONFIG", "SQM_ERR_DEFECT_SPEC"];
