@@ -1,0 +1,246 @@
+/**
+ * StreamRunner: one monitored stream inside the service — its source, its one decoder, its
+ * detectors, its live state and its cost. A failure here is this stream's alone: everything
+ * is caught and turned into state and events.
+ */
+import type { ResolvedProfile } from "../config/profile.js";
+import { errorMessage } from "../errors.js";
+import { MediaReader } from "../ingest/media-reader.js";
+import type { StreamEvent, Thumbnail } from "../ingest/media.js";
+import { processCpuSeconds } from "../ingest/process-cpu.js";
+import { openSource } from "../ingest/source.js";
+import "../ingest/udp-source.js";
+import type { Incident } from "./incident.js";
+import { LevelMeter, type Levels } from "./level-meter.js";
+import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
+
+export type StreamStatus = "starting" | "up" | "down" | "stopped" | "error";
+
+export interface StreamDefinition {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly profileName: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface StreamState {
+  readonly id: string;
+  readonly name: string;
+  readonly status: StreamStatus;
+  readonly since: string;
+  readonly lastError: string | null;
+  readonly mediaTime: number;
+  readonly restarts: number;
+  readonly frames: number;
+  readonly decoderErrors: number;
+  readonly levels: Levels;
+  readonly measurements: Record<string, Readonly<Record<string, unknown>>>;
+  readonly openIncidents: readonly Incident[];
+  /** CPU seconds per second of media: decoder and detectors, since the stream started. */
+  readonly cost: { readonly decoderCpuSeconds: number; readonly detectorCpuSeconds: number; readonly perMediaSecond: number | null };
+  readonly detectorCpuMs: Readonly<Record<string, number>>;
+}
+
+export interface StreamRunnerDeps {
+  readonly ffmpegPath: string;
+  readonly allowFiles: boolean;
+  /** Read local files as live (demo channels). */
+  readonly realtimeFiles?: boolean;
+  onIncident(event: IncidentEvent, runner: StreamRunner): void;
+  onState?(state: StreamState, runner: StreamRunner): void;
+  onLevels?(levels: Levels, thumbnail: Thumbnail | undefined, runner: StreamRunner): void;
+  log?(level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>): void;
+}
+
+export class StreamRunner {
+  private reader: MediaReader | null = null;
+  private monitor: StreamMonitor | null = null;
+  private status: StreamStatus = "stopped";
+  private since = new Date();
+  private lastError: string | null = null;
+  private readonly meter = new LevelMeter();
+  private levels: Levels = { peakDbfs: [], rmsDbfs: [] };
+  private frames = 0;
+  private restarts = 0;
+  private decoderErrors = 0;
+  private mediaTime = 0;
+  private decoderCpuDone = 0;
+  private decoderPid: number | undefined;
+  private ticker: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly definition: StreamDefinition,
+    private readonly profile: ResolvedProfile,
+    private readonly deps: StreamRunnerDeps,
+  ) {}
+
+  get id(): string {
+    return this.definition.id;
+  }
+
+  get running(): boolean {
+    return this.reader !== null;
+  }
+
+  /** Starts monitoring; a bad URL puts the stream in `error` state rather than throwing. */
+  start(): void {
+    if (this.reader) return;
+    let source;
+    try {
+      source = openSource(this.definition.url, {
+        allowFiles: this.deps.allowFiles,
+        realtime: this.deps.realtimeFiles ?? true,
+      });
+    } catch (err) {
+      this.setStatus("error", errorMessage(err));
+      return;
+    }
+    const monitor = new StreamMonitor({
+      stream: this.definition.name,
+      profile: this.profile,
+      onIncident: (e) => this.deps.onIncident(e, this),
+    });
+    this.monitor = monitor;
+    const reader = new MediaReader(
+      source,
+      {
+        ffmpegPath: this.deps.ffmpegPath,
+        threads: 1,
+        thumbnails: true,
+        detail: this.profile.detectors.some((d) => d.definition.needs.detail),
+      },
+      {
+        video: (f) => {
+          this.frames++;
+          this.mediaTime = f.pts;
+          monitor.video(f);
+        },
+        detail: (f) => monitor.detail(f),
+        audio: (b) => {
+          this.meter.push(b);
+          monitor.audio(b);
+        },
+        thumbnail: (t) => monitor.thumbnail(t),
+        event: (e) => this.event(e, monitor),
+        handlerError: (err) => this.deps.log?.("error", `detector failed: ${errorMessage(err)}`),
+      },
+    );
+    this.reader = reader;
+    this.setStatus("starting", null);
+    try {
+      reader.start();
+    } catch (err) {
+      this.reader = null;
+      this.setStatus("error", errorMessage(err));
+      return;
+    }
+    reader.done.then(
+      (r) => {
+        if (this.reader === reader) {
+          monitor.flush(r.mediaEnd);
+          this.reader = null;
+          this.setStatus(r.reason === "closed" ? "stopped" : "down", r.reason === "ended" ? "the source ended" : null);
+        }
+      },
+      (err: unknown) => {
+        if (this.reader === reader) {
+          this.reader = null;
+          this.setStatus("error", errorMessage(err));
+        }
+      },
+    );
+    this.ticker = setInterval(() => this.tick(), 1000);
+    this.ticker.unref();
+  }
+
+  private event(e: StreamEvent, monitor: StreamMonitor): void {
+    monitor.event(e);
+    switch (e.kind) {
+      case "connected":
+        this.setStatus("up", null);
+        break;
+      case "lost":
+        if (this.status === "up") this.restarts++;
+        this.setStatus("down", e.reason);
+        this.deps.log?.("warn", `source lost: ${e.reason}`);
+        break;
+      case "decoder-error":
+        this.decoderErrors++;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private tick(): void {
+    this.levels = this.meter.take();
+    const pid = this.reader?.pid;
+    if (pid !== this.decoderPid) {
+      // The decoder was restarted: bank the old one's last reading.
+      this.decoderCpuDone += this.lastDecoderCpu;
+      this.lastDecoderCpu = 0;
+      this.decoderPid = pid;
+    }
+    if (pid !== undefined) this.lastDecoderCpu = processCpuSeconds(pid) ?? this.lastDecoderCpu;
+    this.deps.onLevels?.(this.levels, this.monitor?.latestThumbnail(), this);
+  }
+
+  private lastDecoderCpu = 0;
+
+  private setStatus(status: StreamStatus, error: string | null): void {
+    if (status !== this.status || error !== this.lastError) {
+      const changed = status !== this.status;
+      this.status = status;
+      this.lastError = error;
+      if (changed) this.since = new Date();
+      this.deps.onState?.(this.state(), this);
+    }
+  }
+
+  state(): StreamState {
+    const detectorCpuMs = this.monitor?.detectorCost() ?? {};
+    const detectorCpuSeconds = Object.values(detectorCpuMs).reduce((a, b) => a + b, 0) / 1000;
+    const decoderCpuSeconds = this.decoderCpuDone + this.lastDecoderCpu;
+    const measurements: Record<string, Readonly<Record<string, unknown>>> = {};
+    for (const d of this.monitor?.detectors ?? []) if (d.measure) measurements[d.type] = d.measure();
+    return {
+      id: this.definition.id,
+      name: this.definition.name,
+      status: this.status,
+      since: this.since.toISOString(),
+      lastError: this.lastError,
+      mediaTime: this.mediaTime,
+      restarts: this.restarts,
+      frames: this.frames,
+      decoderErrors: this.decoderErrors,
+      levels: this.levels,
+      measurements,
+      openIncidents: this.monitor?.openIncidents() ?? [],
+      cost: {
+        decoderCpuSeconds,
+        detectorCpuSeconds,
+        perMediaSecond: this.mediaTime > 0 ? (decoderCpuSeconds + detectorCpuSeconds) / this.mediaTime : null,
+      },
+      detectorCpuMs,
+    };
+  }
+
+  /** The decoder's pid, for tests that kill it. */
+  get decoderPidNow(): number | undefined {
+    return this.reader?.pid;
+  }
+
+  /** Stops monitoring; open incidents are closed at the current media time. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    const reader = this.reader;
+    this.reader = null;
+    if (reader) {
+      await reader.close();
+      this.monitor?.flush(this.mediaTime);
+    }
+    this.setStatus("stopped", null);
+  }
+}
