@@ -1,0 +1,113 @@
+/**
+ * The configuration of `streamqc serve`: where data lives, how the API listens, the detector
+ * profiles, the streams, evidence storage and alerts. One schema, validated once, frozen.
+ */
+import { z } from "zod";
+import { StreamqcError } from "../errors.js";
+import { readEnvironment } from "./env.js";
+import { ProfileSchema, resolveProfile, type ResolvedProfile } from "./profile.js";
+import { parseWith, readJsonFile } from "./config.js";
+
+export const STREAM_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+export const StreamConfigSchema = z
+  .object({
+    name: z.string().regex(STREAM_NAME, "1-64 characters: letters, digits, '.', '_' or '-'"),
+    url: z.string().min(1),
+    /** Name of a profile in `profiles`. Default: `default`. */
+    profile: z.string().default("default"),
+    labels: z.record(z.string(), z.string()).default({}),
+    /** Default: true. */
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+export const S3ConfigSchema = z
+  .object({
+    endpoint: z.string().url(),
+    bucket: z.string().min(1),
+    region: z.string().default("us-east-1"),
+    accessKeyId: z.string().min(1),
+    secretAccessKey: z.string().min(1),
+    prefix: z.string().default(""),
+  })
+  .strict();
+
+export const ServiceConfigSchema = z
+  .object({
+    /** Path of ffmpeg. Default: $STREAMQC_FFMPEG, else `ffmpeg` on PATH. */
+    ffmpeg: z.string().min(1).optional(),
+    /** Where the SQLite database and evidence live. Default: `./data`. */
+    dataDir: z.string().default("data"),
+    server: z
+      .object({
+        /** Default: 127.0.0.1 (no token needed). Any other address needs a token. */
+        host: z.string().default("127.0.0.1"),
+        /** Default: 8080. */
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Bearer token; default: $STREAMQC_API_TOKEN. */
+        token: z.string().min(16).optional(),
+      })
+      .strict()
+      .default({ host: "127.0.0.1", port: 8080 }),
+    /** Allow streams that read local files (`file:` URLs, paths). Default: false. */
+    allowFileInputs: z.boolean().default(false),
+    /** Detector profiles by name. `default` always exists (every detector, defaults). */
+    profiles: z.record(z.string(), ProfileSchema).default({}),
+    /** The profile of `analyze`-style configs is accepted as the `default` profile. */
+    profile: ProfileSchema.optional(),
+    streams: z.array(StreamConfigSchema).default([]),
+    evidence: z
+      .object({
+        /** Default: `directory` (under dataDir/evidence). */
+        store: z.enum(["directory", "s3"]).default("directory"),
+        s3: S3ConfigSchema.optional(),
+      })
+      .strict()
+      .default({ store: "directory" }),
+    /** Alert channels and routes (see src/config/alert-config.ts). */
+    alerts: z.unknown().optional(),
+    /** Start the built-in demo channels (loopback test streams with injected defects). */
+    demo: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const names = new Set<string>();
+    cfg.streams.forEach((s, i) => {
+      if (names.has(s.name)) {
+        ctx.addIssue({ code: "custom", path: ["streams", i, "name"], message: `duplicate stream name "${s.name}"` });
+      }
+      names.add(s.name);
+      if (s.profile !== "default" && !(s.profile in cfg.profiles)) {
+        ctx.addIssue({ code: "custom", path: ["streams", i, "profile"], message: `unknown profile "${s.profile}"` });
+      }
+    });
+    if (cfg.evidence.store === "s3" && !cfg.evidence.s3) {
+      ctx.addIssue({ code: "custom", path: ["evidence", "s3"], message: "required when evidence.store is s3" });
+    }
+  });
+
+export type ServiceConfig = z.output<typeof ServiceConfigSchema>;
+
+export interface LoadedServiceConfig {
+  readonly config: ServiceConfig;
+  readonly profiles: ReadonlyMap<string, ResolvedProfile>;
+  readonly token: string | undefined;
+}
+
+export function loadServiceConfig(path: string | undefined, overrides: Partial<ServiceConfig> = {}): LoadedServiceConfig {
+  const raw = path ? readJsonFile(path) : {};
+  const where = path ?? "config";
+  const merged = { ...(raw as object), ...overrides };
+  const config = parseWith(ServiceConfigSchema, merged, where);
+  const profiles = new Map<string, ResolvedProfile>();
+  profiles.set("default", resolveProfile(config.profiles["default"] ?? config.profile ?? {}, `${where}: profiles.default`));
+  for (const [name, p] of Object.entries(config.profiles)) {
+    if (name !== "default") profiles.set(name, resolveProfile(p, `${where}: profiles.${name}`));
+  }
+  const token = config.server.token ?? readEnvironment().apiToken;
+  if (token !== undefined && token.length < 16) {
+    throw new StreamqcError("SQM_ERR_CONFIG", `${where}: the API token must be at least 16 characters`);
+  }
+  return Object.freeze({ config, profiles, token });
+}
