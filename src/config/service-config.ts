@@ -75,15 +75,27 @@ export const ServiceConfigSchema = z
     const names = new Set<string>();
     cfg.streams.forEach((s, i) => {
       if (names.has(s.name)) {
-        ctx.addIssue({ code: "custom", path: ["streams", i, "name"], message: `duplicate stream name "${s.name}"` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["streams", i, "name"],
+          message: `duplicate stream name "${s.name}"`,
+        });
       }
       names.add(s.name);
       if (s.profile !== "default" && !(s.profile in cfg.profiles)) {
-        ctx.addIssue({ code: "custom", path: ["streams", i, "profile"], message: `unknown profile "${s.profile}"` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["streams", i, "profile"],
+          message: `unknown profile "${s.profile}"`,
+        });
       }
     });
     if (cfg.evidence.store === "s3" && !cfg.evidence.s3) {
-      ctx.addIssue({ code: "custom", path: ["evidence", "s3"], message: "required when evidence.store is s3" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["evidence", "s3"],
+        message: "required when evidence.store is s3",
+      });
     }
   });
 
@@ -95,13 +107,19 @@ export interface LoadedServiceConfig {
   readonly token: string | undefined;
 }
 
-export function loadServiceConfig(path: string | undefined, overrides: Partial<ServiceConfig> = {}): LoadedServiceConfig {
+export function loadServiceConfig(
+  path: string | undefined,
+  overrides: Partial<ServiceConfig> = {},
+): LoadedServiceConfig {
   const raw = path ? readJsonFile(path) : {};
   const where = path ?? "config";
   const merged = { ...(raw as object), ...overrides };
   const config = parseWith(ServiceConfigSchema, merged, where);
   const profiles = new Map<string, ResolvedProfile>();
-  profiles.set("default", resolveProfile(config.profiles["default"] ?? config.profile ?? {}, `${where}: profiles.default`));
+  profiles.set(
+    "default",
+    resolveProfile(config.profiles["default"] ?? config.profile ?? {}, `${where}: profiles.default`),
+  );
   for (const [name, p] of Object.entries(config.profiles)) {
     if (name !== "default") profiles.set(name, resolveProfile(p, `${where}: profiles.${name}`));
   }

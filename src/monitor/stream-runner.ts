@@ -38,7 +38,11 @@ export interface StreamState {
   readonly measurements: Record<string, Readonly<Record<string, unknown>>>;
   readonly openIncidents: readonly Incident[];
   /** CPU seconds per second of media: decoder and detectors, since the stream started. */
-  readonly cost: { readonly decoderCpuSeconds: number; readonly detectorCpuSeconds: number; readonly perMediaSecond: number | null };
+  readonly cost: {
+    readonly decoderCpuSeconds: number;
+    readonly detectorCpuSeconds: number;
+    readonly perMediaSecond: number | null;
+  };
   readonly detectorCpuMs: Readonly<Record<string, number>>;
 }
 
@@ -140,7 +144,10 @@ export class StreamRunner {
         if (this.reader === reader) {
           monitor.flush(r.mediaEnd);
           this.reader = null;
-          this.setStatus(r.reason === "closed" ? "stopped" : "down", r.reason === "ended" ? "the source ended" : null);
+          this.setStatus(
+            r.reason === "closed" ? "stopped" : "down",
+            r.reason === "ended" ? "the source ended" : null,
+          );
         }
       },
       (err: unknown) => {
