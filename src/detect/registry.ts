@@ -3,9 +3,10 @@
  * detector changes.
  */
 import type { DetectorDefinition } from "./detector.js";
+import { blockinessDetector } from "./blockiness-detector.js";
 import { streamHealthDetector } from "./stream-health-detector.js";
 
-export const DETECTORS: readonly DetectorDefinition[] = [streamHealthDetector];
+export const DETECTORS: readonly DetectorDefinition[] = [streamHealthDetector, blockinessDetector];
 
 export function findDetector(type: string): DetectorDefinition | undefined {
   return DETECTORS.find((d) => d.type === type);
