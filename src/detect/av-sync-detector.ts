@@ -1,0 +1,308 @@
+/**
+ * `av.sync`: audio/video offset estimated from the content itself.
+ *
+ * Audio onsets (energy rises, found on 1 ms hops and placed on the first sample that reaches
+ * a quarter of the onset's peak) are paired with visual change events (frame-difference
+ * peaks: cuts, flashes, motion bursts; at the pts of the first frame that shows the change)
+ * over a sliding window. The lag shared by the most audio onsets, within +-`matchMs`, is the
+ * offset: the median of those pairs' lags. Sign convention (the incident schema's): offsetMs
+ * is positive when audio lags video (sound after picture), negative when audio leads.
+ *
+ * Video events sit on frame times, which is what a viewer sees; audio is at sample precision,
+ * so a sync pattern measures to about a millisecond. On real content an event's sub-frame
+ * phase varies and the median over many pairs averages it out.
+ *
+ * Confidence is the share of audio onsets in the window that support the lag, less the
+ * share chance would give. Below `minConfidence`, or with fewer than `minEvents` supporting
+ * pairs, there is no estimate (offsetMs null) and nothing opens or closes.
+ *
+ * Tolerance: ITU-R BT.1359 detectability, audio leading by at most 45 ms and lagging by at
+ * most 125 ms (in BT.1359's own sign, +45/-125 ms); ATSC IS-191: lead 15 ms, lag 45 ms
+ * (+15/-45 ms there). An incident opens when estimates stay outside for `minDuration`.
+ */
+import { z } from "zod";
+import { defineDetector, type ConditionSink, type Detector } from "./detector.js";
+import type { AudioBlock, VideoFrame } from "../ingest/media.js";
+
+export const TOLERANCE_PRESETS = {
+  /** ITU-R BT.1359 detectability thresholds. */
+  bt1359: { maxLeadMs: 45, maxLagMs: 125 },
+  /** ATSC IS-191 recommended tolerance. */
+  "atsc-is191": { maxLeadMs: 15, maxLagMs: 45 },
+} as const;
+
+export const AvSyncOptions = z
+  .object({
+    /** Tolerance preset. Default "bt1359". */
+    preset: z.enum(["bt1359", "atsc-is191"]).default("bt1359"),
+    /** Audio may lead video by this many ms (overrides the preset). */
+    maxLeadMs: z.number().min(0).optional(),
+    /** Audio may lag video by this many ms (overrides the preset). */
+    maxLagMs: z.number().min(0).optional(),
+    /** Seconds of events correlated per estimate. Default 15. */
+    window: z.number().positive().default(15),
+    /** Largest offset searched, ms. Default 800. */
+    maxOffsetMs: z.number().positive().default(800),
+    /** Pairs within this many ms of the lag support it. Default 20. */
+    matchMs: z.number().positive().default(20),
+    /** Supporting pairs needed for an estimate. Default 5. */
+    minEvents: z.number().int().min(2).default(5),
+    /** Confidence (0..1) needed for an estimate. Default 0.5. */
+    minConfidence: z.number().min(0).max(1).default(0.5),
+    /** Seconds the offset must stay outside the tolerance before an incident opens. Default 5. */
+    minDuration: z.number().min(0).default(5),
+  })
+  .strict();
+
+type Options = z.output<typeof AvSyncOptions>;
+
+const HOP = 48; // 1 ms at 48 kHz; recomputed per sample rate
+const HISTORY_HOPS = 100; // background level: the 100 ms before an onset
+const LOOKAHEAD_HOPS = 5;
+const RING = 1 << 16;
+const ONSET_RATIO = 16; // +12 dB over the background
+const ONSET_FLOOR = 1e-5; // -50 dBFS mean square
+const REFRACTORY = 0.15;
+
+interface Estimate {
+  offsetMs: number;
+  confidence: number;
+  /** Video time of the earliest pair supporting the lag. */
+  since: number;
+  support: number;
+}
+
+class AvSyncDetector implements Detector {
+  readonly type = "av.sync";
+  private readonly maxLead: number;
+  private readonly maxLag: number;
+  // Audio: mono ring of samples and energies per hop, with absolute indices.
+  private readonly mono = new Float32Array(RING);
+  private readonly hopEnergy = new Float64Array(4096);
+  private sampleRate = 48_000;
+  private hop = HOP;
+  private samples = 0; // absolute samples written
+  private hops = 0; // absolute hops complete
+  private checkedHop = HISTORY_HOPS;
+  private basePts = 0;
+  private baseSample = 0;
+  private expectedPts: number | null = null;
+  private lastOnset = -Infinity;
+  private onsets: number[] = [];
+  // Video.
+  private prev: Uint8Array | null = null;
+  private readonly changes: { pts: number; change: number }[] = [];
+  private events: number[] = [];
+  private lastEstimateAt = 0;
+  private latest: Estimate | null = null;
+  // Incident state.
+  private outSince: number | null = null;
+  private open: { start: number; offsetMs: number } | null = null;
+  private lastMediaPts = 0;
+
+  constructor(
+    private readonly opts: Options,
+    private readonly sink: ConditionSink,
+  ) {
+    const preset = TOLERANCE_PRESETS[opts.preset];
+    this.maxLead = opts.maxLeadMs ?? preset.maxLeadMs;
+    this.maxLag = opts.maxLagMs ?? preset.maxLagMs;
+  }
+
+  pushAudio(block: AudioBlock): void {
+    if (
+      block.sampleRate !== this.sampleRate ||
+      this.expectedPts === null ||
+      Math.abs(block.pts - this.expectedPts) > 0.01
+    ) {
+      // A discontinuity: restart the sample clock at this block.
+      this.sampleRate = block.sampleRate;
+      this.hop = Math.max(1, Math.round(block.sampleRate / 1000));
+      this.basePts = block.pts;
+      this.baseSample = this.samples = this.hops * this.hop;
+      this.checkedHop = this.hops + HISTORY_HOPS;
+    }
+    const ch = block.channels;
+    for (let i = 0; i < block.frames; i++) {
+      let v = 0;
+      for (let c = 0; c < ch; c++) v += block.samples[i * ch + c] ?? 0;
+      this.mono[this.samples & (RING - 1)] = v / ch;
+      this.samples++;
+      if (this.samples % this.hop === 0) {
+        let e = 0;
+        for (let k = this.samples - this.hop; k < this.samples; k++) {
+          const x = this.mono[k & (RING - 1)] ?? 0;
+          e += x * x;
+        }
+        this.hopEnergy[this.hops % this.hopEnergy.length] = e / this.hop;
+        this.hops++;
+      }
+    }
+    this.expectedPts = block.pts + block.frames / block.sampleRate;
+    this.lastMediaPts = Math.max(this.lastMediaPts, this.expectedPts);
+    this.findOnsets();
+    if (this.expectedPts - this.lastEstimateAt >= 1) {
+      this.lastEstimateAt = this.expectedPts;
+      this.estimate(this.expectedPts);
+    }
+  }
+
+  private energy(h: number): number {
+    return this.hopEnergy[h % this.hopEnergy.length] ?? 0;
+  }
+
+  private sampleTime(index: number): number {
+    return this.basePts + (index - this.baseSample) / this.sampleRate;
+  }
+
+  private findOnsets(): void {
+    const n = this.hopEnergy.length;
+    for (; this.checkedHop + LOOKAHEAD_HOPS <= this.hops; this.checkedHop++) {
+      const h = this.checkedHop;
+      if (this.hops - h > n - HISTORY_HOPS - LOOKAHEAD_HOPS) continue;
+      let before = 0;
+      for (let k = h - HISTORY_HOPS; k < h - 2; k++) before += this.energy(k);
+      before /= HISTORY_HOPS - 2;
+      let after = 0;
+      for (let k = h; k < h + LOOKAHEAD_HOPS; k++) after += this.energy(k);
+      after /= LOOKAHEAD_HOPS;
+      if (after < ONSET_FLOOR || after < ONSET_RATIO * before) continue;
+      // The onset proper: the first sample reaching a quarter of the peak that follows.
+      const from = (h - 2) * this.hop;
+      const to = (h + LOOKAHEAD_HOPS) * this.hop;
+      let peak = 0;
+      for (let k = from; k < to; k++) peak = Math.max(peak, Math.abs(this.mono[k & (RING - 1)] ?? 0));
+      let at = from;
+      while (at < to && Math.abs(this.mono[at & (RING - 1)] ?? 0) < peak * 0.25) at++;
+      const t = this.sampleTime(at);
+      if (t - this.lastOnset >= REFRACTORY) {
+        this.onsets.push(t);
+        this.lastOnset = t;
+      }
+      // Skip the rest of this rise.
+      this.checkedHop += LOOKAHEAD_HOPS;
+    }
+  }
+
+  pushVideo(frame: VideoFrame): void {
+    const luma = frame.luma;
+    this.lastMediaPts = Math.max(this.lastMediaPts, frame.pts);
+    if (!this.prev || this.prev.length !== luma.length) {
+      this.prev = new Uint8Array(luma);
+      return;
+    }
+    let sum = 0;
+    const prev = this.prev;
+    for (let i = 0; i < luma.length; i++) sum += Math.abs((luma[i] ?? 0) - (prev[i] ?? 0));
+    prev.set(luma);
+    this.changes.push({ pts: frame.pts, change: sum / luma.length });
+    if (this.changes.length > 26) this.changes.shift();
+    // Decide on the frame before this one: a peak over both neighbours and the recent motion.
+    const m = this.changes.length - 2;
+    const mid = this.changes[m];
+    const left = this.changes[m - 1];
+    const right = this.changes[m + 1];
+    if (!mid || !left || !right) return;
+    const sorted = this.changes.map((c) => c.change).sort((a, b) => a - b);
+    const med = sorted[sorted.length >> 1] ?? 0;
+    if (mid.change >= 8 && mid.change >= 4 * med && mid.change >= left.change && mid.change >= right.change) {
+      this.events.push(mid.pts);
+    }
+  }
+
+  private estimate(now: number): void {
+    const from = now - this.opts.window;
+    this.onsets = this.onsets.filter((t) => t >= from - 1);
+    this.events = this.events.filter((t) => t >= from - 1);
+    const onsets = this.onsets.filter((t) => t >= from);
+    const events = this.events;
+    const max = this.opts.maxOffsetMs / 1000;
+    const tol = this.opts.matchMs / 1000;
+    const pairs: { lag: number; a: number; v: number }[] = [];
+    for (const a of onsets)
+      for (const v of events) if (Math.abs(a - v) <= max) pairs.push({ lag: a - v, a, v });
+    let best: { lag: number; a: number; v: number }[] = [];
+    for (const p of pairs) {
+      const near = pairs.filter((q) => Math.abs(q.lag - p.lag) <= tol);
+      const distinct = new Set(near.map((q) => q.a)).size;
+      if (distinct > new Set(best.map((q) => q.a)).size) best = near;
+    }
+    const support = new Set(best.map((q) => q.a)).size;
+    const chance = onsets.length > 0 ? (events.length * 2 * tol) / Math.max(1, this.opts.window) : 0;
+    const confidence = onsets.length > 0 ? Math.max(0, (support - chance) / onsets.length) : 0;
+    if (support < this.opts.minEvents || confidence < this.opts.minConfidence) {
+      this.latest = null;
+      return;
+    }
+    const lags = best.map((q) => q.lag).sort((a, b) => a - b);
+    const offsetMs = Math.round((lags[lags.length >> 1] ?? 0) * 10000) / 10;
+    const since = Math.min(...best.map((q) => q.v));
+    this.latest = { offsetMs, confidence: Math.round(confidence * 100) / 100, since, support };
+    this.judge(this.latest, now);
+  }
+
+  private outside(offsetMs: number): boolean {
+    return offsetMs > this.maxLag || offsetMs < -this.maxLead;
+  }
+
+  private judge(e: Estimate, now: number): void {
+    if (this.outside(e.offsetMs)) {
+      if (this.open) {
+        if (Math.abs(this.open.offsetMs - e.offsetMs) >= 10) {
+          this.open.offsetMs = e.offsetMs;
+          this.sink({ phase: "update", condition: this.condition(null, e) });
+        }
+        return;
+      }
+      if (this.outSince === null) this.outSince = e.since;
+      if (now - this.outSince >= this.opts.minDuration) {
+        this.open = { start: this.outSince, offsetMs: e.offsetMs };
+        this.sink({ phase: "start", condition: this.condition(null, e) });
+      }
+      return;
+    }
+    this.outSince = null;
+    if (this.open) {
+      this.sink({ phase: "end", condition: this.condition(Math.max(e.since, this.open.start), e) });
+      this.open = null;
+    }
+  }
+
+  private condition(end: number | null, e: Estimate | null) {
+    return {
+      type: "av.sync",
+      start: this.open?.start ?? 0,
+      end,
+      details: {
+        offsetMs: end === null ? (e?.offsetMs ?? this.open?.offsetMs ?? null) : (this.open?.offsetMs ?? null),
+        confidence: e?.confidence ?? null,
+        maxLeadMs: this.maxLead,
+        maxLagMs: this.maxLag,
+      },
+    };
+  }
+
+  flush(endPts: number): void {
+    if (this.open) {
+      this.sink({ phase: "end", condition: this.condition(Math.max(endPts, this.open.start), null) });
+      this.open = null;
+    }
+    this.outSince = null;
+  }
+
+  measure() {
+    return {
+      offsetMs: this.latest?.offsetMs ?? null,
+      confidence: this.latest?.confidence ?? null,
+      pairs: this.latest?.support ?? 0,
+    };
+  }
+}
+
+export const avSyncDetector = defineDetector({
+  type: "av.sync",
+  description: "av.sync: audio/video offset from audio onsets paired with visual change events",
+  needs: { video: true, audio: true },
+  options: AvSyncOptions,
+  create: (options, sink) => new AvSyncDetector(options, sink),
+});
