@@ -141,7 +141,8 @@ export interface SignableRequest {
 }
 
 const sha256Hex = (data: Uint8Array | string): string => createHash("sha256").update(data).digest("hex");
-const hmac = (key: Uint8Array | string, data: string): Buffer => createHmac("sha256", key).update(data).digest();
+const hmac = (key: Uint8Array | string, data: string): Buffer =>
+  createHmac("sha256", key).update(data).digest();
 
 /** RFC 3986 encoding as SigV4 wants it: everything but unreserved characters. */
 function uriEncode(s: string): string {
@@ -150,7 +151,10 @@ function uriEncode(s: string): string {
 
 /** `20130524T000000Z` */
 export function amzDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return d
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 /**

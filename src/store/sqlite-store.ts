@@ -247,7 +247,7 @@ export class SqliteStore implements Store {
     try {
       return Promise.resolve(work());
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
@@ -705,9 +705,13 @@ export class SqliteStore implements Store {
   }): Promise<readonly DeliveryRecord[]> {
     return this.#run(() => {
       const rows = this.#stmt(
-        `SELECT * FROM outbox WHERE (?1 IS NULL OR incident_id = ?1) AND (?2 IS NULL OR status = ?2)
-         AND (?3 IS NULL OR channel = ?3) ORDER BY created_at, id`,
-      ).all(filter.incidentId ?? null, filter.status ?? null, filter.channel ?? null) as OutboxRow[];
+        `SELECT * FROM outbox WHERE (@incident IS NULL OR incident_id = @incident) AND (@status IS NULL OR status = @status)
+         AND (@channel IS NULL OR channel = @channel) ORDER BY created_at, id`,
+      ).all({
+        incident: filter.incidentId ?? null,
+        status: filter.status ?? null,
+        channel: filter.channel ?? null,
+      }) as OutboxRow[];
       return rows.map((r) => this.#deliveryFromRow(r));
     });
   }
@@ -777,8 +781,8 @@ export class SqliteStore implements Store {
   listMaintenanceWindows(streamId?: string): Promise<readonly MaintenanceWindow[]> {
     return this.#run(() => {
       const rows = this.#stmt(
-        "SELECT * FROM maintenance_windows WHERE ?1 IS NULL OR stream_id = ?1 OR stream_id IS NULL ORDER BY starts_ms",
-      ).all(streamId ?? null) as WindowRow[];
+        "SELECT * FROM maintenance_windows WHERE @stream IS NULL OR stream_id = @stream OR stream_id IS NULL ORDER BY starts_ms",
+      ).all({ stream: streamId ?? null }) as WindowRow[];
       return rows.map((r) => this.#windowFromRow(r));
     });
   }
