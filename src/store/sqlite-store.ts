@@ -652,8 +652,12 @@ export class SqliteStore implements Store {
       const nowMs = now.getTime();
       const claimed = this.#db.transaction(() => {
         const rows = this.#stmt(
-          `SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ?
-           ORDER BY next_attempt_ms, created_at, id LIMIT ?`,
+          // A row waits while an earlier row of the same incident and channel is pending, so
+          // a resolve never overtakes its trigger.
+          `SELECT * FROM outbox AS o WHERE status = 'pending' AND next_attempt_ms <= ?
+           AND NOT EXISTS (SELECT 1 FROM outbox AS p WHERE p.status = 'pending' AND p.incident_id = o.incident_id
+             AND p.channel = o.channel AND p.rowid < o.rowid)
+           ORDER BY next_attempt_ms, rowid LIMIT ?`,
         ).all(nowMs, limit) as OutboxRow[];
         const lease = this.#stmt(
           "UPDATE outbox SET next_attempt_ms = ?, attempts = attempts + 1 WHERE id = ?",

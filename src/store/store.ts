@@ -198,6 +198,8 @@ export interface Store {
   /**
    * Claims up to `limit` pending deliveries due at `now` by pushing their next attempt to
    * `now + leaseMs`: a dispatcher that dies mid-send leaves them to be re-sent after the lease.
+   * A row is not claimed while an earlier row of the same incident and channel is pending
+   * (per-incident, per-channel order: a close never overtakes its open).
    */
   claimDueDeliveries(now: Date, limit: number, leaseMs: number): Promise<readonly DeliveryRecord[]>;
   markDelivered(id: string, at: Date): Promise<void>;

@@ -204,6 +204,27 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
         expect(await store.listDeliveries({ status: "pending" })).toHaveLength(1);
       });
 
+      it("holds a close back while the open of the same incident and channel is pending", async () => {
+        const inc = await store.recordIncident(
+          { streamId: ch12.id, type: "video.black", severity: "major", start: 1, startedAt: at(1) },
+          [openDelivery("a"), openDelivery("b")],
+        );
+        const now = new Date(Date.now() + 1000);
+        const [a] = await store.claimDueDeliveries(now, 1, 60_000);
+        expect(a!.id).toBe(`${inc.id}.open.a`);
+        await store.markRetry(a!.id, now, "HTTP 500");
+        await store.updateIncident(inc.id, { end: 2, endedAt: at(2) }, [
+          { event: "close", channel: "a", payload: {} },
+          { event: "close", channel: "b", payload: {} },
+        ]);
+        const due = await store.claimDueDeliveries(now, 10, 60_000);
+        expect(due.map((d) => d.id)).toEqual([`${inc.id}.open.a`, `${inc.id}.open.b`]);
+        await store.markDelivered(`${inc.id}.open.a`, now);
+        await store.markFailed(`${inc.id}.open.b`, "HTTP 400");
+        const closes = await store.claimDueDeliveries(now, 10, 60_000);
+        expect(closes.map((d) => d.id)).toEqual([`${inc.id}.close.a`, `${inc.id}.close.b`]);
+      });
+
       it("records disabled channels", async () => {
         expect(await store.getChannelState("hook")).toEqual({
           channel: "hook",
