@@ -218,7 +218,7 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
           { event: "close", channel: "b", payload: {} },
         ]);
         const due = await store.claimDueDeliveries(now, 10, 60_000);
-        expect(due.map((d) => d.id)).toEqual([`${inc.id}.open.a`, `${inc.id}.open.b`]);
+        expect(due.map((d) => d.id).sort()).toEqual([`${inc.id}.open.a`, `${inc.id}.open.b`]);
         await store.markDelivered(`${inc.id}.open.a`, now);
         await store.markFailed(`${inc.id}.open.b`, "HTTP 400");
         const closes = await store.claimDueDeliveries(now, 10, 60_000);
