@@ -11,7 +11,12 @@ const ChannelName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "lower-case l
 
 const HttpUrl = z.url({ protocol: /^https?$/ });
 
-const timeoutMs = z.number().int().positive().default(10_000).describe("Per HTTP request; default 10 000 ms.");
+const timeoutMs = z
+  .number()
+  .int()
+  .positive()
+  .default(10_000)
+  .describe("Per HTTP request; default 10 000 ms.");
 
 export const WebhookChannelSchema = z.object({
   kind: z.literal("webhook"),
@@ -92,7 +97,11 @@ export const AlertConfigSchema = z
     const names = new Set<string>();
     cfg.channels.forEach((c, i) => {
       if (names.has(c.name)) {
-        ctx.addIssue({ code: "custom", path: ["channels", i, "name"], message: `channel ${c.name} is defined twice` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["channels", i, "name"],
+          message: `channel ${c.name} is defined twice`,
+        });
       }
       names.add(c.name);
     });
