@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { parseRetryAfter } from "../../src/alert/channel.js";
+import { AlertDispatcher } from "../../src/alert/dispatcher.js";
+import { SqliteStore } from "../../src/store/sqlite-store.js";
 import {
   FAST,
   removeTempDirs,
@@ -127,5 +129,26 @@ describe("parseRetryAfter", () => {
     expect(parseRetryAfter("Wed, 31 Dec 2025 23:00:00 GMT", now)).toBe(0);
     expect(parseRetryAfter(null, now)).toBeUndefined();
     expect(parseRetryAfter("soon", now)).toBeUndefined();
+  });
+});
+
+describe("AlertDispatcher.backoffMs", () => {
+  it("draws from [0, min(maxDelayMs, baseDelayMs * 2^(attempt-1))] (full jitter)", async () => {
+    const store = new SqliteStore(":memory:");
+    const top = new AlertDispatcher({
+      store,
+      channels: [],
+      config: { baseDelayMs: 100, maxDelayMs: 1000 },
+      random: () => 1,
+    });
+    const bottom = new AlertDispatcher({
+      store,
+      channels: [],
+      config: { baseDelayMs: 100 },
+      random: () => 0,
+    });
+    expect([1, 2, 3, 4, 5, 9].map((a) => top.backoffMs(a))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect(bottom.backoffMs(7)).toBe(0);
+    await store.close();
   });
 });
