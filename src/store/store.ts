@@ -1,0 +1,235 @@
+/**
+ * The store contract: streams, incidents, evidence metadata, the alert outbox, maintenance
+ * windows and settings. Every method is async so a PostgreSQL backend can implement the same
+ * interface; `test/store/store-conformance.ts` is the executable definition of it.
+ *
+ * Durability rule (DESIGN.md, "Incidents are written before an alert is sent"): an incident
+ * and the outbox rows that announce it are written in ONE transaction, so after a crash either
+ * both exist or neither does, and the dispatcher never sends an alert for a lost incident.
+ */
+import type { Incident, Severity } from "../monitor/incident.js";
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type Labels = Readonly<Record<string, string>>;
+
+export interface StreamRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly profile: Json;
+  readonly labels: Labels;
+  readonly enabled: boolean;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface NewStream {
+  readonly name: string;
+  readonly url: string;
+  readonly profile?: Json;
+  readonly labels?: Labels;
+  readonly enabled?: boolean;
+}
+
+export type StreamPatch = Partial<NewStream>;
+
+export interface EvidenceRecord {
+  readonly incidentId: string;
+  /** File-like name, e.g. `before.jpg`, `during.jpg`, `levels.json`. */
+  readonly name: string;
+  readonly contentType: string;
+  /** Key in the BlobStore that holds the bytes. */
+  readonly blobKey: string;
+  readonly size: number;
+  readonly createdAt: string;
+}
+
+export type NewEvidence = Omit<EvidenceRecord, "createdAt">;
+
+/**
+ * What happened to the alert of an incident, decided when it was opened (alert-router.ts):
+ * suppressed incidents are stored like any other; only their alert is not sent.
+ */
+export type AlertState = "queued" | "no-route" | "cooldown" | "maintenance";
+
+/** The public incident schema plus the store's own fields. */
+export interface StoredIncident extends Incident {
+  readonly id: string;
+  readonly streamId: string;
+  readonly stream: string;
+  readonly startedAt: string;
+  readonly endedAt: string | null;
+  readonly alertState: AlertState;
+  /** Bumped on every update; makes the delivery id of an `update` alert unique per revision. */
+  readonly revision: number;
+  readonly evidence: readonly EvidenceRecord[];
+}
+
+export interface NewIncident {
+  /** Given by the caller, or made by the store (time-sortable, ULID-like). */
+  readonly id?: string;
+  readonly streamId: string;
+  readonly type: string;
+  readonly severity: Severity;
+  readonly start: number;
+  readonly end?: number | null;
+  readonly startedAt: string;
+  readonly endedAt?: string | null;
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly alertState?: AlertState;
+}
+
+export interface IncidentPatch {
+  readonly end?: number | null;
+  readonly endedAt?: string | null;
+  readonly severity?: Severity;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export type AlertEvent = "open" | "update" | "close";
+
+/** An outbox row to create together with an incident change. */
+export interface NewDelivery {
+  readonly event: AlertEvent;
+  readonly channel: string;
+  /** Channel-independent snapshot of what is announced (see alert/alert-payload.ts). */
+  readonly payload: Json;
+}
+
+export type DeliveryStatus = "pending" | "delivered" | "failed";
+
+export interface DeliveryRecord {
+  /**
+   * Stable per (incident, event, channel) — plus the revision for updates. Channels send it
+   * as the idempotency key (`webhook-id`, PagerDuty `dedup_key` is the incident id).
+   */
+  readonly id: string;
+  readonly incidentId: string;
+  readonly event: AlertEvent;
+  readonly channel: string;
+  readonly payload: Json;
+  readonly status: DeliveryStatus;
+  readonly attempts: number;
+  readonly nextAttemptAt: string;
+  readonly lastError: string | null;
+  readonly createdAt: string;
+  readonly deliveredAt: string | null;
+}
+
+export interface IncidentQuery {
+  readonly streamId?: string;
+  readonly stream?: string;
+  readonly type?: string;
+  /** Minimum severity (inclusive). */
+  readonly severity?: Severity;
+  /** Range bounds: ISO 8601 when `timeField` is `startedAt` (default), media seconds when `start`. */
+  readonly from?: string | number;
+  readonly to?: string | number;
+  readonly timeField?: "startedAt" | "start";
+  readonly open?: boolean;
+  /** Opaque, from a previous page's `next`. */
+  readonly cursor?: string;
+  /** Default 50, at most 500. */
+  readonly limit?: number;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Cursor of the next page; null on the last one. */
+  readonly next: string | null;
+}
+
+export interface MaintenanceWindow {
+  readonly id: string;
+  /** null mutes every stream. */
+  readonly streamId: string | null;
+  readonly startsAt: string;
+  readonly endsAt: string;
+  readonly reason: string;
+}
+
+export type NewMaintenanceWindow = Omit<MaintenanceWindow, "id">;
+
+export interface StreamReport {
+  readonly streamId: string;
+  readonly from: string;
+  /** The end of the period, clipped to `now`. */
+  readonly to: string;
+  readonly periodSeconds: number;
+  readonly downSeconds: number;
+  /** 1 - downSeconds / periodSeconds; 1 for an empty period. */
+  readonly availability: number;
+  /** Wall-clock seconds covered by incidents of each type, overlaps merged. */
+  readonly defectSeconds: Readonly<Record<string, number>>;
+}
+
+export interface ChannelState {
+  readonly channel: string;
+  readonly disabled: boolean;
+  readonly reason: string | null;
+  readonly since: string | null;
+}
+
+export interface Store {
+  createStream(stream: NewStream): Promise<StreamRecord>;
+  getStream(id: string): Promise<StreamRecord | null>;
+  getStreamByName(name: string): Promise<StreamRecord | null>;
+  listStreams(): Promise<readonly StreamRecord[]>;
+  updateStream(id: string, patch: StreamPatch): Promise<StreamRecord>;
+  /** Deletes the stream and its incidents, evidence metadata and deliveries. */
+  deleteStream(id: string): Promise<void>;
+
+  /** Stores the incident and its deliveries in one transaction. */
+  recordIncident(incident: NewIncident, deliveries: readonly NewDelivery[]): Promise<StoredIncident>;
+  /** Updates (or closes, with `end`) the incident and enqueues its deliveries in one transaction. */
+  updateIncident(
+    id: string,
+    patch: IncidentPatch,
+    deliveries: readonly NewDelivery[],
+  ): Promise<StoredIncident>;
+  getIncident(id: string): Promise<StoredIncident | null>;
+  queryIncidents(query: IncidentQuery): Promise<Page<StoredIncident>>;
+  /** Latest `startedAt` of an incident of this stream and type whose alert was queued. */
+  lastAlertedStart(streamId: string, type: string): Promise<string | null>;
+
+  addEvidence(evidence: NewEvidence): Promise<EvidenceRecord>;
+  listEvidence(incidentId: string): Promise<readonly EvidenceRecord[]>;
+
+  /**
+   * Claims up to `limit` pending deliveries due at `now` by pushing their next attempt to
+   * `now + leaseMs`: a dispatcher that dies mid-send leaves them to be re-sent after the lease.
+   * A row is not claimed while an earlier row of the same incident and channel is pending
+   * (per-incident, per-channel order: a close never overtakes its open).
+   */
+  claimDueDeliveries(now: Date, limit: number, leaseMs: number): Promise<readonly DeliveryRecord[]>;
+  markDelivered(id: string, at: Date): Promise<void>;
+  markRetry(id: string, nextAttemptAt: Date, error: string): Promise<void>;
+  markFailed(id: string, error: string): Promise<void>;
+  getDelivery(id: string): Promise<DeliveryRecord | null>;
+  listDeliveries(filter: {
+    incidentId?: string;
+    status?: DeliveryStatus;
+    channel?: string;
+  }): Promise<readonly DeliveryRecord[]>;
+  /** Earliest `nextAttemptAt` of a pending delivery, so the dispatcher can sleep until then. */
+  nextDueAt(): Promise<Date | null>;
+
+  disableChannel(channel: string, reason: string, at: Date): Promise<void>;
+  getChannelState(channel: string): Promise<ChannelState>;
+
+  addMaintenanceWindow(window: NewMaintenanceWindow): Promise<MaintenanceWindow>;
+  listMaintenanceWindows(streamId?: string): Promise<readonly MaintenanceWindow[]>;
+  deleteMaintenanceWindow(id: string): Promise<void>;
+  /** Whether a window covering this stream (or all streams) contains `at`. */
+  inMaintenance(streamId: string, at: Date): Promise<boolean>;
+
+  getSetting(key: string): Promise<Json | undefined>;
+  setSetting(key: string, value: Json): Promise<void>;
+
+  report(streamId: string, from: Date, to: Date, now: Date): Promise<StreamReport>;
+
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { info: 0, minor: 1, major: 2, critical: 3 };
