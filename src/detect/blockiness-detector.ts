@@ -121,7 +121,8 @@ class BlockinessDetector implements Detector {
     if (event.concealed !== undefined && event.concealed < this.opts.minConcealed) return;
     this.errors++;
     this.concealed += event.concealed ?? 0;
-    const at = event.at + this.opts.decoderLead;
+    // Reports tied to their frame are exact; others arrived ahead of the frames they concern.
+    const at = event.frame === true ? event.at : event.at + this.opts.decoderLead;
     this.lastErrorAt = Math.max(this.lastErrorAt, at);
     if (this.openSince === null) {
       this.open(at, "decoder");

@@ -70,6 +70,12 @@ export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 }
 export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 
 const CONCEALING = /concealing (\d+) DC, (\d+) AC, (\d+) MV errors/;
+/** `-debug_ts` reports each decoded video frame's PTS; a corrupt-frame warning follows its frame. */
+const DECODED_VIDEO = /^\[info\] decoder -> ist_index:\d+ type:video frame_pts:\S+ frame_pts_time:(-?[\d.]+)/;
+const DEBUG_TS = /^\[info\] (demuxer|decoder|encoder|muxer|filter)[ +]/;
+const CORRUPT_FRAME = /corrupt decoded frame in stream \d+/;
+/** Decoded frames after which error reports not tied to a frame are passed on as they are. */
+const UNTIED_AFTER_FRAMES = 3;
 const DECODER_ERROR =
   /^\[(h264|hevc|mpeg2video|mpeg4|aac|mp2|mp3|ac3|vp9|av1|mpegts)[^\]]*\] \[(error|warning)\]/;
 const INPUT_VIDEO = /Stream #0:\d+.*: Video: .*?, (\d+)x(\d+)[ ,].*?(\d+(?:\.\d+)?) fps/;
@@ -87,6 +93,8 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions): string[] 
     "repeat+level+info",
     "-threads",
     threads,
+    // Per-frame decode timestamps on stderr, to tie decoder errors to the exact damaged frame.
+    "-debug_ts",
     // Keep the media's own timestamps: without these ffmpeg rebases time and duplicates frames.
     "-copyts",
     ...source.inputArgs(),
@@ -181,6 +189,8 @@ export class MediaReader {
   private lastMedia = 0;
   private lastPacketWall = 0;
   private anyPacket = false;
+  /** Frames ffmpeg flagged corrupt, by decode PTS, waiting for their analysis frame. */
+  private corrupt: { raw: number; messages: string[]; concealed: number }[] = [];
   /** Counters for metrics and tests. */
   readonly stats = { videoFrames: 0, audioBlocks: 0, detailFrames: 0, thumbnails: 0, decoderErrors: 0 };
 
@@ -274,6 +284,9 @@ export class MediaReader {
     let inputVideo: { width: number; height: number; fps: number } | null = null;
     let inputAudio: { sampleRate: number; channels: number } | null = null;
     let inputDuration: number | undefined;
+    let lastDecodedRaw: number | null = null;
+    let pending = { messages: [] as string[], concealed: 0, age: 0 };
+    this.corrupt = [];
     const demuxer = new NutDemuxer({
       onStreams: (s) => {
         streams = s;
@@ -303,7 +316,23 @@ export class MediaReader {
         }
       },
       onStderrLine: (line) => {
+        if (DEBUG_TS.test(line)) {
+          const decoded = DECODED_VIDEO.exec(line);
+          if (decoded) {
+            lastDecodedRaw = Number(decoded[1]);
+            if (pending.messages.length > 0 && ++pending.age > UNTIED_AFTER_FRAMES) {
+              this.emitDecoderError(pending.messages, pending.concealed, this.mediaNow(), false);
+              pending = { messages: [], concealed: 0, age: 0 };
+            }
+          }
+          return;
+        }
         this.safe(() => this.handlers.log?.(line));
+        if (CORRUPT_FRAME.test(line) && lastDecodedRaw !== null) {
+          this.corrupt.push({ raw: lastDecodedRaw, messages: pending.messages, concealed: pending.concealed });
+          pending = { messages: [], concealed: 0, age: 0 };
+          return;
+        }
         if (!formatSent) {
           const mv = INPUT_VIDEO.exec(line);
           if (mv) inputVideo = { width: Number(mv[1]), height: Number(mv[2]), fps: Number(mv[3]) };
@@ -324,14 +353,9 @@ export class MediaReader {
         }
         const conceal = CONCEALING.exec(line);
         if (conceal || DECODER_ERROR.test(line)) {
-          this.stats.decoderErrors++;
-          const message = line.replace(/^\[[^\]]*\] \[[a-z]+\] /, "");
-          this.emit({
-            kind: "decoder-error",
-            at: this.mediaNow(),
-            message,
-            ...(conceal ? { concealed: Number(conceal[1]) } : {}),
-          });
+          // Held until ffmpeg says which frame came out damaged (or a few frames pass).
+          pending.messages.push(line.replace(/^\[[^\]]*\] \[[a-z]+\] /, ""));
+          if (conceal) pending.concealed += Number(conceal[1]);
         }
       },
     });
@@ -392,6 +416,10 @@ export class MediaReader {
     switch (role) {
       case "video": {
         sawVideo();
+        while (this.corrupt.length > 0 && this.corrupt[0]!.raw <= raw + 0.002) {
+          const c = this.corrupt.shift()!;
+          this.emitDecoderError(c.messages, c.concealed, media, true);
+        }
         this.stats.videoFrames++;
         const frame: VideoFrame = { pts: media, width: st.width ?? 0, height: st.height ?? 0, luma: p.data };
         this.safe(() => this.handlers.video?.(frame));
@@ -436,6 +464,18 @@ export class MediaReader {
     if (limit !== undefined && media >= limit && (role === "video" || role === "audio")) {
       this.finish("duration");
     }
+  }
+
+  private emitDecoderError(messages: readonly string[], concealed: number, at: number, frame: boolean): void {
+    this.stats.decoderErrors++;
+    const message = messages.length > 0 ? messages.slice(-3).join("; ") : "corrupt decoded frame";
+    this.emit({
+      kind: "decoder-error",
+      at,
+      message,
+      frame,
+      ...(concealed > 0 ? { concealed } : {}),
+    });
   }
 
   private exited(proc: FfmpegProcess, exit: FfmpegExit, _sawVideo: boolean): void {

@@ -68,6 +68,11 @@ export type StreamEvent =
       readonly message: string;
       /** Macroblocks concealed, when the decoder says. */
       readonly concealed?: number;
+      /**
+       * True when `at` is the exact time of the damaged frame (ffmpeg flagged that decoded
+       * frame corrupt); otherwise `at` is the reader's media time when the report arrived.
+       */
+      readonly frame?: boolean;
     }
   | {
       readonly kind: "fault";
