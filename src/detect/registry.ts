@@ -3,8 +3,9 @@
  * detector changes.
  */
 import type { DetectorDefinition } from "./detector.js";
+import { loudnessDetector } from "./loudness/loudness-detector.js";
 
-export const DETECTORS: readonly DetectorDefinition[] = [];
+export const DETECTORS: readonly DetectorDefinition[] = [loudnessDetector];
 
 export function findDetector(type: string): DetectorDefinition | undefined {
   return DETECTORS.find((d) => d.type === type);
