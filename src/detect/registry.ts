@@ -3,9 +3,14 @@
  * detector changes.
  */
 import type { DetectorDefinition } from "./detector.js";
+import { hlsHealthDetector, transportHealthDetector } from "./fault-detector.js";
 import { loudnessDetector } from "./loudness/loudness-detector.js";
 
-export const DETECTORS: readonly DetectorDefinition[] = [loudnessDetector];
+export const DETECTORS: readonly DetectorDefinition[] = [
+  loudnessDetector,
+  transportHealthDetector,
+  hlsHealthDetector,
+];
 
 export function findDetector(type: string): DetectorDefinition | undefined {
   return DETECTORS.find((d) => d.type === type);
