@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { ConditionEvent } from "../../src/detect/detector.js";
-import { FaultOptionsSchema, transportHealthDetector } from "../../src/detect/fault-detector.js";
+import {
+  FaultOptionsSchema,
+  hlsHealthDetector,
+  transportHealthDetector,
+} from "../../src/detect/fault-detector.js";
 import { findDetector } from "../../src/detect/registry.js";
 import { TsAnalyzer } from "../../src/ingest/ts-analyzer.js";
 import { AUDIO_PID, chunks, cleanTimeline, serialize } from "../helpers/ts-builder.js";
@@ -49,5 +53,21 @@ describe("ts.health fault detector", () => {
     det.pushEvent!({ kind: "fault", at: 1, type: "ts.pts-gap", message: "x" });
     det.flush(2);
     expect(events).toEqual([]);
+  });
+
+  it("hls.health: a stale playlist fault repeated within the hold is one condition, ended by a later event", () => {
+    const events: ConditionEvent[] = [];
+    const det = hlsHealthDetector.create(FaultOptionsSchema.parse({ holdSeconds: 3 }), (e) => events.push(e));
+    det.pushEvent!({ kind: "fault", at: 10, type: "hls.stale-playlist", message: "unchanged 3 s" });
+    det.pushEvent!({ kind: "fault", at: 12, type: "hls.stale-playlist", message: "unchanged 5 s" });
+    det.pushEvent!({ kind: "connected", at: 16, url: "http://x" });
+    det.flush(20);
+    expect(events.map((e) => e.phase)).toEqual(["start", "update", "end"]);
+    expect(events[2]!.condition).toMatchObject({
+      type: "hls.stale-playlist",
+      start: 10,
+      end: 12,
+      details: { count: 2, message: "unchanged 3 s", lastMessage: "unchanged 5 s" },
+    });
   });
 });
