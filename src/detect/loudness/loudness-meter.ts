@@ -137,9 +137,9 @@ export class LoudnessMeter {
   private readonly blockHist = new Float64Array(HIST_BINS);
   private readonly blockHistN = new Uint32Array(HIST_BINS);
   private readonly stHist = new Uint32Array(HIST_BINS);
-  /** Per channel: last TP_TAPS input samples (ring, newest at tpPos-1). */
+  /** Per channel: the last TP_TAPS input samples, each written twice (see channelRun). */
   private readonly tpHistory: Float64Array;
-  private tpPos = 0;
+  private readonly tpPos: Uint8Array;
   private maxTruePeak = 0;
   private readonly onStep: ((step: LoudnessStep) => void) | undefined;
   private lastMomentary = -Infinity;
@@ -169,68 +169,107 @@ export class LoudnessMeter {
     this.state = new Float64Array(channels * 8);
     this.stepFrames = Math.round(sampleRate / 10);
     this.history = new Float64Array(Math.max(4, Math.ceil((options.historySeconds ?? 30) * 10)));
-    this.tpHistory = new Float64Array(channels * TP_TAPS);
+    this.tpHistory = new Float64Array(channels * 2 * TP_TAPS);
+    this.tpPos = new Uint8Array(channels);
     this.onStep = options.onStep;
   }
 
   /** Feeds interleaved samples; `pts` (media seconds of the first frame) times the steps. */
   push(samples: Float32Array, pts = 0): void {
-    const ch = this.channels;
-    const frames = Math.floor(samples.length / ch);
-    const c = this.coef;
-    const sb0 = c[0]!,
-      sb1 = c[1]!,
-      sb2 = c[2]!,
-      sa1 = c[3]!,
-      sa2 = c[4]!;
-    const hb0 = c[5]!,
-      hb1 = c[6]!,
-      hb2 = c[7]!,
-      ha1 = c[8]!,
-      ha2 = c[9]!;
-    const st = this.state;
-    const w = this.weights;
-    const tpH = this.tpHistory;
-    for (let f = 0; f < frames; f++) {
-      let e = 0;
-      let peak = this.stepPeak;
-      const pos = this.tpPos;
-      for (let i = 0; i < ch; i++) {
-        const x = samples[f * ch + i]!;
-        const s = i * 8;
-        const y1 = sb0 * x + sb1 * st[s]! + sb2 * st[s + 1]! - sa1 * st[s + 2]! - sa2 * st[s + 3]!;
-        st[s + 1] = st[s]!;
-        st[s] = x;
-        st[s + 3] = st[s + 2]!;
-        st[s + 2] = y1;
-        const y2 = hb0 * y1 + hb1 * st[s + 4]! + hb2 * st[s + 5]! - ha1 * st[s + 6]! - ha2 * st[s + 7]!;
-        st[s + 5] = st[s + 4]!;
-        st[s + 4] = y1;
-        st[s + 7] = st[s + 6]!;
-        st[s + 6] = y2;
-        e += w[i]! * y2 * y2;
-        // True peak: the sample itself plus the 4 interpolated phases of the FIR.
-        const h = i * TP_TAPS;
-        tpH[h + pos] = x;
-        const ax = x < 0 ? -x : x;
-        if (ax > peak) peak = ax;
-        for (let p = 0; p < 4; p++) {
-          const taps = TRUE_PEAK_PHASES[p]!;
-          let acc = 0;
-          for (let k = 0; k < TP_TAPS; k++) {
-            let idx = pos - k;
-            if (idx < 0) idx += TP_TAPS;
-            acc += taps[k]! * tpH[h + idx]!;
-          }
-          if (acc < 0) acc = -acc;
-          if (acc > peak) peak = acc;
-        }
-      }
-      this.tpPos = pos + 1 === TP_TAPS ? 0 : pos + 1;
-      this.stepPeak = peak;
-      this.stepEnergy += e;
-      if (++this.stepPos === this.stepFrames) this.endStep(pts + (f + 1) / this.sampleRate);
+    const frames = Math.floor(samples.length / this.channels);
+    let f = 0;
+    while (f < frames) {
+      // Run up to the next 100 ms boundary one channel at a time: filter state stays in locals.
+      const end = Math.min(frames, f + this.stepFrames - this.stepPos);
+      for (let i = 0; i < this.channels; i++) this.channelRun(samples, i, f, end);
+      this.stepPos += end - f;
+      f = end;
+      if (this.stepPos === this.stepFrames) this.endStep(pts + f / this.sampleRate);
     }
+  }
+
+  private channelRun(samples: Float32Array, i: number, from: number, to: number): void {
+    const ch = this.channels;
+    const c = this.coef;
+    const sb0 = c[0]!;
+    const sb1 = c[1]!;
+    const sb2 = c[2]!;
+    const sa1 = c[3]!;
+    const sa2 = c[4]!;
+    const hb0 = c[5]!;
+    const hb1 = c[6]!;
+    const hb2 = c[7]!;
+    const ha1 = c[8]!;
+    const ha2 = c[9]!;
+    const st = this.state;
+    const s = i * 8;
+    let x1 = st[s]!;
+    let x2 = st[s + 1]!;
+    let y11 = st[s + 2]!;
+    let y12 = st[s + 3]!;
+    let z1 = st[s + 4]!;
+    let z2 = st[s + 5]!;
+    let y21 = st[s + 6]!;
+    let y22 = st[s + 7]!;
+    // True-peak history: 2 x 12 slots written twice so that the 12 newest are contiguous.
+    const hist = this.tpHistory;
+    const h = i * 2 * TP_TAPS;
+    let pos = this.tpPos[i]!;
+    const [p0, p1] = TRUE_PEAK_PHASES as [Float64Array, Float64Array];
+    let energy = 0;
+    let peak = this.stepPeak;
+    for (let f = from; f < to; f++) {
+      const x = samples[f * ch + i]!;
+      const y1 = sb0 * x + sb1 * x1 + sb2 * x2 - sa1 * y11 - sa2 * y12;
+      x2 = x1;
+      x1 = x;
+      y12 = y11;
+      y11 = y1;
+      const y2 = hb0 * y1 + hb1 * z1 + hb2 * z2 - ha1 * y21 - ha2 * y22;
+      z2 = z1;
+      z1 = y1;
+      y22 = y21;
+      y21 = y2;
+      energy += y2 * y2;
+
+      hist[h + pos] = x;
+      hist[h + pos + TP_TAPS] = x;
+      pos = pos + 1 === TP_TAPS ? 0 : pos + 1;
+      // hist[b + k], k = 0..11, oldest to newest.
+      const b = h + pos;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      for (let k = 0; k < TP_TAPS; k++) {
+        const v = hist[b + 11 - k]!;
+        const q0 = p0[k]!;
+        const q1 = p1[k]!;
+        // Phases 2 and 3 are phases 1 and 0 reversed.
+        const r = hist[b + k]!;
+        a0 += q0 * v;
+        a1 += q1 * v;
+        a2 += q1 * r;
+        a3 += q0 * r;
+      }
+      const ax = x < 0 ? -x : x;
+      if (ax > peak) peak = ax;
+      if (a0 > peak || -a0 > peak) peak = Math.abs(a0);
+      if (a1 > peak || -a1 > peak) peak = Math.abs(a1);
+      if (a2 > peak || -a2 > peak) peak = Math.abs(a2);
+      if (a3 > peak || -a3 > peak) peak = Math.abs(a3);
+    }
+    st[s] = x1;
+    st[s + 1] = x2;
+    st[s + 2] = y11;
+    st[s + 3] = y12;
+    st[s + 4] = z1;
+    st[s + 5] = z2;
+    st[s + 6] = y21;
+    st[s + 7] = y22;
+    this.tpPos[i] = pos;
+    this.stepPeak = peak;
+    this.stepEnergy += this.weights[i]! * energy;
   }
 
   private endStep(t: number): void {
