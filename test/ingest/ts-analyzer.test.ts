@@ -203,7 +203,7 @@ describe("TsAnalyzer on an ffmpeg-made transport stream", () => {
   const dir = mkdtempSync(join(tmpdir(), "sqm-ts-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("a clean testsrc2 + sine .ts gives no priority 1 fault (and no fault at all)", async () => {
+  it("a clean testsrc2 + sine .ts gives no fault; one packet cut from it gives one ts.continuity", async () => {
     const file = join(dir, "clean.ts");
     await runFfmpeg([
       "-f",
@@ -232,5 +232,27 @@ describe("TsAnalyzer on an ffmpeg-made transport stream", () => {
     expect(faults.filter((f) => f.details?.["priority"] === 1)).toEqual([]);
     expect(faults).toEqual([]);
     expect(a.packets).toBe(bytes.length / 188);
+
+    // The same real stream with one video packet cut out of its middle: exactly one CC fault.
+    const videoPid = 0x100; // ffmpeg's mpegts muxer numbers streams from 0x100
+    let cutAt = -1;
+    for (let i = Math.floor(bytes.length / 188 / 2); i < bytes.length / 188; i++) {
+      const pid = ((bytes[i * 188 + 1]! & 0x1f) << 8) | bytes[i * 188 + 2]!;
+      const pusi = (bytes[i * 188 + 1]! & 0x40) !== 0;
+      if (pid === videoPid && !pusi) {
+        cutAt = i;
+        break;
+      }
+    }
+    expect(cutAt).toBeGreaterThan(0);
+    const cut = new Uint8Array(bytes.length - 188);
+    cut.set(bytes.subarray(0, cutAt * 188));
+    cut.set(bytes.subarray((cutAt + 1) * 188), cutAt * 188);
+    const damaged = analyze(cut).faults;
+    expect(damaged.map((f) => f.type)).toEqual(["ts.continuity"]);
+    expect(damaged[0]!.details).toMatchObject({ pid: videoPid, lost: 1 });
+    // Timed by the stream's PCR: the cut is in the middle of the 12 s file.
+    expect(damaged[0]!.at).toBeGreaterThan(3);
+    expect(damaged[0]!.at).toBeLessThan(9);
   });
 });
