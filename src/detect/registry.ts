@@ -5,12 +5,17 @@
 import type { DetectorDefinition } from "./detector.js";
 import { avSyncDetector } from "./av-sync-detector.js";
 import { blockinessDetector } from "./blockiness-detector.js";
+import { hlsHealthDetector, transportHealthDetector } from "./fault-detector.js";
+import { loudnessDetector } from "./loudness/loudness-detector.js";
 import { streamHealthDetector } from "./stream-health-detector.js";
 
 export const DETECTORS: readonly DetectorDefinition[] = [
   streamHealthDetector,
   blockinessDetector,
   avSyncDetector,
+  loudnessDetector,
+  transportHealthDetector,
+  hlsHealthDetector,
 ];
 
 export function findDetector(type: string): DetectorDefinition | undefined {
