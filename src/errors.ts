@@ -40,5 +40,8 @@ export function isStreamqcError(err: unknown, code?: ErrorCode): err is Streamqc
 
 /** Message of anything thrown, for logs and events. */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  // fetch() says only "fetch failed"; the reason a person can act on is in its cause.
+  const cause = err.cause instanceof Error ? err.cause.message : undefined;
+  return cause && !err.message.includes(cause) ? `${err.message}: ${cause}` : err.message;
 }

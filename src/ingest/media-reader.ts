@@ -181,6 +181,8 @@ export class MediaReader {
   private everConnected = false;
   private restartTimer: NodeJS.Timeout | null = null;
   private waitingForSource = false;
+  private sourceConnected = false;
+  private sourceEnded = false;
   private watchdog: NodeJS.Timeout | null = null;
   private readonly startedAt = performance.now();
   // Timeline: media = raw - runOrigin + runBase.
@@ -253,11 +255,21 @@ export class MediaReader {
     this.emit(event);
     if (this.closed || this.finished) return;
     if (event.kind === "lost") {
+      if (event.fatal || (this.options.failFast && !this.sourceConnected)) {
+        this.fail(
+          new StreamqcError("SQM_ERR_INPUT_UNREADABLE", `cannot read ${this.source.url}: ${event.reason}`),
+        );
+        return;
+      }
       this.waitingForSource = true;
       this.proc?.kill("SIGKILL");
     } else if (event.kind === "connected") {
+      this.sourceConnected = true;
       this.waitingForSource = false;
       if (!this.proc && !this.restartTimer) this.run();
+    } else if (event.kind === "ended") {
+      // The source wrote its last bytes (an HLS playlist with EXT-X-ENDLIST): the decoder's end is the end.
+      this.sourceEnded = true;
     }
   }
 
@@ -329,7 +341,11 @@ export class MediaReader {
         }
         this.safe(() => this.handlers.log?.(line));
         if (CORRUPT_FRAME.test(line) && lastDecodedRaw !== null) {
-          this.corrupt.push({ raw: lastDecodedRaw, messages: pending.messages, concealed: pending.concealed });
+          this.corrupt.push({
+            raw: lastDecodedRaw,
+            messages: pending.messages,
+            concealed: pending.concealed,
+          });
           pending = { messages: [], concealed: 0, age: 0 };
           return;
         }
@@ -499,6 +515,10 @@ export class MediaReader {
     }
     if (!this.everConnected && this.options.failFast) {
       this.fail(new StreamqcError("SQM_ERR_INPUT_UNREADABLE", `cannot read ${this.source.url}: ${reason}`));
+      return;
+    }
+    if (this.sourceEnded) {
+      this.finish("ended");
       return;
     }
     if (this.source.feed && this.waitingForSource) return;

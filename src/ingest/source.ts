@@ -71,11 +71,15 @@ export interface SourceOptions {
   readonly realtime?: boolean;
 }
 
-export type UdpSourceFactory = (url: URL) => Source;
-let udpFactory: UdpSourceFactory | undefined;
-/** The UDP source lives in its own module; it registers here to keep imports one-way. */
-export function registerUdpSource(factory: UdpSourceFactory): void {
+export type SourceFactory = (url: URL) => Source;
+let udpFactory: SourceFactory | undefined;
+let hlsFactory: SourceFactory | undefined;
+/** Sources that feed stdin live in their own modules; they register here to keep imports one-way. */
+export function registerUdpSource(factory: SourceFactory): void {
   udpFactory = factory;
+}
+export function registerHlsSource(factory: SourceFactory): void {
+  hlsFactory = factory;
 }
 
 /** Turns a user's input string into a Source, validating it; throws StreamqcError with a fix. */
@@ -103,9 +107,9 @@ export function openSource(input: string, options: SourceOptions = {}): Source {
   switch (scheme) {
     case "http":
     case "https": {
-      const hls = /\.m3u8?$/i.test(url.pathname);
-      // HLS is live unless its playlist ends (ffmpeg then exits cleanly and the reader reports the end).
-      return new NativeSource(input, hls ? "hls" : "http", hls, input, ["-rw_timeout", RW_TIMEOUT_US]);
+      if (/\.m3u8?$/i.test(url.pathname) && hlsFactory) return hlsFactory(url);
+      // Progressive HTTP: ffmpeg reads it to the end.
+      return new NativeSource(input, "http", false, input, ["-rw_timeout", RW_TIMEOUT_US]);
     }
     case "udp":
     case "rtp":

@@ -9,6 +9,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { isIPv4 } from "node:net";
 import { StreamqcError } from "../errors.js";
+import { TsAnalyzer } from "./ts-analyzer.js";
 import { registerUdpSource, type Feed, type FeedContext, type Source, type SourceEvents } from "./source.js";
 
 /** No datagram for this long: the source is reported lost (and connected when they resume). */
@@ -20,6 +21,7 @@ export class UdpSource implements Source {
   private socket: Socket | null = null;
   private ctx: FeedContext | null = null;
   private events: SourceEvents | null = null;
+  private analyzer: TsAnalyzer | null = null;
   private lastDatagramAt = 0;
   private receiving = false;
   private timer: NodeJS.Timeout | null = null;
@@ -56,6 +58,9 @@ export class UdpSource implements Source {
   async open(events: SourceEvents): Promise<void> {
     this.events = events;
     if (this.socket) return;
+    // TR 101 290 checks on the datagrams exactly as they arrived.
+    const analyzer = new TsAnalyzer({ onFault: (f) => this.events?.emit({ ...f, at: this.events.now() }) });
+    this.analyzer = analyzer;
     const socket = createSocket({ type: "udp4", reuseAddr: true });
     this.socket = socket;
     socket.on("message", (msg) => this.onDatagram(msg));
@@ -104,6 +109,7 @@ export class UdpSource implements Source {
       this.receiving = true;
       this.events?.emit({ kind: "connected", at: this.events.now(), url: this.url });
     }
+    this.analyzer?.push(msg);
     for (const listener of this.byteListeners) listener(msg);
     const stdin = this.ctx?.stdin;
     if (stdin && !stdin.destroyed && stdin.writableLength < 16 * 1024 * 1024) stdin.write(msg);

@@ -6,8 +6,7 @@ import { ffmpegPathFrom } from "../config/config.js";
 import { resolveProfile, type ProfileInput } from "../config/profile.js";
 import { MediaReader, type MediaReaderOptions } from "../ingest/media-reader.js";
 import type { StreamEvent } from "../ingest/media.js";
-import { openSource } from "../ingest/source.js";
-import "../ingest/udp-source.js";
+import { openSource } from "../ingest/open-source.js";
 import type { Incident } from "./incident.js";
 import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
 

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
-import { makeClip, tempDir } from "../helpers/media.js";
+import { closedTcpPort, makeClip, tempDir } from "../helpers/media.js";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -25,9 +25,14 @@ describe("streamqc analyze (bad input)", () => {
   });
 
   it("exits 1 for a URL that refuses connections, without hanging", async () => {
-    const r = await runCli(["analyze", "http://127.0.0.1:9/stream.m3u8", "--duration", "5"]);
+    const r = await runCli([
+      "analyze",
+      `http://127.0.0.1:${await closedTcpPort()}/stream.m3u8`,
+      "--duration",
+      "5",
+    ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/Connection refused/);
+    expect(r.stderr).toMatch(/Connection refused|ECONNREFUSED/);
   });
 
   it("exits 2 on usage errors and unsupported schemes", async () => {

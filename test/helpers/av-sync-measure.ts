@@ -2,7 +2,7 @@
 import { avSyncDetector, AvSyncOptions } from "../../src/detect/av-sync-detector.js";
 import type { ConditionEvent } from "../../src/detect/detector.js";
 import { MediaReader } from "../../src/ingest/media-reader.js";
-import { openSource } from "../../src/ingest/source.js";
+import { openSource } from "../../src/ingest/open-source.js";
 
 export interface SyncMeasurement {
   readonly at: number;

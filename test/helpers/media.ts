@@ -24,7 +24,9 @@ export function makeClip(out: string, opts: ClipOptions = {}): string {
   const fps = String(opts.fps ?? 25);
   const args = ["-hide_banner", "-loglevel", "error", "-y"];
   args.push("-f", "lavfi", "-i", `testsrc2=s=${opts.size ?? "320x240"}:r=${fps}:d=${d}`);
-  if (opts.audio !== false) args.push("-f", "lavfi", "-i", `sine=f=440:sample_rate=48000:d=${d}`);
+  // A tone at about -23 LUFS, so that clean clips are also loudness-compliant (EBU R128).
+  if (opts.audio !== false)
+    args.push("-f", "lavfi", "-i", `sine=f=440:sample_rate=48000:d=${d},volume=-1.2dB`);
   if (opts.videoGap) {
     const [a, b] = opts.videoGap;
     args.push("-vf", `select='not(between(t\\,${a}\\,${b - 0.001}))'`, "-fps_mode", "passthrough");
@@ -52,4 +54,14 @@ export async function waitFor(check: () => boolean, ms: number, what: string): P
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A TCP port on 127.0.0.1 with nothing listening (bound, then closed), for refused connections. */
+export async function closedTcpPort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
 }

@@ -2,8 +2,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MediaReader } from "../../src/ingest/media-reader.js";
 import type { AudioBlock, StreamEvent, VideoFrame } from "../../src/ingest/media.js";
-import { openSource } from "../../src/ingest/source.js";
-import { isAlive, makeClip, tempDir, waitFor } from "../helpers/media.js";
+import { openSource } from "../../src/ingest/open-source.js";
+import { closedTcpPort, isAlive, makeClip, tempDir, waitFor } from "../helpers/media.js";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -99,12 +99,12 @@ describe("MediaReader on files", () => {
 describe("MediaReader on live sources", () => {
   it("fails fast with the reason when a URL refuses connections", async () => {
     const reader = new MediaReader(
-      openSource("http://127.0.0.1:9/live.m3u8"),
+      openSource(`http://127.0.0.1:${await closedTcpPort()}/live.m3u8`),
       { ffmpegPath: "ffmpeg", failFast: true },
       {},
     );
     reader.start();
-    await expect(reader.done).rejects.toThrow(/Connection refused/);
+    await expect(reader.done).rejects.toThrow(/Connection refused|ECONNREFUSED/);
   });
 
   it("restarts a decoder killed with SIGKILL, reports the loss, and keeps the timeline going", async () => {

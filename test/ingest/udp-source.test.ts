@@ -4,8 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MediaReader } from "../../src/ingest/media-reader.js";
 import type { StreamEvent, VideoFrame } from "../../src/ingest/media.js";
-import { openSource } from "../../src/ingest/source.js";
-import "../../src/ingest/udp-source.js";
+import { openSource } from "../../src/ingest/open-source.js";
 import { makeClip, tempDir, waitFor } from "../helpers/media.js";
 
 const tmp = tempDir();

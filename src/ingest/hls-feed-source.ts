@@ -1,0 +1,95 @@
+/**
+ * HLS as streamqc fetches it itself (src/ingest/hls/hls-source.ts): playlists are reloaded
+ * by RFC 8216's rules and each new segment is written once, in order, to ffmpeg's stdin, and
+ * through the MPEG-TS analyzer, so playlist faults (`hls.*`) and transport faults (`ts.*`) are
+ * seen as well as the picture and sound. Segments are expected to be MPEG-TS.
+ */
+import type { Writable } from "node:stream";
+import { HlsSource } from "./hls/hls-source.js";
+import type { StreamEvent } from "./media.js";
+import { registerHlsSource, type Feed, type FeedContext, type Source, type SourceEvents } from "./source.js";
+import { TsAnalyzer } from "./ts-analyzer.js";
+
+/** A segment not taken by ffmpeg within this long is dropped rather than stalling the source. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+export class HlsFeedSource implements Source {
+  readonly kind = "hls" as const;
+  readonly live = true;
+  private hls: HlsSource | null = null;
+  private stdin: Writable | null = null;
+  private events: SourceEvents | null = null;
+  private analyzer: TsAnalyzer | null = null;
+
+  constructor(
+    readonly url: string,
+    private readonly rendition?: number | string,
+  ) {}
+
+  inputArgs(): string[] {
+    return ["-f", "mpegts", "-probesize", "1000000", "-analyzeduration", "2000000", "-i", "pipe:0"];
+  }
+
+  async open(events: SourceEvents): Promise<void> {
+    if (this.hls) return;
+    this.events = events;
+    const emit = (e: StreamEvent): void => {
+      // Source-clock times become the reader's media time.
+      events.emit({ ...e, at: events.now() } as StreamEvent);
+      if (e.kind === "ended") this.stdin?.end();
+    };
+    this.analyzer = new TsAnalyzer({ onFault: (f) => emit(f) });
+    this.hls = new HlsSource({
+      url: this.url,
+      ...(this.rendition !== undefined ? { rendition: this.rendition } : {}),
+      onEvent: emit,
+      onSegment: async (bytes, info) => {
+        if (info.discontinuity) this.analyzer = new TsAnalyzer({ onFault: (f) => emit(f) });
+        this.analyzer?.push(bytes);
+        await this.write(bytes);
+      },
+    });
+    void this.hls.start();
+    return Promise.resolve();
+  }
+
+  private async write(bytes: Uint8Array): Promise<void> {
+    const stdin = this.stdin;
+    if (!stdin || stdin.destroyed || stdin.writableEnded) return;
+    if (stdin.write(bytes)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        stdin.off("drain", done);
+        stdin.off("close", done);
+        resolve();
+      };
+      const timer = setTimeout(done, DRAIN_TIMEOUT_MS);
+      stdin.once("drain", done);
+      stdin.once("close", done);
+    });
+  }
+
+  feed(ctx: FeedContext): Feed {
+    this.stdin = ctx.stdin;
+    return {
+      stop: () => {
+        if (this.stdin === ctx.stdin) this.stdin = null;
+      },
+    };
+  }
+
+  /** Counters of the checks, for metrics. */
+  get counters(): Readonly<Record<string, number>> {
+    return { ...(this.hls?.counters ?? {}), ...(this.analyzer?.counters ?? {}) };
+  }
+
+  async close(): Promise<void> {
+    const hls = this.hls;
+    this.hls = null;
+    this.events = null;
+    await hls?.close();
+  }
+}
+
+registerHlsSource((url) => new HlsFeedSource(url.href));
