@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   SQM_ERR_DEFECT_SPEC: "a --defects list is not valid",
   SQM_ERR_NOT_FOUND: "the requested object does not exist",
   SQM_ERR_FORBIDDEN_URL: "the URL is not allowed by the configuration",
+  SQM_ERR_CONFLICT: "the object conflicts with an existing one",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
