@@ -86,7 +86,8 @@ export class MemoryFacade implements ServiceFacade {
     const old = this.streams.get(id);
     if (!old) return Promise.resolve(undefined);
     if (patch.name !== undefined) this.assertFreeName(patch.name, id);
-    const stream: Stream = { ...old, ...patch, updatedAt: new Date().toISOString() };
+    const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<Stream>;
+    const stream: Stream = { ...old, ...given, updatedAt: new Date().toISOString() };
     this.streams.set(id, stream);
     return Promise.resolve(stream);
   }
