@@ -60,7 +60,8 @@ export function redactUrl(url: string): string {
     let authority = m[2]!;
     let path = m[3]!;
     const at = authority.lastIndexOf("@");
-    if (at >= 0) {
+    // `udp://@239.1.1.1:5000` (an empty userinfo: listen on a multicast group) hides nothing.
+    if (at > 0) {
       const userinfo = authority.slice(0, at);
       const colon = userinfo.indexOf(":");
       authority = `${colon >= 0 ? userinfo.slice(0, colon) + ":" + MASK : MASK}@${authority.slice(at + 1)}`;
