@@ -122,7 +122,10 @@ export class EventHub {
     const seen = m && m[1] === this.boot ? Number(m[2]) : NaN;
     // Resumable when nothing after `seen` has left the buffer.
     if (!Number.isInteger(seen) || seen > this.seq || seen < oldest - 1) {
-      this.send(client, `event: reset\ndata: {"reason":"the events after Last-Event-ID are no longer buffered"}\n\n`);
+      this.send(
+        client,
+        `event: reset\ndata: {"reason":"the events after Last-Event-ID are no longer buffered"}\n\n`,
+      );
       return;
     }
     for (const b of this.buffer) if (b.seq > seen) this.send(client, b.frame);

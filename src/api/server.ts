@@ -7,7 +7,13 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import {
   createJsonSchemaTransform,
   createJsonSchemaTransformObject,
@@ -62,7 +68,13 @@ export interface ApiOptions {
   readonly events?: EventHubOptions;
 }
 
-export type ApiInstance = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
+export type ApiInstance = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "[::1]", "localhost"]);
 
@@ -110,9 +122,7 @@ function fieldError(reply: FastifyReply, path: string, message: string): Fastify
 }
 
 function notFound(reply: FastifyReply, what: string, id: string): FastifyReply {
-  return reply
-    .code(404)
-    .send(errorBody(404, `no ${what} with id "${id}"`, { code: "SQM_ERR_NOT_FOUND" }));
+  return reply.code(404).send(errorBody(404, `no ${what} with id "${id}"`, { code: "SQM_ERR_NOT_FOUND" }));
 }
 
 const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema } as const;
@@ -152,9 +162,15 @@ export function buildApi(facade: ServiceFacade, options: ApiOptions): ApiInstanc
     () => facade.metrics(),
     () => hub.stats(),
   );
-  app.addHook("onReady", async () => hub.start());
+  app.addHook("onReady", (done) => {
+    hub.start();
+    done();
+  });
   // Before the server closes: open event streams would otherwise keep close() waiting forever.
-  app.addHook("preClose", async () => hub.close());
+  app.addHook("preClose", (done) => {
+    hub.close();
+    done();
+  });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
@@ -162,7 +178,10 @@ export function buildApi(facade: ServiceFacade, options: ApiOptions): ApiInstanc
         const path = v.instancePath.replace(/^\//, "").replaceAll("/", ".");
         const keys = (v.params as { keys?: unknown }).keys;
         if (v.keyword === "unrecognized_keys" && Array.isArray(keys)) {
-          return keys.map((k) => ({ path: path ? `${path}.${String(k)}` : String(k), message: "unknown field" }));
+          return keys.map((k) => ({
+            path: path ? `${path}.${String(k)}` : String(k),
+            message: "unknown field",
+          }));
         }
         return [{ path, message: v.message ?? "invalid" }];
       });
@@ -256,7 +275,7 @@ export function buildApi(facade: ServiceFacade, options: ApiOptions): ApiInstanc
           response: { 200: z.object({ status: z.literal("ok") }) },
         },
       },
-      async () => ({ status: "ok" as const }),
+      () => ({ status: "ok" as const }),
     );
     root.get(
       "/readyz",
@@ -282,7 +301,10 @@ export function buildApi(facade: ServiceFacade, options: ApiOptions): ApiInstanc
     let dashboard: Promise<string> | null = null;
     root.get("/", { schema: { hide: true } }, async (_req, reply) => {
       dashboard ??= readDashboard();
-      return reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(await dashboard);
+      return reply
+        .type("text/html; charset=utf-8")
+        .header("cache-control", "no-cache")
+        .send(await dashboard);
     });
     done();
   });
@@ -338,7 +360,9 @@ function registerApiRoutes(api: ApiInstance, facade: ServiceFacade, hub: EventHu
 
   api.get(
     "/streams",
-    { schema: { ...streams, summary: "List streams", response: { 200: StreamListSchema, 401: ErrorSchema } } },
+    {
+      schema: { ...streams, summary: "List streams", response: { 200: StreamListSchema, 401: ErrorSchema } },
+    },
     async () => ({ items: [...(await facade.listStreams())] }),
   );
 
@@ -354,7 +378,8 @@ function registerApiRoutes(api: ApiInstance, facade: ServiceFacade, hub: EventHu
     },
     async (req, reply) => {
       const body = req.body;
-      if (!checkUrl(facade, reply, body.url) || !checkProfile(facade, reply, body.profile ?? "default")) return reply;
+      if (!checkUrl(facade, reply, body.url) || !checkProfile(facade, reply, body.profile ?? "default"))
+        return reply;
       const stream = await facade.createStream({ ...body, profile: body.profile ?? "default" });
       return reply.code(201).header("location", `${API_PREFIX}/streams/${stream.id}`).send(stream);
     },
@@ -363,7 +388,12 @@ function registerApiRoutes(api: ApiInstance, facade: ServiceFacade, hub: EventHu
   api.get(
     "/streams/:id",
     {
-      schema: { ...streams, summary: "One stream", params: IdParamsSchema, response: { 200: StreamSchema, ...errorResponses } },
+      schema: {
+        ...streams,
+        summary: "One stream",
+        params: IdParamsSchema,
+        response: { 200: StreamSchema, ...errorResponses },
+      },
     },
     async (req, reply) => {
       const stream = await facade.getStream(req.params.id);
@@ -383,7 +413,8 @@ function registerApiRoutes(api: ApiInstance, facade: ServiceFacade, hub: EventHu
       },
     },
     async (req, reply) => {
-      if (!checkUrl(facade, reply, req.body.url) || !checkProfile(facade, reply, req.body.profile)) return reply;
+      if (!checkUrl(facade, reply, req.body.url) || !checkProfile(facade, reply, req.body.profile))
+        return reply;
       const stream = await facade.updateStream(req.params.id, req.body);
       return stream ? reply.send(stream) : notFound(reply, "stream", req.params.id);
     },
@@ -400,7 +431,9 @@ function registerApiRoutes(api: ApiInstance, facade: ServiceFacade, hub: EventHu
       },
     },
     async (req, reply) => {
-      return (await facade.deleteStream(req.params.id)) ? reply.code(204).send(null) : notFound(reply, "stream", req.params.id);
+      return (await facade.deleteStream(req.params.id))
+        ? reply.code(204).send(null)
+        : notFound(reply, "stream", req.params.id);
     },
   );
 
@@ -508,7 +541,10 @@ function registerApiRoutes(api: ApiInstance, facade: ServiceFacade, hub: EventHu
         summary: "The bytes of one evidence item (thumbnail, levels, ...)",
         params: EvidenceParamsSchema,
         response: {
-          200: { description: "The evidence, with its content type", content: { "application/octet-stream": { schema: z.string() } } },
+          200: {
+            description: "The evidence, with its content type",
+            content: { "application/octet-stream": { schema: z.string() } },
+          },
           ...errorResponses,
         },
       },
@@ -518,7 +554,11 @@ function registerApiRoutes(api: ApiInstance, facade: ServiceFacade, hub: EventHu
       const blob = await facade.getEvidence(id, name);
       if (blob) return sendBytes(reply.header("cache-control", "private, max-age=86400, immutable"), blob);
       if (!(await facade.getIncident(id))) return notFound(reply, "incident", id);
-      return reply.code(404).send(errorBody(404, `incident "${id}" has no evidence named "${name}"`, { code: "SQM_ERR_NOT_FOUND" }));
+      return reply
+        .code(404)
+        .send(
+          errorBody(404, `incident "${id}" has no evidence named "${name}"`, { code: "SQM_ERR_NOT_FOUND" }),
+        );
     },
   );
 
@@ -570,7 +610,8 @@ function registerApiRoutes(api: ApiInstance, facade: ServiceFacade, hub: EventHu
     {
       schema: {
         tags: ["events"],
-        summary: "Live events (Server-Sent Events): incident.opened|updated|closed, stream.state, stream.levels",
+        summary:
+          "Live events (Server-Sent Events): incident.opened|updated|closed, stream.state, stream.levels",
         description:
           "Incident and state events carry an id; reconnect with the Last-Event-ID header (or ?lastEventId=) to get what was missed from a small buffer, or a `reset` event when it is gone. The token may be given as ?token= because EventSource cannot send headers.",
         querystring: z.object({

@@ -8,11 +8,24 @@
  * Inputs reach the facade validated: the name, URL scheme, profile name and labels are checked,
  * and `file:` URLs or paths only when `allowLocalFiles` is true.
  */
-import type { ApiIncident, IncidentQuery, Readiness, Report, Stream, StreamCreate, StreamPatch, StreamState } from "./schemas.js";
+import type {
+  ApiIncident,
+  IncidentQuery,
+  Readiness,
+  Report,
+  Stream,
+  StreamCreate,
+  StreamPatch,
+  StreamState,
+} from "./schemas.js";
 
 /** An incident as stored: the API adds each evidence item's `url`. */
 export type StoredIncident = Omit<ApiIncident, "evidence"> & {
-  readonly evidence: readonly { readonly name: string; readonly contentType: string; readonly size: number }[];
+  readonly evidence: readonly {
+    readonly name: string;
+    readonly contentType: string;
+    readonly size: number;
+  }[];
 };
 
 export interface IncidentPageResult {
@@ -60,7 +73,11 @@ export interface MetricsSnapshot {
     readonly count: number;
   }[];
   /** Alert delivery attempts by outcome (`delivered`, `retry`, `failed`). */
-  readonly alertDeliveries: readonly { readonly channel: string; readonly outcome: string; readonly count: number }[];
+  readonly alertDeliveries: readonly {
+    readonly channel: string;
+    readonly outcome: string;
+    readonly count: number;
+  }[];
   /** Deliveries given up on (after the last retry). */
   readonly alertFailures: readonly { readonly channel: string; readonly count: number }[];
 }

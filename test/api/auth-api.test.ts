@@ -19,11 +19,21 @@ describe("API auth", () => {
 
   it("requires the bearer token on every route but /healthz, /readyz and the dashboard shell", async () => {
     const { app } = api();
-    for (const url of ["/api/v1/streams", "/api/v1/incidents", "/api/v1/reports", "/metrics", "/openapi.json", "/api/v1/nope"]) {
+    for (const url of [
+      "/api/v1/streams",
+      "/api/v1/incidents",
+      "/api/v1/reports",
+      "/metrics",
+      "/openapi.json",
+      "/api/v1/nope",
+    ]) {
       const none = await app.inject({ method: "GET", url });
       expect(none.statusCode, url).toBe(401);
       expect(none.headers["www-authenticate"]).toBe('Bearer realm="streamqc"');
-      expect(none.json<ErrorBody>()).toEqual({ error: "Unauthorized", message: "a bearer token is required" });
+      expect(none.json<ErrorBody>()).toEqual({
+        error: "Unauthorized",
+        message: "a bearer token is required",
+      });
       const wrong = await app.inject({ method: "GET", url, headers: { authorization: `Bearer ${TOKEN}x` } });
       expect(wrong.statusCode, url).toBe(401);
       expect(wrong.json<ErrorBody>().message).toBe("the token is not valid");
@@ -37,7 +47,11 @@ describe("API auth", () => {
 
   it("refuses a write without the token and leaves the service untouched", async () => {
     const { app, facade } = api();
-    const res = await app.inject({ method: "POST", url: "/api/v1/streams", payload: { name: "x", url: "udp://@239.1.1.1:5000" } });
+    const res = await app.inject({
+      method: "POST",
+      url: "/api/v1/streams",
+      payload: { name: "x", url: "udp://@239.1.1.1:5000" },
+    });
     expect(res.statusCode).toBe(401);
     expect(facade.streams.size).toBe(0);
   });
@@ -62,7 +76,8 @@ describe("API auth", () => {
       expect(isStreamqcError(thrown, "SQM_ERR_CONFIG"), host).toBe(true);
       expect((thrown as Error).message).toContain(host);
     }
-    for (const host of ["127.0.0.1", "::1", "localhost"]) apps.push(buildApi(facade, { host, logger: false }));
+    for (const host of ["127.0.0.1", "::1", "localhost"])
+      apps.push(buildApi(facade, { host, logger: false }));
     apps.push(buildApi(facade, { host: "0.0.0.0", token: TOKEN, logger: false }));
   });
 
@@ -75,7 +90,11 @@ describe("API auth", () => {
       },
     });
     const { app } = api({ logger: { level: "info", stream } });
-    await app.inject({ method: "GET", url: `/api/v1/streams?token=${TOKEN}`, headers: { authorization: `Bearer ${TOKEN}` } });
+    await app.inject({
+      method: "GET",
+      url: `/api/v1/streams?token=${TOKEN}`,
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     await app.inject({ method: "GET", url: `/api/v1/events?token=wrong-${TOKEN}` });
     const log = lines.join("\n");
     expect(lines.length).toBeGreaterThanOrEqual(4);

@@ -41,23 +41,47 @@ describe("incidents API", () => {
       if (sizes.length === 1) facade.incidents.push(storedIncident(11, stream));
     } while (cursor !== null && sizes.length < 10);
     expect(sizes).toEqual([4, 4, 2]);
-    expect(seen).toEqual(["i0010", "i0009", "i0008", "i0007", "i0006", "i0005", "i0004", "i0003", "i0002", "i0001"]);
+    expect(seen).toEqual([
+      "i0010",
+      "i0009",
+      "i0008",
+      "i0007",
+      "i0006",
+      "i0005",
+      "i0004",
+      "i0003",
+      "i0002",
+      "i0001",
+    ]);
     expect(new Set(seen).size).toBe(10);
   });
 
   it("passes filters through and validates them", async () => {
     facade.incidents.push(
       storedIncident(1, stream, { type: "hls.stale-playlist", severity: "minor" }),
-      storedIncident(2, stream, { type: "video.black", severity: "critical", end: null, duration: null, endedAt: null }),
+      storedIncident(2, stream, {
+        type: "video.black",
+        severity: "critical",
+        end: null,
+        duration: null,
+        endedAt: null,
+      }),
       storedIncident(3, stream),
     );
     expect((await page("type=hls")).items.map((i) => i.id)).toEqual(["i0001"]);
     expect((await page("open=true")).items.map((i) => i.id)).toEqual(["i0002"]);
     expect((await page("open=false&severity=major")).items.map((i) => i.id)).toEqual(["i0003"]);
-    expect((await page("stream=ch-1&from=2026-01-01T00:00:02Z&to=2026-01-01T00:00:03Z")).items.map((i) => i.id)).toEqual(["i0002"]);
+    expect(
+      (await page("stream=ch-1&from=2026-01-01T00:00:02Z&to=2026-01-01T00:00:03Z")).items.map((i) => i.id),
+    ).toEqual(["i0002"]);
     const bad = await app.inject({ method: "GET", url: "/api/v1/incidents?severity=awful&limit=0" });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json<ErrorBody>().details?.map((d) => d.path).sort()).toEqual(["limit", "severity"]);
+    expect(
+      bad
+        .json<ErrorBody>()
+        .details?.map((d) => d.path)
+        .sort(),
+    ).toEqual(["limit", "severity"]);
     const unknown = await app.inject({ method: "GET", url: "/api/v1/incidents?colour=red" });
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json<ErrorBody>().details?.[0]?.path).toBe("colour");
@@ -80,10 +104,27 @@ describe("incidents API", () => {
     const res = await app.inject({ method: "GET", url: "/api/v1/incidents/i0001" });
     expect(res.statusCode).toBe(200);
     const incident = res.json<ApiIncident>();
-    expect(incident).toMatchObject({ id: "i0001", streamId: stream.id, stream: "ch-1", type: "video.freeze", start: 1, end: 3 });
+    expect(incident).toMatchObject({
+      id: "i0001",
+      streamId: stream.id,
+      stream: "ch-1",
+      type: "video.freeze",
+      start: 1,
+      end: 3,
+    });
     expect(incident.evidence).toEqual([
-      { name: "before.jpg", contentType: "image/jpeg", size: 9, url: "/api/v1/incidents/i0001/evidence/before.jpg" },
-      { name: "levels.json", contentType: "application/json", size: levels.length, url: "/api/v1/incidents/i0001/evidence/levels.json" },
+      {
+        name: "before.jpg",
+        contentType: "image/jpeg",
+        size: 9,
+        url: "/api/v1/incidents/i0001/evidence/before.jpg",
+      },
+      {
+        name: "levels.json",
+        contentType: "application/json",
+        size: levels.length,
+        url: "/api/v1/incidents/i0001/evidence/levels.json",
+      },
     ]);
 
     const bytes = await app.inject({ method: "GET", url: incident.evidence[0]!.url });
@@ -98,7 +139,10 @@ describe("incidents API", () => {
     const missing = await app.inject({ method: "GET", url: "/api/v1/incidents/i0001/evidence/after.jpg" });
     expect(missing.statusCode).toBe(404);
     expect(missing.json<ErrorBody>().message).toBe('incident "i0001" has no evidence named "after.jpg"');
-    const noIncident = await app.inject({ method: "GET", url: "/api/v1/incidents/i9999/evidence/before.jpg" });
+    const noIncident = await app.inject({
+      method: "GET",
+      url: "/api/v1/incidents/i9999/evidence/before.jpg",
+    });
     expect(noIncident.statusCode).toBe(404);
     expect(noIncident.json<ErrorBody>().message).toBe('no incident with id "i9999"');
   });

@@ -5,7 +5,15 @@
  */
 import { EventEmitter } from "node:events";
 import { StreamqcError } from "../../src/errors.js";
-import type { IncidentQuery, Readiness, Report, Stream, StreamCreate, StreamPatch, StreamState } from "../../src/api/schemas.js";
+import type {
+  IncidentQuery,
+  Readiness,
+  Report,
+  Stream,
+  StreamCreate,
+  StreamPatch,
+  StreamState,
+} from "../../src/api/schemas.js";
 import type {
   IncidentPageResult,
   MetricsSnapshot,
@@ -86,7 +94,9 @@ export class MemoryFacade implements ServiceFacade {
     const old = this.streams.get(id);
     if (!old) return Promise.resolve(undefined);
     if (patch.name !== undefined) this.assertFreeName(patch.name, id);
-    const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<Stream>;
+    const given = Object.fromEntries(
+      Object.entries(patch).filter(([, v]) => v !== undefined),
+    ) as Partial<Stream>;
     const stream: Stream = { ...old, ...given, updatedAt: new Date().toISOString() };
     this.streams.set(id, stream);
     return Promise.resolve(stream);
@@ -209,7 +219,11 @@ export function stateOf(stream: Stream, status: StreamState["status"]): StreamSt
 }
 
 /** An incident as the store would hold it. */
-export function storedIncident(n: number, stream: Stream, overrides: Partial<StoredIncident> = {}): StoredIncident {
+export function storedIncident(
+  n: number,
+  stream: Stream,
+  overrides: Partial<StoredIncident> = {},
+): StoredIncident {
   const startedAt = new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString();
   return {
     id: `i${String(n).padStart(4, "0")}`,

@@ -83,14 +83,25 @@ describe("GET /metrics", () => {
     expect(sample(text, "streamqc_stream_cpu_seconds_per_media_second", 'stream="ch-a"')).toBe(0.215);
     // No cost before any media: no sample rather than a made-up zero.
     expect(sample(text, "streamqc_stream_cpu_seconds_per_media_second", 'stream="ch-b"')).toBeUndefined();
-    expect(sample(text, "streamqc_detector_cpu_seconds_total", 'stream="ch-a",detector="stream.health"')).toBe(1.5);
+    expect(
+      sample(text, "streamqc_detector_cpu_seconds_total", 'stream="ch-a",detector="stream.health"'),
+    ).toBe(1.5);
     expect(sample(text, "streamqc_detector_cpu_seconds_total", 'stream="ch-a",detector="other"')).toBe(0.01);
-    expect(sample(text, "streamqc_incidents_total", 'stream="ch-a",type="video.freeze",severity="major"')).toBe(3);
+    expect(
+      sample(text, "streamqc_incidents_total", 'stream="ch-a",type="video.freeze",severity="major"'),
+    ).toBe(3);
     expect(sample(text, "streamqc_incidents_total", 'stream="ch-a",type="other",severity="minor"')).toBe(3);
     expect(sample(text, "streamqc_alert_deliveries_total", 'channel="webhook",outcome="delivered"')).toBe(7);
     expect(sample(text, "streamqc_alert_deliveries_total", 'channel="other",outcome="other"')).toBe(1);
     expect(sample(text, "streamqc_alert_delivery_failures_total", 'channel="slack"')).toBe(1);
-    for (const unknown of ["video.wobble", "video.weird", "made.up", "carrier-pigeon", "lost-at-sea", '"gone"']) {
+    for (const unknown of [
+      "video.wobble",
+      "video.weird",
+      "made.up",
+      "carrier-pigeon",
+      "lost-at-sea",
+      '"gone"',
+    ]) {
       expect(text).not.toContain(unknown);
     }
   });

@@ -8,7 +8,11 @@ describe("docs/openapi.json", () => {
   it("is what the server serves (regenerate with `npm run openapi`)", async () => {
     const { app } = makeApi({ token: TOKEN });
     try {
-      const res = await app.inject({ method: "GET", url: "/openapi.json", headers: { authorization: `Bearer ${TOKEN}` } });
+      const res = await app.inject({
+        method: "GET",
+        url: "/openapi.json",
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
       expect(res.statusCode).toBe(200);
       const committed = readFileSync(resolve(import.meta.dirname, "../../docs/openapi.json"), "utf8");
       expect(renderOpenApi(res.json())).toBe(committed);
@@ -17,14 +21,16 @@ describe("docs/openapi.json", () => {
     }
   });
 
-  it("documents every route of DESIGN.md with the bearer scheme", async () => {
+  it("documents every route of DESIGN.md with the bearer scheme", () => {
     const doc = JSON.parse(readFileSync(resolve(import.meta.dirname, "../../docs/openapi.json"), "utf8")) as {
       openapi: string;
       paths: Record<string, Record<string, { security?: unknown[] }>>;
       components: { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> };
     };
     expect(doc.openapi).toMatch(/^3\./);
-    const ops = Object.entries(doc.paths).flatMap(([p, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${p}`));
+    const ops = Object.entries(doc.paths).flatMap(([p, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${p}`),
+    );
     for (const op of [
       "GET /api/v1/streams",
       "POST /api/v1/streams",
@@ -48,7 +54,16 @@ describe("docs/openapi.json", () => {
     }
     expect(doc.components.securitySchemes).toEqual({ bearerAuth: { type: "http", scheme: "bearer" } });
     expect(doc.paths["/healthz"]?.["get"]?.security).toEqual([]);
-    for (const name of ["Stream", "StreamCreate", "StreamPatch", "StreamState", "Incident", "IncidentPage", "Report", "Error"]) {
+    for (const name of [
+      "Stream",
+      "StreamCreate",
+      "StreamPatch",
+      "StreamState",
+      "Incident",
+      "IncidentPage",
+      "Report",
+      "Error",
+    ]) {
       expect(Object.keys(doc.components.schemas)).toContain(name);
     }
   });

@@ -14,14 +14,21 @@ describe("streams API", () => {
     await app.close();
   });
 
-  const create = (payload: unknown) => app.inject({ method: "POST", url: "/api/v1/streams", payload: payload as object });
+  const create = (payload: unknown) =>
+    app.inject({ method: "POST", url: "/api/v1/streams", payload: payload as object });
 
   it("creates a stream: 201 with its id, default profile and a Location header", async () => {
     const res = await create({ name: "ch-12", url: "srt://10.0.0.1:9000", labels: { region: "eu" } });
     expect(res.statusCode).toBe(201);
     const body = res.json<Stream>();
     expect(body.id).toMatch(/\S/);
-    expect(body).toMatchObject({ name: "ch-12", url: "srt://10.0.0.1:9000", profile: "default", labels: { region: "eu" }, enabled: true });
+    expect(body).toMatchObject({
+      name: "ch-12",
+      url: "srt://10.0.0.1:9000",
+      profile: "default",
+      labels: { region: "eu" },
+      enabled: true,
+    });
     expect(res.headers.location).toBe(`/api/v1/streams/${body.id}`);
     const got = await app.inject({ method: "GET", url: `/api/v1/streams/${body.id}` });
     expect(got.statusCode).toBe(200);
@@ -36,7 +43,11 @@ describe("streams API", () => {
     const dup = await create({ name: "a", url: "https://x/live.m3u8" });
     expect(dup.statusCode).toBe(409);
     expect(dup.json<ErrorBody>()).toMatchObject({ error: "Conflict", code: "SQM_ERR_CONFLICT" });
-    const rename = await app.inject({ method: "PATCH", url: `/api/v1/streams/${b.id}`, payload: { name: "a" } });
+    const rename = await app.inject({
+      method: "PATCH",
+      url: `/api/v1/streams/${b.id}`,
+      payload: { name: "a" },
+    });
     expect(rename.statusCode).toBe(409);
     expect(facade.streams.size).toBe(2);
   });
@@ -58,7 +69,9 @@ describe("streams API", () => {
     for (const url of ["file:///srv/media/a.ts", "/srv/media/a.ts"]) {
       const res = await create({ name: "local", url });
       expect(res.statusCode).toBe(400);
-      expect(res.json<ErrorBody>().details).toEqual([{ path: "url", message: "reading local files is not allowed" }]);
+      expect(res.json<ErrorBody>().details).toEqual([
+        { path: "url", message: "reading local files is not allowed" },
+      ]);
     }
     facade.allowLocalFiles = true;
     expect((await create({ name: "local", url: "file:///srv/media/a.ts" })).statusCode).toBe(201);
@@ -68,7 +81,9 @@ describe("streams API", () => {
     const res = await create({ name: "p", url: "udp://@239.1.1.1:5000", profile: "nope" });
     expect(res.statusCode).toBe(400);
     expect(res.json<ErrorBody>().details?.[0]?.path).toBe("profile");
-    expect((await create({ name: "p", url: "udp://@239.1.1.1:5000", profile: "light" })).statusCode).toBe(201);
+    expect((await create({ name: "p", url: "udp://@239.1.1.1:5000", profile: "light" })).statusCode).toBe(
+      201,
+    );
   });
 
   it("answers 400 to a body that is not JSON", async () => {
@@ -101,7 +116,9 @@ describe("streams API", () => {
         ...(method === "PATCH" ? { payload: { enabled: false } } : {}),
       });
       expect(res.statusCode, `${method} ${url}`).toBe(404);
-      expect(res.json<ErrorBody>().message, `${method} ${url}`).toMatch(/^no (stream|incident) with id "nope"$/);
+      expect(res.json<ErrorBody>().message, `${method} ${url}`).toMatch(
+        /^no (stream|incident) with id "nope"$/,
+      );
     }
     const route = await app.inject({ method: "GET", url: "/api/v1/nothing" });
     expect(route.statusCode).toBe(404);
@@ -109,7 +126,11 @@ describe("streams API", () => {
 
   it("patches, stops, starts, reads state and deletes", async () => {
     const s = (await create({ name: "c", url: "udp://@239.1.1.1:5000" })).json<Stream>();
-    const patched = await app.inject({ method: "PATCH", url: `/api/v1/streams/${s.id}`, payload: { labels: { a: "b" } } });
+    const patched = await app.inject({
+      method: "PATCH",
+      url: `/api/v1/streams/${s.id}`,
+      payload: { labels: { a: "b" } },
+    });
     expect(patched.statusCode).toBe(200);
     expect(patched.json<Stream>().labels).toEqual({ a: "b" });
     const empty = await app.inject({ method: "PATCH", url: `/api/v1/streams/${s.id}`, payload: {} });
@@ -134,7 +155,10 @@ describe("streams API", () => {
     const none = await app.inject({ method: "GET", url: `/api/v1/streams/${s.id}/thumbnail` });
     expect(none.statusCode).toBe(404);
     expect(none.json<ErrorBody>().message).toMatch(/no thumbnail yet/);
-    facade.thumbnails.set(s.id, { contentType: "image/jpeg", bytes: Uint8Array.from([0xff, 0xd8, 0xff, 0xd9]) });
+    facade.thumbnails.set(s.id, {
+      contentType: "image/jpeg",
+      bytes: Uint8Array.from([0xff, 0xd8, 0xff, 0xd9]),
+    });
     const res = await app.inject({ method: "GET", url: `/api/v1/streams/${s.id}/thumbnail` });
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toBe("image/jpeg");
@@ -145,10 +169,22 @@ describe("streams API", () => {
     const s = (await create({ name: "r", url: "udp://@239.1.1.1:5000" })).json<Stream>();
     const from = "2026-01-01T00:00:00Z";
     const to = "2026-01-02T00:00:00Z";
-    const one = await app.inject({ method: "GET", url: `/api/v1/reports/streams/${s.id}?from=${from}&to=${to}` });
+    const one = await app.inject({
+      method: "GET",
+      url: `/api/v1/reports/streams/${s.id}?from=${from}&to=${to}`,
+    });
     expect(one.statusCode).toBe(200);
     expect(one.json()).toEqual({
-      items: [{ stream: "r", streamId: s.id, from: "2026-01-01T00:00:00.000Z", to: "2026-01-02T00:00:00.000Z", availability: 1, defectSeconds: {} }],
+      items: [
+        {
+          stream: "r",
+          streamId: s.id,
+          from: "2026-01-01T00:00:00.000Z",
+          to: "2026-01-02T00:00:00.000Z",
+          availability: 1,
+          defectSeconds: {},
+        },
+      ],
     });
     const all = await app.inject({ method: "GET", url: `/api/v1/reports?from=${from}&to=${to}` });
     expect(all.json<{ items: unknown[] }>().items).toHaveLength(1);
