@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   SQM_ERR_NOT_FOUND: "the requested object does not exist",
   SQM_ERR_FORBIDDEN_URL: "the URL is not allowed by the configuration",
   SQM_ERR_CONFLICT: "the object conflicts with an existing one",
+  SQM_ERR_INVALID_CURSOR: "a pagination cursor is not valid",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import swagger from "@fastify/swagger";
 import Fastify, {
   type FastifyBaseLogger,
@@ -103,17 +103,8 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   SQM_ERR_CONFIG: 400,
 };
 
-const REASON: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  404: "Not Found",
-  409: "Conflict",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
-};
-
 function errorBody(status: number, message: string, extra: Partial<ApiError> = {}): ApiError {
-  return { error: REASON[status] ?? "Error", message, ...extra };
+  return { error: STATUS_CODES[status] ?? "Error", message, ...extra };
 }
 
 /** A 400 that names the field, in the same shape as schema validation errors. */
@@ -188,6 +179,14 @@ export function buildApi(facade: ServiceFacade, options: ApiOptions): ApiInstanc
       const where = err.validationContext ?? "request";
       const summary = details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join("; ");
       return reply.code(400).send(errorBody(400, `invalid ${where}: ${summary}`, { details }));
+    }
+    if (isStreamqcError(err, "SQM_ERR_INVALID_CURSOR")) {
+      return reply.code(400).send(
+        errorBody(400, `cursor: ${err.message}`, {
+          code: err.code,
+          details: [{ path: "cursor", message: err.message }],
+        }),
+      );
     }
     if (isStreamqcError(err)) {
       const status = STATUS_OF[err.code] ?? 500;

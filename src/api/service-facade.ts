@@ -4,7 +4,8 @@
  * the API's zod schemas, so a change of the wire format shows up here as a type error.
  *
  * Conventions: an unknown id answers `undefined` (the API says 404); a duplicate stream name
- * throws `StreamqcError("SQM_ERR_CONFLICT")` (409); `SQM_ERR_NOT_FOUND` thrown is also a 404.
+ * throws `StreamqcError("SQM_ERR_CONFLICT")` (409); `SQM_ERR_NOT_FOUND` thrown is also a 404; a
+ * cursor the store cannot decode throws `SQM_ERR_INVALID_CURSOR` (400, field `cursor`).
  * Inputs reach the facade validated: the name, URL scheme, profile name and labels are checked,
  * and `file:` URLs or paths only when `allowLocalFiles` is true.
  */

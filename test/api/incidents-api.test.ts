@@ -56,6 +56,15 @@ describe("incidents API", () => {
     expect(new Set(seen).size).toBe(10);
   });
 
+  it("answers 400 with the cursor field for a cursor it did not issue", async () => {
+    const res = await app.inject({ method: "GET", url: "/api/v1/incidents?cursor=bm90LWEtY3Vyc29y" });
+    expect(res.statusCode).toBe(400);
+    expect(res.json<ErrorBody>()).toMatchObject({
+      code: "SQM_ERR_INVALID_CURSOR",
+      details: [{ path: "cursor", message: "the cursor was not issued by this service" }],
+    });
+  });
+
   it("passes filters through and validates them", async () => {
     facade.incidents.push(
       storedIncident(1, stream, { type: "hls.stale-playlist", severity: "minor" }),

@@ -145,6 +145,9 @@ export class MemoryFacade implements ServiceFacade {
       .filter((i) => q.to === undefined || Date.parse(i.startedAt ?? "") < Date.parse(q.to))
       .sort((a, b) => (key(a) < key(b) ? 1 : key(a) > key(b) ? -1 : 0));
     const after = q.cursor === undefined ? undefined : Buffer.from(q.cursor, "base64url").toString();
+    if (after !== undefined && !/^[^|]*\|i\d+$/.test(after)) {
+      throw new StreamqcError("SQM_ERR_INVALID_CURSOR", "the cursor was not issued by this service");
+    }
     const rest = after === undefined ? matching : matching.filter((i) => key(i) < after);
     const items = rest.slice(0, q.limit);
     const last = items[items.length - 1];
