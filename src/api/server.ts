@@ -38,6 +38,7 @@ import {
   ReadinessSchema,
   ReportListSchema,
   ReportQuerySchema,
+  ReportSchema,
   StreamCreateSchema,
   StreamListSchema,
   StreamPatchSchema,
@@ -593,14 +594,14 @@ function registerApiRoutes(api: ApiInstance, facade: ServiceFacade, hub: EventHu
         summary: "Availability and defect seconds of one stream over a period",
         params: IdParamsSchema,
         querystring: ReportQuerySchema,
-        response: { 200: ReportListSchema, ...errorResponses },
+        response: { 200: ReportSchema, ...errorResponses },
       },
     },
     async (req, reply) => {
       const { from, to } = period(req.query);
       if (from >= to) return fieldError(reply, "from", "must be before `to`");
-      const items = await facade.reports(req.params.id, from, to);
-      return items ? { items: [...items] } : notFound(reply, "stream", req.params.id);
+      const report = (await facade.reports(req.params.id, from, to))?.[0];
+      return report ? reply.send(report) : notFound(reply, "stream", req.params.id);
     },
   );
 

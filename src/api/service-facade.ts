@@ -107,7 +107,7 @@ export interface ServiceFacade {
   getIncident(id: string): Promise<StoredIncident | undefined>;
   getEvidence(incidentId: string, name: string): Promise<StoredBlob | undefined>;
 
-  /** One report per stream (all streams when `streamId` is undefined); undefined for an unknown stream. */
+  /** One report per stream (all streams when `streamId` is undefined, else exactly one); undefined for an unknown stream. */
   reports(streamId: string | undefined, from: Date, to: Date): Promise<readonly Report[] | undefined>;
 
   /** Live events; returns the unsubscribe function. Listeners must not throw (the API's do not). */

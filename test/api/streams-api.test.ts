@@ -175,16 +175,12 @@ describe("streams API", () => {
     });
     expect(one.statusCode).toBe(200);
     expect(one.json()).toEqual({
-      items: [
-        {
-          stream: "r",
-          streamId: s.id,
-          from: "2026-01-01T00:00:00.000Z",
-          to: "2026-01-02T00:00:00.000Z",
-          availability: 1,
-          defectSeconds: {},
-        },
-      ],
+      stream: "r",
+      streamId: s.id,
+      from: "2026-01-01T00:00:00.000Z",
+      to: "2026-01-02T00:00:00.000Z",
+      availability: 1,
+      defectSeconds: {},
     });
     const all = await app.inject({ method: "GET", url: `/api/v1/reports?from=${from}&to=${to}` });
     expect(all.json<{ items: unknown[] }>().items).toHaveLength(1);
