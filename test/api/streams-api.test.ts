@@ -201,6 +201,15 @@ describe("streams API", () => {
     expect(res.json()).toEqual(facade.ready);
   });
 
+  it("subscribes to live events once when ready and unsubscribes on close", async () => {
+    const { app: other, facade: f } = makeApi();
+    expect(f.listenerCount()).toBe(0);
+    await other.ready();
+    expect(f.listenerCount()).toBe(1);
+    await other.close();
+    expect(f.listenerCount()).toBe(0);
+  });
+
   it("serves the dashboard page at /", async () => {
     const res = await app.inject({ method: "GET", url: "/" });
     expect(res.statusCode).toBe(200);
