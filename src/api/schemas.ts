@@ -120,7 +120,7 @@ export const StreamStateSchema = named(
     decoderErrors: z.number().int(),
     levels: LevelsSchema,
     measurements: z.record(z.string(), z.record(z.string(), z.unknown())),
-    openIncidents: z.array(PublicIncidentSchema),
+    openIncidents: z.array(PublicIncidentSchema).readonly(),
     cost: z.object({
       decoderCpuSeconds: z.number(),
       detectorCpuSeconds: z.number(),
