@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   SQM_ERR_BLOB_KEY: "a blob key is not valid (empty, absolute, or escapes the store)",
   SQM_ERR_BLOB_STORE: "the blob store (directory or S3 bucket) refused a request",
   SQM_ERR_PLAYLIST_PARSE: "an HLS playlist does not follow RFC 8216",
+  SQM_ERR_INVALID_CURSOR: "a pagination cursor is not valid",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -35,7 +35,7 @@ export class HlsFeedSource implements Source {
     this.events = events;
     const emit = (e: StreamEvent): void => {
       // Source-clock times become the reader's media time.
-      events.emit({ ...e, at: events.now() } as StreamEvent);
+      events.emit({ ...e, at: events.now() });
       if (e.kind === "ended") this.stdin?.end();
     };
     this.analyzer = new TsAnalyzer({ onFault: (f) => emit(f) });

@@ -1,0 +1,119 @@
+/**
+ * What the HTTP API needs from the service, and nothing more. The service implements it over
+ * the store, the runners and the alert outbox; the API never reaches past it. Types come from
+ * the API's zod schemas, so a change of the wire format shows up here as a type error.
+ *
+ * Conventions: an unknown id answers `undefined` (the API says 404); a duplicate stream name
+ * throws `StreamqcError("SQM_ERR_CONFLICT")` (409); `SQM_ERR_NOT_FOUND` thrown is also a 404; a
+ * cursor the store cannot decode throws `SQM_ERR_INVALID_CURSOR` (400, field `cursor`).
+ * Inputs reach the facade validated: the name, URL scheme, profile name and labels are checked,
+ * and `file:` URLs or paths only when `allowLocalFiles` is true.
+ */
+import type {
+  ApiIncident,
+  IncidentQuery,
+  Readiness,
+  Report,
+  Stream,
+  StreamCreate,
+  StreamPatch,
+  StreamState,
+} from "./schemas.js";
+
+/** An incident as stored: the API adds each evidence item's `url`. */
+export type StoredIncident = Omit<ApiIncident, "evidence"> & {
+  readonly evidence: readonly {
+    readonly name: string;
+    readonly contentType: string;
+    readonly size: number;
+  }[];
+};
+
+export interface IncidentPageResult {
+  readonly items: readonly StoredIncident[];
+  /** Opaque cursor of the next page; null on the last. Must be stable under concurrent inserts. */
+  readonly next: string | null;
+}
+
+export interface StoredBlob {
+  readonly contentType: string;
+  readonly bytes: Uint8Array;
+}
+
+/** Live events as the service emits them; the API numbers, buffers and frames them for SSE. */
+export type ServiceEvent =
+  | {
+      readonly type: "incident.opened" | "incident.updated" | "incident.closed";
+      readonly incident: StoredIncident;
+    }
+  | { readonly type: "stream.state"; readonly state: StreamState }
+  | {
+      readonly type: "stream.levels";
+      readonly streamId: string;
+      readonly levels: StreamState["levels"];
+      /** PTS of the latest thumbnail, when there is one (fetched by `latestThumbnail`). */
+      readonly thumbnailPts?: number;
+    };
+
+/** Numbers for `/metrics`, read at scrape time. Only configured streams appear. */
+export interface MetricsSnapshot {
+  readonly streams: readonly {
+    readonly name: string;
+    readonly up: boolean;
+    readonly frames: number;
+    readonly restarts: number;
+    /** CPU seconds per detector type since the stream started. */
+    readonly detectorCpuSeconds: Readonly<Record<string, number>>;
+    readonly cpuSecondsPerMediaSecond: number | null;
+  }[];
+  /** Incidents opened, counted by the store (so they survive restarts). */
+  readonly incidents: readonly {
+    readonly stream: string;
+    readonly type: string;
+    readonly severity: string;
+    readonly count: number;
+  }[];
+  /** Alert delivery attempts by outcome (`delivered`, `retry`, `failed`). */
+  readonly alertDeliveries: readonly {
+    readonly channel: string;
+    readonly outcome: string;
+    readonly count: number;
+  }[];
+  /** Deliveries given up on (after the last retry). */
+  readonly alertFailures: readonly { readonly channel: string; readonly count: number }[];
+}
+
+export interface ServiceFacade {
+  /** Whether `file:` URLs and absolute paths may be monitored (demo channels, tests). */
+  readonly allowLocalFiles: boolean;
+  /** Names of the configured detector profiles; `default` is always one. */
+  profileNames(): readonly string[];
+
+  listStreams(): Promise<readonly Stream[]>;
+  getStream(id: string): Promise<Stream | undefined>;
+  /** Stores the stream (enabled) and starts monitoring it. Throws SQM_ERR_CONFLICT on a taken name. */
+  createStream(input: StreamCreate & { readonly profile: string }): Promise<Stream>;
+  /** Applies the patch; restarts the runner when url or profile change. Throws SQM_ERR_CONFLICT on a taken name. */
+  updateStream(id: string, patch: StreamPatch): Promise<Stream | undefined>;
+  /** Stops the runner and removes the stream (its incidents stay). False when unknown. */
+  deleteStream(id: string): Promise<boolean>;
+  /** Sets enabled and starts (or stops) the runner; answers the state after the change. */
+  startStream(id: string): Promise<StreamState | undefined>;
+  stopStream(id: string): Promise<StreamState | undefined>;
+  streamState(id: string): StreamState | undefined;
+  latestThumbnail(id: string): StoredBlob | undefined;
+
+  listIncidents(query: IncidentQuery): Promise<IncidentPageResult>;
+  getIncident(id: string): Promise<StoredIncident | undefined>;
+  getEvidence(incidentId: string, name: string): Promise<StoredBlob | undefined>;
+
+  /** One report per stream (all streams when `streamId` is undefined, else exactly one); undefined for an unknown stream. */
+  reports(streamId: string | undefined, from: Date, to: Date): Promise<readonly Report[] | undefined>;
+
+  /** Live events; returns the unsubscribe function. Listeners must not throw (the API's do not). */
+  subscribe(listener: (event: ServiceEvent) => void): () => void;
+
+  metrics(): Promise<MetricsSnapshot>;
+  /** Store reachable and runners started. */
+  readiness(): Promise<Readiness>;
+}

@@ -1,0 +1,69 @@
+/**
+ * The API's StreamState schema against a real StreamRunner decoding real media: the service
+ * hands runner state to the API as is, so a field the runner adds or changes shape must not
+ * turn `/state` into a 500 or slip through unannounced.
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildApi } from "../../src/api/server.js";
+import type { ServiceEvent } from "../../src/api/service-facade.js";
+import { resolveProfile } from "../../src/config/profile.js";
+import { StreamRunner, type StreamState as RunnerState } from "../../src/monitor/stream-runner.js";
+import { MemoryFacade } from "./memory-facade.js";
+
+const MEDIA = resolve(import.meta.dirname, "../../../shared/media/big-buck-bunny-60s-360p.mp4");
+const hasMedia = existsSync(MEDIA);
+if (!hasMedia)
+  console.warn(`skipping runner-state API test: ${MEDIA} is absent (see /work/shared/media/README.md)`);
+
+describe.skipIf(!hasMedia)("StreamState of a real runner through the API", () => {
+  const runners: StreamRunner[] = [];
+  afterAll(async () => {
+    await Promise.all(runners.map((r) => r.stop()));
+  });
+
+  it("serves a runner's state and state events unchanged", async () => {
+    const facade = new MemoryFacade();
+    facade.allowLocalFiles = true;
+    const app = buildApi(facade, { host: "127.0.0.1", logger: false });
+    try {
+      await app.ready();
+      const stream = await facade.createStream({ name: "bbb", url: MEDIA, profile: "default" });
+      const events: ServiceEvent[] = [];
+      facade.subscribe((e) => events.push(e));
+      const ended = new Promise<RunnerState>((resolveEnded) => {
+        const runner = new StreamRunner(
+          { id: stream.id, name: stream.name, url: MEDIA, profileName: "default", labels: {} },
+          resolveProfile({}),
+          {
+            ffmpegPath: "ffmpeg",
+            allowFiles: true,
+            realtimeFiles: false,
+            onIncident: () => {},
+            onState: (state) => {
+              facade.states.set(stream.id, state);
+              facade.emit({ type: "stream.state", state });
+              if (state.status === "down" || state.status === "error") resolveEnded(state);
+            },
+          },
+        );
+        runners.push(runner);
+        runner.start();
+      });
+      const last = await ended;
+      expect(last.lastError).toBe("the source ended");
+      const state = runners[0]!.state();
+      facade.states.set(stream.id, state);
+      expect(state.frames).toBeGreaterThan(1000);
+
+      const res = await app.inject({ method: "GET", url: `/api/v1/streams/${stream.id}/state` });
+      expect(res.statusCode, res.body).toBe(200);
+      // Every field the runner reports, and nothing else, reaches the client.
+      expect(res.json()).toEqual(JSON.parse(JSON.stringify(state)));
+      expect(events.map((e) => e.type)).toContain("stream.state");
+    } finally {
+      await app.close();
+    }
+  });
+});
