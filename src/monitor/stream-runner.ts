@@ -232,6 +232,10 @@ export class StreamRunner {
     };
   }
 
+  latestThumbnail(): Thumbnail | undefined {
+    return this.monitor?.latestThumbnail();
+  }
+
   /** The decoder's pid, for tests that kill it. */
   get decoderPidNow(): number | undefined {
     return this.reader?.pid;

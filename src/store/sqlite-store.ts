@@ -21,6 +21,8 @@ import {
   type EvidenceRecord,
   type IncidentPatch,
   type IncidentQuery,
+  type IncidentCount,
+  type DeliveryCount,
   type Json,
   type Labels,
   type MaintenanceWindow,
@@ -499,8 +501,14 @@ export class SqliteStore implements Store {
         args.push(query.stream);
       }
       if (query.type !== undefined) {
-        where.push("type = ?");
-        args.push(query.type);
+        // A name without a dot is a family: `hls` matches every `hls.*` type.
+        if (query.type.includes(".")) {
+          where.push("type = ?");
+          args.push(query.type);
+        } else {
+          where.push("(type = ? OR substr(type, 1, ?) = ?)");
+          args.push(query.type, query.type.length + 1, `${query.type}.`);
+        }
       }
       if (query.severity !== undefined) {
         where.push("severity_rank >= ?");
@@ -544,6 +552,22 @@ export class SqliteStore implements Store {
         items,
         next: more && last !== undefined ? encodeCursor({ s: last.started_ms, i: last.id }) : null,
       };
+    });
+  }
+
+  countIncidents(): Promise<readonly IncidentCount[]> {
+    return this.#run(() => {
+      return this.#stmt(
+        "SELECT stream_name AS stream, type, severity, count(*) AS count FROM incidents GROUP BY stream_name, type, severity",
+      ).all() as IncidentCount[];
+    });
+  }
+
+  countDeliveries(): Promise<readonly DeliveryCount[]> {
+    return this.#run(() => {
+      return this.#stmt(
+        "SELECT channel, status, count(*) AS count, coalesce(sum(attempts), 0) AS attempts FROM outbox GROUP BY channel, status",
+      ).all() as DeliveryCount[];
     });
   }
 

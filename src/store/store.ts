@@ -170,6 +170,20 @@ export interface ChannelState {
   readonly since: string | null;
 }
 
+export interface IncidentCount {
+  readonly stream: string;
+  readonly type: string;
+  readonly severity: Severity;
+  readonly count: number;
+}
+
+export interface DeliveryCount {
+  readonly channel: string;
+  readonly status: DeliveryStatus;
+  readonly count: number;
+  readonly attempts: number;
+}
+
 export interface Store {
   createStream(stream: NewStream): Promise<StreamRecord>;
   getStream(id: string): Promise<StreamRecord | null>;
@@ -189,6 +203,10 @@ export interface Store {
   ): Promise<StoredIncident>;
   getIncident(id: string): Promise<StoredIncident | null>;
   queryIncidents(query: IncidentQuery): Promise<Page<StoredIncident>>;
+  /** Incidents stored, by stream name, type and severity (for metrics that survive restarts). */
+  countIncidents(): Promise<readonly IncidentCount[]>;
+  /** Outbox rows by channel and status, with their send attempts (for metrics). */
+  countDeliveries(): Promise<readonly DeliveryCount[]>;
   /** Latest `startedAt` of an incident of this stream and type whose alert was queued. */
   lastAlertedStart(streamId: string, type: string): Promise<string | null>;
 
