@@ -1,0 +1,179 @@
+/**
+ * `video.freeze`: the picture does not change for `minDuration` seconds.
+ *
+ * Each frame is reduced to block means (noise averages out over a block) and compared with
+ * the block means of the frame that opened the candidate freeze, not with the previous
+ * frame: slow motion changes little from frame to frame but accumulates against a fixed
+ * reference. A block changed when its mean moved by more than `blockThreshold`; the picture
+ * changed when more than `maxChangedRatio` of the blocks did.
+ */
+import { z } from "zod";
+import type { VideoFrame } from "../ingest/media.js";
+import { defineDetector, type ConditionSink, type Detector } from "./detector.js";
+
+export const FreezeOptions = z.object({
+  /** Seconds the picture must stand still before it is a freeze. @defaultValue 2 */
+  minDuration: z.number().positive().default(2),
+  /** Block edge in pixels of the analysis frame (320x180: 8 px is 48 px of 1080p). @defaultValue 8 */
+  blockSize: z.number().int().min(2).max(64).default(8),
+  /** Change of a block's mean luma (0..255) that counts as a change of that block. @defaultValue 3 */
+  blockThreshold: z.number().positive().default(3),
+  /** Share of changed blocks above which the picture moved. @defaultValue 0.005 */
+  maxChangedRatio: z.number().min(0).max(1).default(0.005),
+  /** A stretch without frames longer than this ends a freeze: a gap is not a freeze. @defaultValue 0.5 */
+  maxGap: z.number().positive().default(0.5),
+});
+export type FreezeOptions = z.output<typeof FreezeOptions>;
+
+const TYPE = "video.freeze";
+/** Frame times are sums of float intervals: 50 x 0.04 is not exactly 2. */
+const EPS = 1e-6;
+
+export class FreezeDetector implements Detector {
+  readonly type = TYPE;
+  private ref = new Float32Array(0);
+  private cur = new Float32Array(0);
+  private cols = 0;
+  private rows = 0;
+  private width = 0;
+  private height = 0;
+  private hasRef = false;
+  private candidateStart = 0;
+  private lastPts = 0;
+  private interval = 0;
+  private open = false;
+  private lastChangedRatio = 0;
+
+  constructor(
+    private readonly opts: FreezeOptions,
+    private readonly sink: ConditionSink,
+  ) {}
+
+  pushVideo(frame: VideoFrame): void {
+    const { pts } = frame;
+    if (frame.width !== this.width || frame.height !== this.height) this.resize(frame.width, frame.height);
+    this.blockMeans(frame, this.cur);
+
+    if (!this.hasRef) {
+      this.restart(pts);
+      return;
+    }
+    const delta = pts - this.lastPts;
+    if (delta > this.opts.maxGap) {
+      this.close(this.lastPts + this.interval);
+      this.restart(pts);
+      return;
+    }
+    if (delta > 0) this.interval = delta;
+
+    const changed = this.changedBlocks();
+    this.lastChangedRatio = changed / this.ref.length;
+    if (this.lastChangedRatio > this.opts.maxChangedRatio) {
+      this.close(pts);
+      this.restart(pts);
+      return;
+    }
+    this.lastPts = pts;
+    const frozenUntil = pts + this.interval;
+    if (!this.open && frozenUntil - this.candidateStart + EPS >= this.opts.minDuration) {
+      this.open = true;
+      this.emit("start", null, frozenUntil - this.candidateStart);
+    }
+  }
+
+  flush(endPts: number): void {
+    if (!this.hasRef) return;
+    // Past a gap the picture is unknown: the freeze ends with the last frame.
+    const end = endPts - this.lastPts > this.opts.maxGap ? this.lastPts + this.interval : Math.max(endPts, this.lastPts);
+    this.close(end);
+    this.hasRef = false;
+  }
+
+  measure(): Readonly<Record<string, number | boolean>> {
+    return {
+      frozen: this.open,
+      frozenFor: this.hasRef ? this.lastPts + this.interval - this.candidateStart : 0,
+      changedRatio: this.lastChangedRatio,
+    };
+  }
+
+  /** Ends the candidate at `end`: reports it if it was (or now turns out to be) long enough. */
+  private close(end: number): void {
+    const frozenFor = end - this.candidateStart;
+    if (!this.open && frozenFor + EPS >= this.opts.minDuration && end > this.candidateStart) {
+      this.open = true;
+      this.emit("start", null, frozenFor);
+    }
+    if (this.open) {
+      this.emit("end", end, frozenFor);
+      this.open = false;
+    }
+  }
+
+  private restart(pts: number): void {
+    const t = this.ref;
+    this.ref = this.cur;
+    this.cur = t;
+    this.hasRef = true;
+    this.candidateStart = pts;
+    this.lastPts = pts;
+  }
+
+  private emit(phase: "start" | "end", end: number | null, frozenFor: number): void {
+    this.sink({ phase, condition: { type: TYPE, start: this.candidateStart, end, details: { frozenFor } } });
+  }
+
+  private resize(width: number, height: number): void {
+    if (this.hasRef) this.close(this.lastPts + this.interval);
+    const b = this.opts.blockSize;
+    this.width = width;
+    this.height = height;
+    this.cols = Math.ceil(width / b);
+    this.rows = Math.ceil(height / b);
+    this.ref = new Float32Array(this.cols * this.rows);
+    this.cur = new Float32Array(this.cols * this.rows);
+    this.hasRef = false;
+  }
+
+  private blockMeans(frame: VideoFrame, out: Float32Array): void {
+    const { luma, width, height } = frame;
+    const b = this.opts.blockSize;
+    const cols = this.cols;
+    out.fill(0);
+    for (let y = 0; y < height; y++) {
+      const rowBase = ((y / b) | 0) * cols;
+      const lineBase = y * width;
+      for (let x = 0; x < width; x++) {
+        const k = rowBase + ((x / b) | 0);
+        out[k] = (out[k] ?? 0) + (luma[lineBase + x] ?? 0);
+      }
+    }
+    // Edge blocks may be partial: divide each by its own pixel count.
+    for (let r = 0; r < this.rows; r++) {
+      const h = Math.min(b, height - r * b);
+      for (let c = 0; c < cols; c++) {
+        const w = Math.min(b, width - c * b);
+        const k = r * cols + c;
+        out[k] = (out[k] ?? 0) / (w * h);
+      }
+    }
+  }
+
+  private changedBlocks(): number {
+    const { ref, cur } = this;
+    const th = this.opts.blockThreshold;
+    let changed = 0;
+    for (let i = 0; i < ref.length; i++) {
+      if (Math.abs((cur[i] ?? 0) - (ref[i] ?? 0)) > th) changed++;
+    }
+    return changed;
+  }
+}
+
+export const freezeDetector = defineDetector({
+  type: TYPE,
+  description: "The picture does not change (block means against the freeze's first frame).",
+  needs: { video: true },
+  options: FreezeOptions,
+  create: (options, sink) => new FreezeDetector(options, sink),
+});
