@@ -14,11 +14,14 @@ import { defineDetector, type ConditionSink, type Detector } from "./detector.js
 export const FreezeOptions = z.object({
   /** Seconds the picture must stand still before it is a freeze. @defaultValue 2 */
   minDuration: z.number().positive().default(2),
-  /** Block edge in pixels of the analysis frame (320x180: 8 px is 48 px of 1080p). @defaultValue 8 */
-  blockSize: z.number().int().min(2).max(64).default(8),
-  /** Change of a block's mean luma (0..255) that counts as a change of that block. @defaultValue 3 */
-  blockThreshold: z.number().positive().default(3),
-  /** Share of changed blocks above which the picture moved. @defaultValue 0.005 */
+  /**
+   * Block edge in pixels of the analysis frame: 10 px tiles 320x180 into 32x18 blocks (60 px
+   * of 1080p), large enough that per-pixel noise of +-12 levels averages out. @defaultValue 10
+   */
+  blockSize: z.number().int().min(2).max(64).default(10),
+  /** Change of a block's mean luma (0..255) that counts as a change of that block. @defaultValue 4 */
+  blockThreshold: z.number().positive().default(4),
+  /** Share of changed blocks above which the picture moved (0.005 of 576 blocks: 3 blocks). @defaultValue 0.005 */
   maxChangedRatio: z.number().min(0).max(1).default(0.005),
   /** A stretch without frames longer than this ends a freeze: a gap is not a freeze. @defaultValue 0.5 */
   maxGap: z.number().positive().default(0.5),
