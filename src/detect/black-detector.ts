@@ -85,7 +85,10 @@ export class BlackDetector implements Detector {
 
   flush(endPts: number): void {
     if (!this.seen) return;
-    const end = endPts - this.lastPts > this.opts.maxGap ? this.lastPts + this.interval : Math.max(endPts, this.lastPts);
+    const end =
+      endPts - this.lastPts > this.opts.maxGap
+        ? this.lastPts + this.interval
+        : Math.max(endPts, this.lastPts);
     this.close(end);
     this.seen = false;
   }

@@ -68,7 +68,11 @@ export class ClippingDetector implements Detector {
     // No clipped run for longer than the hold: the episode is over.
     if (this.inEpisode && block.pts + frames * step - this.lastClipEnd > this.opts.holdSeconds) {
       this.finish();
-    } else if (this.inEpisode && !this.open && this.lastClipEnd - this.episodeStart >= this.opts.minDuration) {
+    } else if (
+      this.inEpisode &&
+      !this.open &&
+      this.lastClipEnd - this.episodeStart >= this.opts.minDuration
+    ) {
       this.open = true;
       this.emit("start", null);
     }
@@ -80,7 +84,10 @@ export class ClippingDetector implements Detector {
   }
 
   measure(): Readonly<Record<string, number | boolean>> {
-    return { clipping: this.open, clippedSamples: this.totalClipped + (this.inEpisode ? this.clippedSamples : 0) };
+    return {
+      clipping: this.open,
+      clippedSamples: this.totalClipped + (this.inEpisode ? this.clippedSamples : 0),
+    };
   }
 
   private clippedRun(runStart: number, samples: number, a: number): void {

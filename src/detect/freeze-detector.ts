@@ -6,6 +6,9 @@
  * frame: slow motion changes little from frame to frame but accumulates against a fixed
  * reference. A block changed when its mean moved by more than `blockThreshold`; the picture
  * changed when more than `maxChangedRatio` of the blocks did.
+ *
+ * A flat picture (black, a uniform slate, black with a small logo) is still but has no
+ * picture to freeze: it is `video.black`'s to report, so by default it is not a freeze.
  */
 import { z } from "zod";
 import type { VideoFrame } from "../ingest/media.js";
@@ -25,6 +28,13 @@ export const FreezeOptions = z.object({
   maxChangedRatio: z.number().min(0).max(1).default(0.005),
   /** A stretch without frames longer than this ends a freeze: a gap is not a freeze. @defaultValue 0.5 */
   maxGap: z.number().positive().default(0.5),
+  /**
+   * Share of blocks within 2 x blockThreshold of the most common block level that makes a
+   * picture flat; 0.95 leaves room for a logo. @defaultValue 0.95
+   */
+  flatRatio: z.number().min(0).max(1).default(0.95),
+  /** Report freezes of flat pictures too (they double `video.black` on black). @defaultValue false */
+  reportFlat: z.boolean().default(false),
 });
 export type FreezeOptions = z.output<typeof FreezeOptions>;
 
@@ -46,6 +56,7 @@ export class FreezeDetector implements Detector {
   private interval = 0;
   private open = false;
   private lastChangedRatio = 0;
+  private readonly histogram = new Uint32Array(256);
 
   constructor(
     private readonly opts: FreezeOptions,
@@ -57,6 +68,11 @@ export class FreezeDetector implements Detector {
     if (frame.width !== this.width || frame.height !== this.height) this.resize(frame.width, frame.height);
     this.blockMeans(frame, this.cur);
 
+    if (!this.opts.reportFlat && this.isFlat(this.cur)) {
+      if (this.hasRef) this.close(pts - this.lastPts > this.opts.maxGap ? this.lastPts + this.interval : pts);
+      this.hasRef = false;
+      return;
+    }
     if (!this.hasRef) {
       this.restart(pts);
       return;
@@ -87,7 +103,10 @@ export class FreezeDetector implements Detector {
   flush(endPts: number): void {
     if (!this.hasRef) return;
     // Past a gap the picture is unknown: the freeze ends with the last frame.
-    const end = endPts - this.lastPts > this.opts.maxGap ? this.lastPts + this.interval : Math.max(endPts, this.lastPts);
+    const end =
+      endPts - this.lastPts > this.opts.maxGap
+        ? this.lastPts + this.interval
+        : Math.max(endPts, this.lastPts);
     this.close(end);
     this.hasRef = false;
   }
@@ -160,6 +179,21 @@ export class FreezeDetector implements Detector {
         out[k] = (out[k] ?? 0) / (w * h);
       }
     }
+  }
+
+  private isFlat(means: Float32Array): boolean {
+    const hist = this.histogram;
+    hist.fill(0);
+    for (let i = 0; i < means.length; i++) {
+      const v = Math.min(255, Math.max(0, Math.round(means[i] ?? 0)));
+      hist[v] = (hist[v] ?? 0) + 1;
+    }
+    let mode = 0;
+    for (let v = 1; v < 256; v++) if ((hist[v] ?? 0) > (hist[mode] ?? 0)) mode = v;
+    const reach = Math.round(2 * this.opts.blockThreshold);
+    let near = 0;
+    for (let v = Math.max(0, mode - reach); v <= Math.min(255, mode + reach); v++) near += hist[v] ?? 0;
+    return near >= this.opts.flatRatio * means.length;
   }
 
   private changedBlocks(): number {

@@ -8,7 +8,12 @@ import type { DetectorDefinition } from "./detector.js";
 import { freezeDetector } from "./freeze-detector.js";
 import { silenceDetector } from "./silence-detector.js";
 
-export const DETECTORS: readonly DetectorDefinition[] = [freezeDetector, blackDetector, silenceDetector, clippingDetector];
+export const DETECTORS: readonly DetectorDefinition[] = [
+  freezeDetector,
+  blackDetector,
+  silenceDetector,
+  clippingDetector,
+];
 
 export function findDetector(type: string): DetectorDefinition | undefined {
   return DETECTORS.find((d) => d.type === type);

@@ -9,7 +9,14 @@
 import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { StreamqcError } from "../errors.js";
-import { checkOverlaps, DEFECT_KINDS, formatDefect, type Defect, type DefectType } from "./defect-spec.js";
+import {
+  checkOverlaps,
+  DEFECT_KINDS,
+  expectedIncident,
+  formatDefect,
+  type Defect,
+  type DefectType,
+} from "./defect-spec.js";
 
 export interface GenerateOptions {
   /** Seconds. */
@@ -80,7 +87,12 @@ function frozenWindow(d: Defect, fps: number): { first: number; last: number; st
   return { first, last, start: first / fps, end: (last + 1) / fps };
 }
 
-function freezeGraph(d: Defect, input: string, output: string, fps: number): { graph: string; w: ReturnType<typeof frozenWindow> } {
+function freezeGraph(
+  d: Defect,
+  input: string,
+  output: string,
+  fps: number,
+): { graph: string; w: ReturnType<typeof frozenWindow> } {
   const w = frozenWindow(d, fps);
   const a = `${output}a`;
   const b = `${output}b`;
@@ -148,9 +160,10 @@ const AUDIO_INJECTORS: Partial<Record<DefectType, AudioInjector>> = {
   clipping: (d) => `volume=volume=31.6:enable=${during(d.start, d.start + d.duration)}`,
 };
 
-function buildGraph(
-  opts: Required<Omit<GenerateOptions, "ffmpegPath">>,
-): { graph: string; truth: TruthDefect[] } {
+function buildGraph(opts: Required<Omit<GenerateOptions, "ffmpegPath">>): {
+  graph: string;
+  truth: TruthDefect[];
+} {
   const { duration, width, height, fps, seed, defects } = opts;
   const parts: string[] = [];
   const truth: TruthDefect[] = [];
@@ -167,16 +180,24 @@ function buildGraph(
   // Freezes first: they repeat a picture, and a later overlay (noise) must stay on top.
   const videoOrder = [
     ...ordered.filter((d) => d.type === "freeze" || d.type === "freeze-noisy"),
-    ...ordered.filter((d) => DEFECT_KINDS[d.type].media === "video" && d.type !== "freeze" && d.type !== "freeze-noisy"),
+    ...ordered.filter(
+      (d) => DEFECT_KINDS[d.type].media === "video" && d.type !== "freeze" && d.type !== "freeze-noisy",
+    ),
   ];
   for (const d of videoOrder) {
     const inject = VIDEO_INJECTORS[d.type];
-    if (inject === undefined) throw new StreamqcError("SQM_ERR_DEFECT_SPEC", `no video injector for ${d.type}`);
+    if (inject === undefined)
+      throw new StreamqcError("SQM_ERR_DEFECT_SPEC", `no video injector for ${d.type}`);
     const next = `v${++n}`;
     const r = inject(d, label, next, { fps, seed });
     parts.push(r.graph);
     label = next;
-    truth.push({ type: d.type, start: r.start, end: r.end, expect: DEFECT_KINDS[d.type].expect });
+    truth.push({
+      type: d.type,
+      start: r.start,
+      end: r.end,
+      expect: expectedIncident(d.type, r.end - r.start),
+    });
   }
   parts.push(`[${label}]format=yuv420p[vout]`);
 
@@ -184,9 +205,15 @@ function buildGraph(
   for (const d of ordered) {
     if (DEFECT_KINDS[d.type].media !== "audio") continue;
     const inject = AUDIO_INJECTORS[d.type];
-    if (inject === undefined) throw new StreamqcError("SQM_ERR_DEFECT_SPEC", `no audio injector for ${d.type}`);
+    if (inject === undefined)
+      throw new StreamqcError("SQM_ERR_DEFECT_SPEC", `no audio injector for ${d.type}`);
     audio.push(inject(d, { seed }));
-    truth.push({ type: d.type, start: d.start, end: d.start + d.duration, expect: DEFECT_KINDS[d.type].expect });
+    truth.push({
+      type: d.type,
+      start: d.start,
+      end: d.start + d.duration,
+      expect: expectedIncident(d.type, d.duration),
+    });
   }
   const sr = 48_000;
   parts.push(
@@ -210,7 +237,10 @@ function validate(opts: GenerateOptions): Required<Omit<GenerateOptions, "ffmpeg
   const seed = opts.seed ?? 1;
   const { duration, defects } = opts;
   if (!(duration > 0) || !Number.isFinite(duration)) {
-    throw new StreamqcError("SQM_ERR_USAGE", `duration must be a positive number of seconds, got ${duration}`);
+    throw new StreamqcError(
+      "SQM_ERR_USAGE",
+      `duration must be a positive number of seconds, got ${duration}`,
+    );
   }
   for (const [name, v] of [
     ["width", width],
@@ -221,8 +251,10 @@ function validate(opts: GenerateOptions): Required<Omit<GenerateOptions, "ffmpeg
       throw new StreamqcError("SQM_ERR_USAGE", `${name} must be an even integer >= 16, got ${v}`);
     }
   }
-  if (!(fps > 0) || fps > 120) throw new StreamqcError("SQM_ERR_USAGE", `fps must be in (0, 120], got ${fps}`);
-  if (!Number.isInteger(seed) || seed < 0) throw new StreamqcError("SQM_ERR_USAGE", `seed must be an integer >= 0`);
+  if (!(fps > 0) || fps > 120)
+    throw new StreamqcError("SQM_ERR_USAGE", `fps must be in (0, 120], got ${fps}`);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new StreamqcError("SQM_ERR_USAGE", `seed must be an integer >= 0`);
   for (const d of defects) {
     if (d.start < 0 || d.start + d.duration > duration) {
       throw new StreamqcError(
@@ -289,9 +321,13 @@ function run(ffmpegPath: string, args: string[]): Promise<void> {
     });
     child.on("error", (err: NodeJS.ErrnoException) => {
       if (err.code === "ENOENT") {
-        reject(new StreamqcError("SQM_ERR_FFMPEG_MISSING", `ffmpeg not found at "${ffmpegPath}"`, { cause: err }));
+        reject(
+          new StreamqcError("SQM_ERR_FFMPEG_MISSING", `ffmpeg not found at "${ffmpegPath}"`, { cause: err }),
+        );
       } else {
-        reject(new StreamqcError("SQM_ERR_GEN_FAILED", `ffmpeg could not start: ${err.message}`, { cause: err }));
+        reject(
+          new StreamqcError("SQM_ERR_GEN_FAILED", `ffmpeg could not start: ${err.message}`, { cause: err }),
+        );
       }
     });
     child.on("close", (code, signal) => {

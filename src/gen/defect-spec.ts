@@ -3,29 +3,30 @@
  * `freeze@10:4,black@20:3,silence@30:3,clipping@40:2`.
  *
  * Each kind names the incident type the detectors should report for it (`expect`), or null
- * for a near miss that must NOT be reported. Adding a kind is one entry in DEFECT_KINDS and
+ * for a near miss that must NOT be reported; a defect shorter than the detector's default
+ * minimum duration (`minDuration`) is a near miss too. Adding a kind is one entry in DEFECT_KINDS and
  * one injector in clip-generator.ts.
  */
 import { StreamqcError } from "../errors.js";
 
 export const DEFECT_KINDS = {
   /** The picture stops: every frame repeats the first one of the window. */
-  freeze: { expect: "video.freeze", media: "video" },
+  freeze: { expect: "video.freeze", media: "video", minDuration: 2 },
   /** A frozen picture carrying fresh per-frame noise, as a noisy encoder or sensor gives it: still a freeze. */
-  "freeze-noisy": { expect: "video.freeze", media: "video" },
+  "freeze-noisy": { expect: "video.freeze", media: "video", minDuration: 2 },
   /** Full black. */
-  black: { expect: "video.black", media: "video" },
+  black: { expect: "video.black", media: "video", minDuration: 2 },
   /** Black with a small bright logo in a corner: still black. */
-  "logo-black": { expect: "video.black", media: "video" },
+  "logo-black": { expect: "video.black", media: "video", minDuration: 2 },
   /** A dark scene with visible moving texture: a near miss, NOT black. */
-  dark: { expect: null, media: "video" },
+  dark: { expect: null, media: "video", minDuration: 0 },
   /** Digital silence with a faint noise floor far below -60 dBFS. */
-  silence: { expect: "audio.silence", media: "audio" },
+  silence: { expect: "audio.silence", media: "audio", minDuration: 2 },
   /** Quiet speech-like audio (about -45..-35 dBFS) with pauses shorter than 1 s: a near miss, NOT silence. */
-  quiet: { expect: null, media: "audio" },
+  quiet: { expect: null, media: "audio", minDuration: 0 },
   /** A gain that drives the sound into hard clipping at full scale. */
-  clipping: { expect: "audio.clipping", media: "audio" },
-} as const satisfies Record<string, { expect: string | null; media: "video" | "audio" }>;
+  clipping: { expect: "audio.clipping", media: "audio", minDuration: 0.5 },
+} as const satisfies Record<string, { expect: string | null; media: "video" | "audio"; minDuration: number }>;
 
 export type DefectType = keyof typeof DEFECT_KINDS;
 
@@ -35,6 +36,13 @@ export interface Defect {
   readonly start: number;
   /** Seconds; > 0. */
   readonly duration: number;
+}
+
+/** The incident a defect of this kind and length should raise with default detector options. */
+export function expectedIncident(type: DefectType, duration: number): string | null {
+  const kind = DEFECT_KINDS[type];
+  // Frame-quantised durations may fall a hair short of the nominal one.
+  return duration + 1e-6 >= kind.minDuration ? kind.expect : null;
 }
 
 const ITEM = /^([a-z][a-z0-9-]*)@(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)$/;

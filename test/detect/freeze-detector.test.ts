@@ -74,6 +74,17 @@ describe("video.freeze", () => {
     expect(found[0]?.end).toBe(10);
   });
 
+  it("leaves a still black picture with a logo to video.black unless reportFlat is set", () => {
+    const black = new Uint8Array(320 * 180).fill(16);
+    for (let y = 10; y < 22; y++) black.fill(235, y * 320 + 280, y * 320 + 304);
+    const moving = scene(30);
+    const make = (t: number) => (t >= 3 && t < 7 ? black : moving(t));
+    expect(run(make, 10)).toEqual([]);
+    const flat = run(make, 10, { reportFlat: true });
+    expect(flat).toHaveLength(1);
+    expect(Math.abs((flat[0]?.start ?? 0) - 3)).toBeLessThanOrEqual(TOL);
+  });
+
   it("reports a freeze exactly minDuration long", () => {
     const found = run(scene(30, [[5, 7]]), 10);
     expect(found).toHaveLength(1);

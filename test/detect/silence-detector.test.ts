@@ -7,7 +7,9 @@ const TOL = 0.2;
 /** About -20 dBFS: two tones and noise. */
 function programme(r: () => number) {
   return (t: number, c: number) =>
-    0.08 * Math.sin(2 * Math.PI * 220 * t) + 0.05 * Math.sin(2 * Math.PI * (331 + c) * t) + 0.05 * (r() * 2 - 1);
+    0.08 * Math.sin(2 * Math.PI * 220 * t) +
+    0.05 * Math.sin(2 * Math.PI * (331 + c) * t) +
+    0.05 * (r() * 2 - 1);
 }
 
 /** A noise floor around -75 dBFS RMS: below the threshold, though not digital zero. */

@@ -81,7 +81,11 @@ export function* frames(from: number, to: number, make: (t: number) => Uint8Arra
 }
 
 /** Stereo blocks of 1024 frames; `sample(t, channel)` gives each sample. */
-export function* audio(from: number, to: number, sample: (t: number, c: number) => number): Generator<AudioBlock> {
+export function* audio(
+  from: number,
+  to: number,
+  sample: (t: number, c: number) => number,
+): Generator<AudioBlock> {
   const blockFrames = 1024;
   const first = Math.round(from * SR);
   const last = Math.round(to * SR);

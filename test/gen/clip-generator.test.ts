@@ -74,9 +74,17 @@ describe("generateClip", () => {
     expect(info.format.format_name).toBe("mpegts");
     expect(Math.abs(Number(info.format.duration) - 34)).toBeLessThan(0.2);
     expect(info.streams).toContainEqual(
-      expect.objectContaining({ codec_name: "h264", width: 640, height: 360, r_frame_rate: "25/1", pix_fmt: "yuv420p" }),
+      expect.objectContaining({
+        codec_name: "h264",
+        width: 640,
+        height: 360,
+        r_frame_rate: "25/1",
+        pix_fmt: "yuv420p",
+      }),
     );
-    expect(info.streams).toContainEqual(expect.objectContaining({ codec_name: "aac", sample_rate: "48000", channels: 2 }));
+    expect(info.streams).toContainEqual(
+      expect.objectContaining({ codec_name: "aac", sample_rate: "48000", channels: 2 }),
+    );
   });
 
   it("freezes where the truth says, and only there (freezedetect)", () => {
@@ -90,7 +98,10 @@ describe("generateClip", () => {
       [21, 24],
     ];
     for (const f of seen.freezes) {
-      expect(expected.some(([a = 0, b = 0]) => f.start < b && f.end > a), `freeze ${f.start}-${f.end}`).toBe(true);
+      expect(
+        expected.some(([a = 0, b = 0]) => f.start < b && f.end > a),
+        `freeze ${f.start}-${f.end}`,
+      ).toBe(true);
     }
   });
 
@@ -119,15 +130,26 @@ describe("generateClip", () => {
   it("makes 1920x1080 clips for the benchmark", async () => {
     const big = join(dir, "big.ts");
     await generateClip(big, { duration: 2, defects: [], width: 1920, height: 1080 });
-    const r = await runTool("ffprobe", ["-v", "error", "-select_streams", "v", "-show_entries", "stream=width,height", "-of", "json", big]);
+    const r = await runTool("ffprobe", [
+      "-v",
+      "error",
+      "-select_streams",
+      "v",
+      "-show_entries",
+      "stream=width,height",
+      "-of",
+      "json",
+      big,
+    ]);
     const info = JSON.parse(r.stdout) as { streams: { width: number; height: number }[] };
     expect(info.streams[0]).toEqual({ width: 1920, height: 1080 });
   });
 
   it("refuses a defect that does not fit in the clip", async () => {
-    const err: unknown = await generateClip(join(dir, "x.ts"), { duration: 5, defects: parseDefectSpec("black@4:3") }).catch(
-      (e: unknown) => e,
-    );
+    const err: unknown = await generateClip(join(dir, "x.ts"), {
+      duration: 5,
+      defects: parseDefectSpec("black@4:3"),
+    }).catch((e: unknown) => e);
     expect(isStreamqcError(err, "SQM_ERR_DEFECT_SPEC")).toBe(true);
   });
 

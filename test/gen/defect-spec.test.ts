@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isStreamqcError } from "../../src/errors.js";
-import { parseDefectSpec } from "../../src/gen/defect-spec.js";
+import { expectedIncident, parseDefectSpec } from "../../src/gen/defect-spec.js";
 
 function specError(spec: string): string {
   try {
@@ -23,12 +23,9 @@ describe("parseDefectSpec", () => {
   });
 
   it("accepts the near-miss kinds and spaces around items", () => {
-    expect(parseDefectSpec(" dark@1:3 , quiet@1:4,logo-black@5:2,freeze-noisy@8:3").map((d) => d.type)).toEqual([
-      "dark",
-      "quiet",
-      "logo-black",
-      "freeze-noisy",
-    ]);
+    expect(
+      parseDefectSpec(" dark@1:3 , quiet@1:4,logo-black@5:2,freeze-noisy@8:3").map((d) => d.type),
+    ).toEqual(["dark", "quiet", "logo-black", "freeze-noisy"]);
   });
 
   it("lets a video and an audio defect overlap", () => {
@@ -45,7 +42,18 @@ describe("parseDefectSpec", () => {
   });
 
   it("refuses two defects that overlap on the same medium", () => {
-    expect(specError("freeze@10:4,black@12:3")).toMatch(/"black@12:3" overlaps "freeze@10:4" on the same video/);
+    expect(specError("freeze@10:4,black@12:3")).toMatch(
+      /"black@12:3" overlaps "freeze@10:4" on the same video/,
+    );
     expect(specError("silence@1:3,quiet@2:2")).toMatch(/overlaps .* audio/);
+  });
+
+  it("expects an incident only from defects as long as the detector's default minimum", () => {
+    expect(expectedIncident("freeze", 2)).toBe("video.freeze");
+    expect(expectedIncident("freeze", 1.2)).toBeNull();
+    expect(expectedIncident("silence", 1.99)).toBeNull();
+    expect(expectedIncident("clipping", 0.5)).toBe("audio.clipping");
+    expect(expectedIncident("dark", 10)).toBeNull();
+    expect(expectedIncident("quiet", 10)).toBeNull();
   });
 });

@@ -3,7 +3,10 @@
  */
 import { spawn } from "node:child_process";
 
-export function runTool(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runTool(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -64,7 +67,8 @@ export async function witness(file: string): Promise<{
     const m = /pts_time:([\d.]+)/.exec(line);
     if (m?.[1] !== undefined) t = Number(m[1]);
     const p = /Peak_level=(-?[\d.]+|-inf)/.exec(line);
-    if (p?.[1] !== undefined && t !== undefined) peaks.push({ t, dbfs: p[1] === "-inf" ? -Infinity : Number(p[1]) });
+    if (p?.[1] !== undefined && t !== undefined)
+      peaks.push({ t, dbfs: p[1] === "-inf" ? -Infinity : Number(p[1]) });
   }
   return {
     freezes: pairs(text, /freeze_start: ([\d.]+)/, /freeze_end: ([\d.]+)/),
