@@ -57,6 +57,8 @@ export class FreezeDetector implements Detector {
   private open = false;
   private lastChangedRatio = 0;
   private readonly histogram = new Uint32Array(256);
+  /** Per-block luma sums of the frame being reduced. */
+  private sums = new Uint32Array(0);
 
   constructor(
     private readonly opts: FreezeOptions,
@@ -152,6 +154,7 @@ export class FreezeDetector implements Detector {
     this.height = height;
     this.cols = Math.ceil(width / b);
     this.rows = Math.ceil(height / b);
+    this.sums = new Uint32Array(this.cols * this.rows);
     this.ref = new Float32Array(this.cols * this.rows);
     this.cur = new Float32Array(this.cols * this.rows);
     this.hasRef = false;
@@ -160,23 +163,25 @@ export class FreezeDetector implements Detector {
   private blockMeans(frame: VideoFrame, out: Float32Array): void {
     const { luma, width, height } = frame;
     const b = this.opts.blockSize;
-    const cols = this.cols;
-    out.fill(0);
+    const { cols, rows } = this;
+    const sums = this.sums;
+    sums.fill(0);
     for (let y = 0; y < height; y++) {
-      const rowBase = ((y / b) | 0) * cols;
-      const lineBase = y * width;
-      for (let x = 0; x < width; x++) {
-        const k = rowBase + ((x / b) | 0);
-        out[k] = (out[k] ?? 0) + (luma[lineBase + x] ?? 0);
+      const rowBase = Math.floor(y / b) * cols;
+      let i = y * width;
+      for (let c = 0; c < cols; c++) {
+        const stop = i + Math.min(b, width - c * b);
+        let s = 0;
+        for (; i < stop; i++) s += luma[i] ?? 0;
+        sums[rowBase + c] = (sums[rowBase + c] ?? 0) + s;
       }
     }
     // Edge blocks may be partial: divide each by its own pixel count.
-    for (let r = 0; r < this.rows; r++) {
+    for (let r = 0; r < rows; r++) {
       const h = Math.min(b, height - r * b);
       for (let c = 0; c < cols; c++) {
-        const w = Math.min(b, width - c * b);
         const k = r * cols + c;
-        out[k] = (out[k] ?? 0) / (w * h);
+        out[k] = (sums[k] ?? 0) / (Math.min(b, width - c * b) * h);
       }
     }
   }
