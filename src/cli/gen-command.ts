@@ -1,5 +1,5 @@
 /**
- * `streamqc gen OUT.ts --defects LIST [--duration S] [--size WxH] [--fps N] [--seed N]`:
+ * `streamqc gen OUT.ts --defects LIST [--duration S] [--size WxH] [--fps N] [--seed N] [--base FILE]`:
  * a test clip with injected defects and its ground truth (OUT.truth.json).
  */
 import { parseArgs } from "node:util";
@@ -8,7 +8,7 @@ import { StreamqcError } from "../errors.js";
 import { generateClip, truthPathFor } from "../gen/clip-generator.js";
 import { DEFECT_KINDS, parseDefectSpec } from "../gen/defect-spec.js";
 
-export const GEN_USAGE = `usage: streamqc gen OUT.ts --defects LIST [--duration S] [--size WxH] [--fps N] [--seed N]
+export const GEN_USAGE = `usage: streamqc gen OUT.ts --defects LIST [--duration S] [--size WxH] [--fps N] [--seed N] [--base FILE]
 
   --defects LIST  type@start:duration,... in seconds, e.g. freeze@10:4,black@20:3,silence@30:3,clipping@40:2
                   types: ${Object.keys(DEFECT_KINDS).join(", ")}
@@ -16,6 +16,7 @@ export const GEN_USAGE = `usage: streamqc gen OUT.ts --defects LIST [--duration 
   --size WxH      picture size (default 640x360)
   --fps N         frame rate (default 25)
   --seed N        noise seed (default 1)
+  --base FILE     inject into this recording (looped if short) instead of synthetic content
 `;
 
 function usage(message: string): StreamqcError {
@@ -46,6 +47,7 @@ export async function runGen(argv: string[], out: NodeJS.WritableStream): Promis
         size: { type: "string" },
         fps: { type: "string" },
         seed: { type: "string" },
+        base: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -87,6 +89,7 @@ export async function runGen(argv: string[], out: NodeJS.WritableStream): Promis
     ...(height !== undefined ? { height } : {}),
     ...(fps !== undefined ? { fps } : {}),
     ...(seed !== undefined ? { seed } : {}),
+    ...(values.base !== undefined ? { base: values.base } : {}),
   });
   out.write(`wrote ${target} (${truth.duration} s, ${truth.defects.length} defects)\n`);
   out.write(`wrote ${truthPathFor(target)}\n`);

@@ -32,6 +32,22 @@ export interface GenerateOptions {
   ffmpegPath?: string;
   /** Seeds the noise sources, so the same options give the same clip. Default 1. */
   seed?: number;
+  /**
+   * A real recording to inject the defects into instead of synthetic content: scaled and
+   * padded to the size, converted to the frame rate and 48 kHz stereo, looped if short. It
+   * must have a video and an audio stream, and no defect of its own where none is declared.
+   */
+  base?: string;
+}
+
+interface Resolved {
+  readonly duration: number;
+  readonly defects: readonly Defect[];
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly seed: number;
+  readonly base: string | null;
 }
 
 export interface TruthDefect {
@@ -160,20 +176,30 @@ const AUDIO_INJECTORS: Partial<Record<DefectType, AudioInjector>> = {
   clipping: (d) => `volume=volume=31.6:enable=${during(d.start, d.start + d.duration)}`,
 };
 
-function buildGraph(opts: Required<Omit<GenerateOptions, "ffmpegPath">>): {
+function buildGraph(opts: Resolved): {
   graph: string;
   truth: TruthDefect[];
 } {
-  const { duration, width, height, fps, seed, defects } = opts;
+  const { duration, width, height, fps, seed, defects, base } = opts;
   const parts: string[] = [];
   const truth: TruthDefect[] = [];
 
-  // Moving content everywhere: testsrc2's own animation plus a slow pan, and a light grain
-  // so that the picture is never perfectly clean.
-  parts.push(
-    `testsrc2=size=${width}x${height}:rate=${fps}:duration=${duration},` +
-      `scroll=h=0.002:v=0.0013,noise=alls=4:allf=t+u:all_seed=${seed}[v0]`,
-  );
+  if (base === null) {
+    // Moving content everywhere: testsrc2's own animation plus a slow pan, and a light grain
+    // so that the picture is never perfectly clean.
+    parts.push(
+      `testsrc2=size=${width}x${height}:rate=${fps}:duration=${duration},` +
+        `scroll=h=0.002:v=0.0013,noise=alls=4:allf=t+u:all_seed=${seed}[v0]`,
+    );
+  } else {
+    // Input 0 is the base recording. Times restart at zero so the injectors' windows and
+    // freezeframes' frame numbers count from the clip's start.
+    parts.push(
+      `[0:v]scale=${width}:${height}:force_original_aspect_ratio=decrease,` +
+        `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=${fps},` +
+        `trim=duration=${duration},setpts=PTS-STARTPTS[v0]`,
+    );
+  }
   let label = "v0";
   let n = 0;
   const ordered = [...defects].sort((a, b) => a.start - b.start);
@@ -216,12 +242,21 @@ function buildGraph(opts: Required<Omit<GenerateOptions, "ffmpegPath">>): {
     });
   }
   const sr = 48_000;
+  const sound =
+    base === null
+      ? // tremolo keeps the level moving (never silent: depth 0.3), the pan makes two channels.
+        `[an][as1][as2]amix=inputs=3:normalize=0,tremolo=f=0.4:d=0.3,pan=stereo|c0=c0|c1=0.9*c0`
+      : `[0:a]aresample=${sr},aformat=sample_fmts=flt:channel_layouts=stereo,` +
+        `atrim=duration=${duration},asetpts=PTS-STARTPTS`;
+  if (base === null) {
+    parts.push(
+      `anoisesrc=color=pink:amplitude=${PINK_AMPLITUDE}:sample_rate=${sr}:seed=${seed}:duration=${duration}[an]`,
+      `sine=frequency=220:sample_rate=${sr}:duration=${duration},volume=0.6[as1]`,
+      `sine=frequency=331:sample_rate=${sr}:duration=${duration},volume=0.4[as2]`,
+    );
+  }
   parts.push(
-    `anoisesrc=color=pink:amplitude=${PINK_AMPLITUDE}:sample_rate=${sr}:seed=${seed}:duration=${duration}[an]`,
-    `sine=frequency=220:sample_rate=${sr}:duration=${duration},volume=0.6[as1]`,
-    `sine=frequency=331:sample_rate=${sr}:duration=${duration},volume=0.4[as2]`,
-    // tremolo keeps the level moving (never silent: depth 0.3), the pan makes two channels.
-    `[an][as1][as2]amix=inputs=3:normalize=0,tremolo=f=0.4:d=0.3,pan=stereo|c0=c0|c1=0.9*c0` +
+    sound +
       audio.map((a) => `,${a}`).join("") +
       // Hard clipping happens here: float samples beyond full scale are clipped by the conversion.
       `,aformat=sample_fmts=s16:sample_rates=${sr}:channel_layouts=stereo[aout]`,
@@ -230,7 +265,7 @@ function buildGraph(opts: Required<Omit<GenerateOptions, "ffmpegPath">>): {
   return { graph: parts.join(";"), truth };
 }
 
-function validate(opts: GenerateOptions): Required<Omit<GenerateOptions, "ffmpegPath">> {
+function validate(opts: GenerateOptions): Resolved {
   const width = opts.width ?? 640;
   const height = opts.height ?? 360;
   const fps = opts.fps ?? 25;
@@ -264,7 +299,7 @@ function validate(opts: GenerateOptions): Required<Omit<GenerateOptions, "ffmpeg
     }
   }
   checkOverlaps(defects);
-  return { duration, defects, width, height, fps, seed };
+  return { duration, defects, width, height, fps, seed, base: opts.base ?? null };
 }
 
 /** The ffmpeg arguments for a clip; exposed so tests and the benchmark can see what runs. */
@@ -278,6 +313,8 @@ export function clipArguments(out: string, opts: GenerateOptions): { args: strin
     "-loglevel",
     "error",
     "-y",
+    // A short base recording loops until the clip's duration.
+    ...(v.base === null ? [] : ["-stream_loop", "-1", "-i", v.base]),
     "-filter_complex",
     graph,
     "-map",

@@ -58,6 +58,30 @@ describe("detectors on decoded media", () => {
   });
 
   it.skipIf(!existsSync(BBB))(
+    "find exactly the defects injected into Big Buck Bunny's real pictures and sound (needs ../shared/media)",
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), "streamqc-detect-"));
+      dirs.push(dir);
+      const clip = join(dir, "bbb.ts");
+      const truth = await generateClip(clip, {
+        duration: 45,
+        base: BBB,
+        defects: parseDefectSpec(
+          "freeze@5:3,black@12:3,freeze-noisy@20:3,logo-black@28:3,freeze@36:1.2," +
+            "silence@8:3,clipping@16:2,silence@24:1.2,quiet@30:5",
+        ),
+      });
+      const found = await detectAll(clip, 25);
+      const expected = truth.defects.filter((d) => d.expect !== null);
+      expect(found.map((c) => c.type)).toEqual(expected.map((d) => d.expect));
+      for (const [i, d] of expected.entries()) {
+        expect(Math.abs((found[i]?.start ?? -1) - d.start), `${d.type} start`).toBeLessThanOrEqual(TOL);
+        expect(Math.abs((found[i]?.end ?? -1) - d.end), `${d.type} end`).toBeLessThanOrEqual(TOL);
+      }
+    },
+  );
+
+  it.skipIf(!existsSync(BBB))(
     "find nothing in the first minute of Big Buck Bunny (needs ../shared/media)",
     async () => {
       expect(await detectAll(BBB, 24)).toEqual([]);
