@@ -59,4 +59,14 @@ describe("audio.clipping", () => {
     expect(Math.abs((found[0]?.end ?? 0) - 3)).toBeLessThanOrEqual(TOL);
     expect(Math.abs((found[1]?.start ?? 0) - 4)).toBeLessThanOrEqual(TOL);
   });
+
+  it("closes clipping that lasts to the end of the input at its last clipped sample", () => {
+    const r = rng(5);
+    const clean = programme(r);
+    const hot = programme(r, 6);
+    const found = run((t, c) => (t >= 2 ? hot(t, c) : clean(t, c)), 4);
+    expect(found).toHaveLength(1);
+    expect(Math.abs((found[0]?.start ?? 0) - 2)).toBeLessThanOrEqual(TOL);
+    expect(Math.abs((found[0]?.end ?? 0) - 4)).toBeLessThanOrEqual(0.01);
+  });
 });

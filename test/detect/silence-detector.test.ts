@@ -81,4 +81,16 @@ describe("audio.silence", () => {
     expect(found).toHaveLength(1);
     expect(found[0]?.end).toBe(9);
   });
+
+  it("ends silence where the audio stops arriving: a gap is not silence", () => {
+    const h = harness(silenceDetector);
+    for (const b of audio(0, 6, (t) => (t >= 1 ? 0 : 0.1))) h.detector.pushAudio?.(b);
+    // Nothing from 6 s to 9 s, then silence again for one second.
+    for (const b of audio(9, 10, () => 0)) h.detector.pushAudio?.(b);
+    h.detector.flush(10);
+    const found = h.conditions();
+    expect(found).toHaveLength(1);
+    expect(Math.abs((found[0]?.start ?? 0) - 1)).toBeLessThanOrEqual(0.01);
+    expect(Math.abs((found[0]?.end ?? 0) - 6)).toBeLessThanOrEqual(0.03);
+  });
 });
