@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   SQM_ERR_CONFIG: "the configuration is not valid",
   SQM_ERR_CLOSED: "the object was used after close()",
   SQM_ERR_DEFECT_SPEC: "a --defects list is not valid",
+  SQM_ERR_GEN_FAILED: "ffmpeg failed to generate a test clip",
   SQM_ERR_NOT_FOUND: "the requested object does not exist",
   SQM_ERR_FORBIDDEN_URL: "the URL is not allowed by the configuration",
   SQM_ERR_CONFLICT: "the object conflicts with an existing one (e.g. a stream name is taken)",

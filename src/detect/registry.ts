@@ -4,16 +4,24 @@
  */
 import type { DetectorDefinition } from "./detector.js";
 import { avSyncDetector } from "./av-sync-detector.js";
+import { blackDetector } from "./black-detector.js";
 import { blockinessDetector } from "./blockiness-detector.js";
+import { clippingDetector } from "./clipping-detector.js";
 import { hlsHealthDetector, transportHealthDetector } from "./fault-detector.js";
+import { freezeDetector } from "./freeze-detector.js";
 import { loudnessDetector } from "./loudness/loudness-detector.js";
+import { silenceDetector } from "./silence-detector.js";
 import { streamHealthDetector } from "./stream-health-detector.js";
 
 export const DETECTORS: readonly DetectorDefinition[] = [
-  streamHealthDetector,
+  freezeDetector,
+  blackDetector,
   blockinessDetector,
-  avSyncDetector,
+  silenceDetector,
+  clippingDetector,
   loudnessDetector,
+  avSyncDetector,
+  streamHealthDetector,
   transportHealthDetector,
   hlsHealthDetector,
 ];

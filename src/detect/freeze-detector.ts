@@ -1,0 +1,221 @@
+/**
+ * `video.freeze`: the picture does not change for `minDuration` seconds.
+ *
+ * Each frame is reduced to block means (noise averages out over a block) and compared with
+ * the block means of the frame that opened the candidate freeze, not with the previous
+ * frame: slow motion changes little from frame to frame but accumulates against a fixed
+ * reference. A block changed when its mean moved by more than `blockThreshold`; the picture
+ * changed when more than `maxChangedRatio` of the blocks did.
+ *
+ * A flat picture (black, a uniform slate, black with a small logo) is still but has no
+ * picture to freeze: it is `video.black`'s to report, so by default it is not a freeze.
+ */
+import { z } from "zod";
+import type { VideoFrame } from "../ingest/media.js";
+import { defineDetector, type ConditionSink, type Detector } from "./detector.js";
+
+export const FreezeOptions = z.object({
+  /** Seconds the picture must stand still before it is a freeze. @defaultValue 2 */
+  minDuration: z.number().positive().default(2),
+  /**
+   * Block edge in pixels of the analysis frame: 10 px tiles 320x180 into 32x18 blocks (60 px
+   * of 1080p), large enough that per-pixel noise of +-12 levels averages out. @defaultValue 10
+   */
+  blockSize: z.number().int().min(2).max(64).default(10),
+  /** Change of a block's mean luma (0..255) that counts as a change of that block. @defaultValue 4 */
+  blockThreshold: z.number().positive().default(4),
+  /** Share of changed blocks above which the picture moved (0.005 of 576 blocks: 3 blocks). @defaultValue 0.005 */
+  maxChangedRatio: z.number().min(0).max(1).default(0.005),
+  /** A stretch without frames longer than this ends a freeze: a gap is not a freeze. @defaultValue 0.5 */
+  maxGap: z.number().positive().default(0.5),
+  /**
+   * Share of blocks within 2 x blockThreshold of the most common block level that makes a
+   * picture flat; 0.95 leaves room for a logo. @defaultValue 0.95
+   */
+  flatRatio: z.number().min(0).max(1).default(0.95),
+  /** Report freezes of flat pictures too (they double `video.black` on black). @defaultValue false */
+  reportFlat: z.boolean().default(false),
+});
+export type FreezeOptions = z.output<typeof FreezeOptions>;
+
+const TYPE = "video.freeze";
+/** Frame times are sums of float intervals: 50 x 0.04 is not exactly 2. */
+const EPS = 1e-6;
+
+export class FreezeDetector implements Detector {
+  readonly type = TYPE;
+  private ref = new Float32Array(0);
+  private cur = new Float32Array(0);
+  private cols = 0;
+  private rows = 0;
+  private width = 0;
+  private height = 0;
+  private hasRef = false;
+  private candidateStart = 0;
+  private lastPts = 0;
+  private interval = 0;
+  private open = false;
+  private lastChangedRatio = 0;
+  private readonly histogram = new Uint32Array(256);
+  /** Per-block luma sums of the frame being reduced. */
+  private sums = new Uint32Array(0);
+
+  constructor(
+    private readonly opts: FreezeOptions,
+    private readonly sink: ConditionSink,
+  ) {}
+
+  pushVideo(frame: VideoFrame): void {
+    const { pts } = frame;
+    if (frame.width !== this.width || frame.height !== this.height) this.resize(frame.width, frame.height);
+    this.blockMeans(frame, this.cur);
+
+    if (!this.opts.reportFlat && this.isFlat(this.cur)) {
+      if (this.hasRef) this.close(pts - this.lastPts > this.opts.maxGap ? this.lastPts + this.interval : pts);
+      this.hasRef = false;
+      return;
+    }
+    if (!this.hasRef) {
+      this.restart(pts);
+      return;
+    }
+    const delta = pts - this.lastPts;
+    if (delta > this.opts.maxGap) {
+      this.close(this.lastPts + this.interval);
+      this.restart(pts);
+      return;
+    }
+    if (delta > 0) this.interval = delta;
+
+    const changed = this.changedBlocks();
+    this.lastChangedRatio = changed / this.ref.length;
+    if (this.lastChangedRatio > this.opts.maxChangedRatio) {
+      this.close(pts);
+      this.restart(pts);
+      return;
+    }
+    this.lastPts = pts;
+    const frozenUntil = pts + this.interval;
+    if (!this.open && frozenUntil - this.candidateStart + EPS >= this.opts.minDuration) {
+      this.open = true;
+      this.emit("start", null, frozenUntil - this.candidateStart);
+    }
+  }
+
+  flush(endPts: number): void {
+    if (!this.hasRef) return;
+    // Past a gap the picture is unknown: the freeze ends with the last frame.
+    const end =
+      endPts - this.lastPts > this.opts.maxGap
+        ? this.lastPts + this.interval
+        : Math.max(endPts, this.lastPts);
+    this.close(end);
+    this.hasRef = false;
+  }
+
+  measure(): Readonly<Record<string, number | boolean>> {
+    return {
+      frozen: this.open,
+      frozenFor: this.hasRef ? this.lastPts + this.interval - this.candidateStart : 0,
+      changedRatio: this.lastChangedRatio,
+    };
+  }
+
+  /** Ends the candidate at `end`: reports it if it was (or now turns out to be) long enough. */
+  private close(end: number): void {
+    const frozenFor = end - this.candidateStart;
+    if (!this.open && frozenFor + EPS >= this.opts.minDuration && end > this.candidateStart) {
+      this.open = true;
+      this.emit("start", null, frozenFor);
+    }
+    if (this.open) {
+      this.emit("end", end, frozenFor);
+      this.open = false;
+    }
+  }
+
+  private restart(pts: number): void {
+    const t = this.ref;
+    this.ref = this.cur;
+    this.cur = t;
+    this.hasRef = true;
+    this.candidateStart = pts;
+    this.lastPts = pts;
+  }
+
+  private emit(phase: "start" | "end", end: number | null, frozenFor: number): void {
+    this.sink({ phase, condition: { type: TYPE, start: this.candidateStart, end, details: { frozenFor } } });
+  }
+
+  private resize(width: number, height: number): void {
+    if (this.hasRef) this.close(this.lastPts + this.interval);
+    const b = this.opts.blockSize;
+    this.width = width;
+    this.height = height;
+    this.cols = Math.ceil(width / b);
+    this.rows = Math.ceil(height / b);
+    this.sums = new Uint32Array(this.cols * this.rows);
+    this.ref = new Float32Array(this.cols * this.rows);
+    this.cur = new Float32Array(this.cols * this.rows);
+    this.hasRef = false;
+  }
+
+  private blockMeans(frame: VideoFrame, out: Float32Array): void {
+    const { luma, width, height } = frame;
+    const b = this.opts.blockSize;
+    const { cols, rows } = this;
+    const sums = this.sums;
+    sums.fill(0);
+    for (let y = 0; y < height; y++) {
+      const rowBase = Math.floor(y / b) * cols;
+      let i = y * width;
+      for (let c = 0; c < cols; c++) {
+        const stop = i + Math.min(b, width - c * b);
+        let s = 0;
+        for (; i < stop; i++) s += luma[i] ?? 0;
+        sums[rowBase + c] = (sums[rowBase + c] ?? 0) + s;
+      }
+    }
+    // Edge blocks may be partial: divide each by its own pixel count.
+    for (let r = 0; r < rows; r++) {
+      const h = Math.min(b, height - r * b);
+      for (let c = 0; c < cols; c++) {
+        const k = r * cols + c;
+        out[k] = (sums[k] ?? 0) / (Math.min(b, width - c * b) * h);
+      }
+    }
+  }
+
+  private isFlat(means: Float32Array): boolean {
+    const hist = this.histogram;
+    hist.fill(0);
+    for (let i = 0; i < means.length; i++) {
+      const v = Math.min(255, Math.max(0, Math.round(means[i] ?? 0)));
+      hist[v] = (hist[v] ?? 0) + 1;
+    }
+    let mode = 0;
+    for (let v = 1; v < 256; v++) if ((hist[v] ?? 0) > (hist[mode] ?? 0)) mode = v;
+    const reach = Math.round(2 * this.opts.blockThreshold);
+    let near = 0;
+    for (let v = Math.max(0, mode - reach); v <= Math.min(255, mode + reach); v++) near += hist[v] ?? 0;
+    return near >= this.opts.flatRatio * means.length;
+  }
+
+  private changedBlocks(): number {
+    const { ref, cur } = this;
+    const th = this.opts.blockThreshold;
+    let changed = 0;
+    for (let i = 0; i < ref.length; i++) {
+      if (Math.abs((cur[i] ?? 0) - (ref[i] ?? 0)) > th) changed++;
+    }
+    return changed;
+  }
+}
+
+export const freezeDetector = defineDetector({
+  type: TYPE,
+  description: "The picture does not change (block means against the freeze's first frame).",
+  needs: { video: true },
+  options: FreezeOptions,
+  create: (options, sink) => new FreezeDetector(options, sink),
+});

@@ -1,0 +1,170 @@
+/**
+ * `audio.silence`: every channel stays below `thresholdDbfs` for `minDuration` seconds.
+ *
+ * The decision is made on short windows (RMS per channel, so a noise floor whose level is
+ * below the threshold counts as silence even if single samples poke above it); the onset
+ * and end are then placed on the last / first sample above the threshold, so they are
+ * sample-accurate where the sound really stops and starts.
+ */
+import { z } from "zod";
+import type { AudioBlock } from "../ingest/media.js";
+import { defineDetector, type ConditionSink, type Detector } from "./detector.js";
+
+export const SilenceOptions = z.object({
+  /** Level below which a channel is silent, dBFS (RMS over a window). @defaultValue -60 */
+  thresholdDbfs: z.number().max(0).default(-60),
+  /** Seconds of silence before it is reported. @defaultValue 2 */
+  minDuration: z.number().positive().default(2),
+  /** Analysis window in seconds: short enough that a pause in speech is seen as such. @defaultValue 0.05 */
+  windowSeconds: z.number().positive().max(1).default(0.05),
+  /** Audio missing for longer than this ends the condition: a gap is not silence. @defaultValue 0.5 */
+  maxGap: z.number().positive().default(0.5),
+});
+export type SilenceOptions = z.output<typeof SilenceOptions>;
+
+const TYPE = "audio.silence";
+const EPS = 1e-6;
+/** Digital zero has no dB value; JSON has no -Infinity. */
+const FLOOR_DBFS = -150;
+
+function dbfs(x: number): number {
+  return x > 0 ? Math.max(FLOOR_DBFS, 20 * Math.log10(x)) : FLOOR_DBFS;
+}
+
+export class SilenceDetector implements Detector {
+  readonly type = TYPE;
+  private readonly threshold: number;
+  private sumSq = new Float64Array(0);
+  private channels = 0;
+  private sampleRate = 0;
+  private windowFrames = 0;
+  private count = 0;
+  private windowStart = 0;
+  private windowPeak = 0;
+  /** Time of the first sample above the threshold in the current window, or -1. */
+  private firstLoud = -1;
+  /** Time just after the last sample above the threshold, or -Infinity. */
+  private lastLoudEnd = Number.NEGATIVE_INFINITY;
+  private expectedNext = Number.NaN;
+  private inRun = false;
+  private open = false;
+  private runStart = 0;
+  private runPeak = 0;
+  private lastRmsDbfs = FLOOR_DBFS;
+
+  constructor(
+    private readonly opts: SilenceOptions,
+    private readonly sink: ConditionSink,
+  ) {
+    this.threshold = 10 ** (opts.thresholdDbfs / 20);
+  }
+
+  pushAudio(block: AudioBlock): void {
+    const { sampleRate, channels, samples, frames } = block;
+    if (channels !== this.channels || sampleRate !== this.sampleRate) {
+      this.finishWindow();
+      this.channels = channels;
+      this.sampleRate = sampleRate;
+      this.sumSq = new Float64Array(channels);
+      this.windowFrames = Math.max(1, Math.round(this.opts.windowSeconds * sampleRate));
+      this.count = 0;
+    } else if (block.pts - this.expectedNext > this.opts.maxGap) {
+      this.finishWindow();
+      this.endRun(this.expectedNext);
+    }
+    const th = this.threshold;
+    const step = 1 / sampleRate;
+    for (let i = 0; i < frames; i++) {
+      if (this.count === 0) {
+        this.windowStart = block.pts + i * step;
+        this.windowPeak = 0;
+        this.firstLoud = -1;
+      }
+      const base = i * channels;
+      for (let c = 0; c < channels; c++) {
+        const x = samples[base + c] ?? 0;
+        this.sumSq[c] = (this.sumSq[c] ?? 0) + x * x;
+        const a = x < 0 ? -x : x;
+        if (a > this.windowPeak) this.windowPeak = a;
+        if (a > th) {
+          const t = block.pts + i * step;
+          if (this.firstLoud < 0) this.firstLoud = t;
+          this.lastLoudEnd = t + step;
+        }
+      }
+      if (++this.count === this.windowFrames) this.finishWindow();
+    }
+    this.expectedNext = block.pts + frames * step;
+  }
+
+  flush(endPts: number): void {
+    this.finishWindow();
+    const end = Number.isNaN(this.expectedNext)
+      ? endPts
+      : endPts - this.expectedNext > this.opts.maxGap
+        ? this.expectedNext
+        : Math.max(endPts, this.expectedNext);
+    this.endRun(end);
+  }
+
+  measure(): Readonly<Record<string, number | boolean>> {
+    return { silent: this.open, rmsDbfs: this.lastRmsDbfs };
+  }
+
+  private finishWindow(): void {
+    if (this.count === 0) return;
+    const n = this.count;
+    const windowEnd = this.windowStart + n / this.sampleRate;
+    let loudest = 0;
+    for (let c = 0; c < this.channels; c++) {
+      const rms = Math.sqrt((this.sumSq[c] ?? 0) / n);
+      if (rms > loudest) loudest = rms;
+      this.sumSq[c] = 0;
+    }
+    this.count = 0;
+    this.lastRmsDbfs = dbfs(loudest);
+    if (loudest < this.threshold) {
+      if (!this.inRun) {
+        this.inRun = true;
+        this.runPeak = 0;
+        // The sound stopped after its last loud sample, which lies in this window or the one before.
+        const earliest = this.windowStart - this.windowFrames / this.sampleRate;
+        this.runStart =
+          this.lastLoudEnd > earliest ? Math.min(this.lastLoudEnd, windowEnd) : this.windowStart;
+      }
+      if (this.windowPeak > this.runPeak) this.runPeak = this.windowPeak;
+      if (!this.open && windowEnd - this.runStart + EPS >= this.opts.minDuration) {
+        this.open = true;
+        this.emit("start", null);
+      }
+    } else if (this.inRun) {
+      this.endRun(this.firstLoud >= 0 ? this.firstLoud : this.windowStart);
+    }
+  }
+
+  private endRun(end: number): void {
+    if (!this.inRun) return;
+    if (!this.open && end - this.runStart + EPS >= this.opts.minDuration) {
+      this.open = true;
+      this.emit("start", null);
+    }
+    if (this.open) this.emit("end", end);
+    this.open = false;
+    this.inRun = false;
+  }
+
+  private emit(phase: "start" | "end", end: number | null): void {
+    this.sink({
+      phase,
+      condition: { type: TYPE, start: this.runStart, end, details: { peakDbfs: dbfs(this.runPeak) } },
+    });
+  }
+}
+
+export const silenceDetector = defineDetector({
+  type: TYPE,
+  description: "All channels below a level (RMS over short windows) for a minimum time.",
+  needs: { audio: true },
+  options: SilenceOptions,
+  create: (options, sink) => new SilenceDetector(options, sink),
+});
