@@ -24,6 +24,9 @@ type Command = (argv: string[], out: NodeJS.WriteStream, err: NodeJS.WriteStream
 const COMMANDS: Record<string, () => Promise<Command>> = {
   analyze: () => Promise.resolve(runAnalyze),
   watch: () => Promise.resolve(runWatch),
+  gen: async () => (await import("./gen-command.js")).runGen,
+  serve: async () => (await import("./serve-command.js")).runServe,
+  bench: async () => (await import("./bench-command.js")).runBench,
 };
 
 const USAGE_CODES: readonly ErrorCode[] = ["SQM_ERR_USAGE", "SQM_ERR_CONFIG", "SQM_ERR_DEFECT_SPEC"];

@@ -49,7 +49,10 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     {
       level: readEnvironment().logLevel,
       base: { service: "streamqc" },
-      redact: { paths: ["token", "secret", "*.token", "*.secret", "*.secretAccessKey", "headers.authorization"], censor: "[redacted]" },
+      redact: {
+        paths: ["token", "secret", "*.token", "*.secret", "*.secretAccessKey", "headers.authorization"],
+        censor: "[redacted]",
+      },
     },
     (options.logStream ?? process.stdout) as pino.DestinationStream,
   );
@@ -71,10 +74,19 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     logger: logger.child({ component: "alerts" }),
   });
   const writer = new IncidentWriter({ store, router, notify: () => dispatcher.notify() });
-  const demo = config.demo ? new DemoChannels(join(dataDir, "demo"), ffmpegPath, (m) => logger.info({ component: "demo" }, m)) : null;
-  const streams: { name: string; url: string; profile: string; labels: Record<string, string>; enabled: boolean }[] = config.streams.map((s) => ({ ...s }));
+  const demo = config.demo
+    ? new DemoChannels(join(dataDir, "demo"), ffmpegPath, (m) => logger.info({ component: "demo" }, m))
+    : null;
+  const streams: {
+    name: string;
+    url: string;
+    profile: string;
+    labels: Record<string, string>;
+    enabled: boolean;
+  }[] = config.streams.map((s) => ({ ...s }));
   if (demo) {
-    for (const ch of await demo.start()) streams.push({ name: ch.name, url: ch.url, profile: "default", labels: ch.labels, enabled: true });
+    for (const ch of await demo.start())
+      streams.push({ name: ch.name, url: ch.url, profile: "default", labels: ch.labels, enabled: true });
   }
   const service = new MonitorService({
     store,
@@ -89,7 +101,10 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const api = buildApi(service, {
     host: config.server.host,
     token,
-    logger: { level: readEnvironment().logLevel, stream: (options.logStream ?? process.stdout) as pino.DestinationStream },
+    logger: {
+      level: readEnvironment().logLevel,
+      stream: (options.logStream ?? process.stdout),
+    },
   });
   await service.start(streams);
   const address = await api.listen({ host: config.server.host, port: config.server.port });
@@ -144,7 +159,9 @@ export async function runServe(argv: string[], out: NodeJS.WriteStream): Promise
     },
     logStream: out,
   });
-  process.stderr.write(`streamqc: serving on ${running.url} (dashboard ${running.url}/, API ${running.url}/api/v1, metrics ${running.url}/metrics); Ctrl-C stops\n`);
+  process.stderr.write(
+    `streamqc: serving on ${running.url} (dashboard ${running.url}/, API ${running.url}/api/v1, metrics ${running.url}/metrics); Ctrl-C stops\n`,
+  );
   await new Promise<void>((resolveStop) => {
     const stop = (): void => resolveStop();
     process.once("SIGINT", stop);

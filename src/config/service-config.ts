@@ -113,7 +113,12 @@ export function loadServiceConfig(
 ): LoadedServiceConfig {
   const raw = path ? readJsonFile(path) : {};
   const where = path ?? "config";
-  const merged = { ...(raw as object), ...overrides };
+  const file = (raw ?? {}) as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...file, ...overrides };
+  if (overrides.server && typeof file["server"] === "object" && file["server"] !== null) {
+    // Command-line --host/--port override single fields of the file's server block.
+    merged["server"] = { ...(file["server"]), ...overrides.server };
+  }
   const config = parseWith(ServiceConfigSchema, merged, where);
   const profiles = new Map<string, ResolvedProfile>();
   profiles.set(

@@ -13,6 +13,22 @@ import { TsAnalyzer } from "./ts-analyzer.js";
 /** A segment not taken by ffmpeg within this long is dropped rather than stalling the source. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
+/**
+ * RFC 8216 (3.2) asks for a PAT and PMT at the start of each segment, not every 0.5 s as
+ * TR 101 290 does for broadcast: packagers (FFmpeg's among them) write one per segment. The
+ * repetition checks are relaxed to what HLS requires; a segment without them still fails.
+ */
+function hlsTsAnalyzer(emit: (e: StreamEvent) => void): TsAnalyzer {
+  return new TsAnalyzer({
+    onFault: (f) => emit(f),
+    patTimeout: HLS_TABLE_TIMEOUT_S,
+    pmtTimeout: HLS_TABLE_TIMEOUT_S,
+  });
+}
+
+/** Longer than any sane target duration, so only a segment that lacks the tables trips it. */
+const HLS_TABLE_TIMEOUT_S = 12;
+
 export class HlsFeedSource implements Source {
   readonly kind = "hls" as const;
   readonly live = true;
@@ -38,13 +54,13 @@ export class HlsFeedSource implements Source {
       events.emit({ ...e, at: events.now() });
       if (e.kind === "ended") this.stdin?.end();
     };
-    this.analyzer = new TsAnalyzer({ onFault: (f) => emit(f) });
+    this.analyzer = hlsTsAnalyzer(emit);
     this.hls = new HlsSource({
       url: this.url,
       ...(this.rendition !== undefined ? { rendition: this.rendition } : {}),
       onEvent: emit,
       onSegment: async (bytes, info) => {
-        if (info.discontinuity) this.analyzer = new TsAnalyzer({ onFault: (f) => emit(f) });
+        if (info.discontinuity) this.analyzer = hlsTsAnalyzer(emit);
         this.analyzer?.push(bytes);
         await this.write(bytes);
       },

@@ -71,7 +71,8 @@ export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 
 const CONCEALING = /concealing (\d+) DC, (\d+) AC, (\d+) MV errors/;
 /** `-debug_ts` reports each decoded video frame's PTS; a corrupt-frame warning follows its frame. */
-const DECODED_VIDEO = /^\[info\] decoder -> ist_index:\d+ type:video frame_pts:\S+ frame_pts_time:(-?[\d.]+)/;
+const DECODED_VIDEO =
+  /^\[info\] decoder -> ist_index:\d+ type:video frame_pts:\S+ frame_pts_time:(-?[\d.]+) .*keyframe:(\d)/;
 const DEBUG_TS = /^\[info\] (demuxer|decoder|encoder|muxer|filter)[ +]/;
 const CORRUPT_FRAME = /corrupt decoded frame in stream \d+/;
 /** Decoded frames after which error reports not tied to a frame are passed on as they are. */
@@ -297,6 +298,8 @@ export class MediaReader {
     let inputAudio: { sampleRate: number; channels: number } | null = null;
     let inputDuration: number | undefined;
     let lastDecodedRaw: number | null = null;
+    let keyframeSeen = false;
+    let framesBeforeKey = 0;
     let pending = { messages: [] as string[], concealed: 0, age: 0 };
     this.corrupt = [];
     const demuxer = new NutDemuxer({
@@ -332,6 +335,12 @@ export class MediaReader {
           const decoded = DECODED_VIDEO.exec(line);
           if (decoded) {
             lastDecodedRaw = Number(decoded[1]);
+            // Streams without IDR frames (intra refresh) never say keyframe: give up waiting after ~10 s.
+            if ((decoded[2] === "1" || ++framesBeforeKey > 250) && !keyframeSeen) {
+              // Joining a stream mid-GOP gives broken frames until the first keyframe: not damage.
+              keyframeSeen = true;
+              pending = { messages: [], concealed: 0, age: 0 };
+            }
             if (pending.messages.length > 0 && ++pending.age > UNTIED_AFTER_FRAMES) {
               this.emitDecoderError(pending.messages, pending.concealed, this.mediaNow(), false);
               pending = { messages: [], concealed: 0, age: 0 };
@@ -340,6 +349,8 @@ export class MediaReader {
           return;
         }
         this.safe(() => this.handlers.log?.(line));
+        if (!keyframeSeen && (CORRUPT_FRAME.test(line) || CONCEALING.test(line) || DECODER_ERROR.test(line)))
+          return;
         if (CORRUPT_FRAME.test(line) && lastDecodedRaw !== null) {
           this.corrupt.push({
             raw: lastDecodedRaw,

@@ -9,8 +9,22 @@
 import type { Logger } from "pino";
 import type { AlertDispatcher } from "../alert/dispatcher.js";
 import type { IncidentWriter } from "../alert/incident-writer.js";
-import type { IncidentPageResult, MetricsSnapshot, ServiceEvent, ServiceFacade, StoredBlob } from "../api/service-facade.js";
-import type { IncidentQuery, Readiness, Report, Stream, StreamCreate, StreamPatch, StreamState as ApiStreamState } from "../api/schemas.js";
+import type {
+  IncidentPageResult,
+  MetricsSnapshot,
+  ServiceEvent,
+  ServiceFacade,
+  StoredBlob,
+} from "../api/service-facade.js";
+import type {
+  IncidentQuery,
+  Readiness,
+  Report,
+  Stream,
+  StreamCreate,
+  StreamPatch,
+  StreamState as ApiStreamState,
+} from "../api/schemas.js";
 import type { ResolvedProfile } from "../config/profile.js";
 import { StreamqcError, errorMessage, isStreamqcError } from "../errors.js";
 import type { BlobStore } from "../store/blob-store.js";
@@ -92,12 +106,30 @@ export class MonitorService implements ServiceFacade {
   }
 
   /** Makes sure the configured streams exist (by name), then starts every enabled stream. */
-  async start(configured: readonly { name: string; url: string; profile: string; labels: Record<string, string>; enabled: boolean }[]): Promise<void> {
+  async start(
+    configured: readonly {
+      name: string;
+      url: string;
+      profile: string;
+      labels: Record<string, string>;
+      enabled: boolean;
+    }[],
+  ): Promise<void> {
     for (const c of configured) {
       const existing = await this.o.store.getStreamByName(c.name);
       if (!existing) {
-        await this.o.store.createStream({ name: c.name, url: c.url, profile: c.profile, labels: c.labels, enabled: c.enabled });
-      } else if (existing.url !== c.url || existing.profile !== c.profile || JSON.stringify(existing.labels) !== JSON.stringify(c.labels)) {
+        await this.o.store.createStream({
+          name: c.name,
+          url: c.url,
+          profile: c.profile,
+          labels: c.labels,
+          enabled: c.enabled,
+        });
+      } else if (
+        existing.url !== c.url ||
+        existing.profile !== c.profile ||
+        JSON.stringify(existing.labels) !== JSON.stringify(c.labels)
+      ) {
         await this.o.store.updateStream(existing.id, { url: c.url, profile: c.profile, labels: c.labels });
       }
     }
@@ -118,7 +150,9 @@ export class MonitorService implements ServiceFacade {
       for (const i of page.items) {
         // The end is not known: the incident lasted at least until the service went away.
         const lasted = Math.max(0, (Date.now() - Date.parse(i.startedAt)) / 1000);
-        await this.o.writer.close(i.id, i.start + lasted, { details: { ...i.details, closedBy: "service restart" } });
+        await this.o.writer.close(i.id, i.start + lasted, {
+          details: { ...i.details, closedBy: "service restart" },
+        });
       }
     }
   }
@@ -155,10 +189,15 @@ export class MonitorService implements ServiceFacade {
       onIncident: (e) => this.incident(r.id, e),
       onState: (state) => {
         log.info({ status: state.status, error: state.lastError }, "stream state");
-        this.emit({ type: "stream.state", state: state as ApiStreamState });
+        this.emit({ type: "stream.state", state: state });
       },
       onLevels: (levels, thumb) =>
-        this.emit({ type: "stream.levels", streamId: r.id, levels, ...(thumb ? { thumbnailPts: thumb.pts } : {}) }),
+        this.emit({
+          type: "stream.levels",
+          streamId: r.id,
+          levels,
+          ...(thumb ? { thumbnailPts: thumb.pts } : {}),
+        }),
       log: (level, message, fields) => log[level](fields ?? {}, message),
     });
     this.runners.set(r.id, runner);
@@ -199,11 +238,24 @@ export class MonitorService implements ServiceFacade {
             details: e.incident.details,
           });
           resolveId(stored.id);
-          for (const [name, thumb] of [["before.jpg", e.evidence.before], ["during.jpg", e.evidence.during]] as const) {
-            if (thumb) await saveEvidence(this.o.store, this.o.blobs, stored.id, name, thumb.jpeg, "image/jpeg");
+          for (const [name, thumb] of [
+            ["before.jpg", e.evidence.before],
+            ["during.jpg", e.evidence.during],
+          ] as const) {
+            if (thumb)
+              await saveEvidence(this.o.store, this.o.blobs, stored.id, name, thumb.jpeg, "image/jpeg");
           }
-          const measured = new TextEncoder().encode(JSON.stringify({ incident: e.incident, details: e.incident.details }, null, 2));
-          await saveEvidence(this.o.store, this.o.blobs, stored.id, "measurements.json", measured, "application/json");
+          const measured = new TextEncoder().encode(
+            JSON.stringify({ incident: e.incident, details: e.incident.details }, null, 2),
+          );
+          await saveEvidence(
+            this.o.store,
+            this.o.blobs,
+            stored.id,
+            "measurements.json",
+            measured,
+            "application/json",
+          );
           const full = await this.o.store.getIncident(stored.id);
           this.emit({ type: "incident.opened", incident: toFacadeIncident(full ?? stored) });
         } catch (err) {
@@ -279,7 +331,11 @@ export class MonitorService implements ServiceFacade {
   async updateStream(id: string, patch: StreamPatch): Promise<Stream | undefined> {
     const before = await this.o.store.getStream(id);
     if (!before) return undefined;
-    if (patch.name !== undefined && patch.name !== before.name && (await this.o.store.getStreamByName(patch.name))) {
+    if (
+      patch.name !== undefined &&
+      patch.name !== before.name &&
+      (await this.o.store.getStreamByName(patch.name))
+    ) {
       throw new StreamqcError("SQM_ERR_CONFLICT", `a stream named "${patch.name}" already exists`);
     }
     const after = await this.o.store.updateStream(id, {
@@ -290,7 +346,10 @@ export class MonitorService implements ServiceFacade {
       ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
     });
     const restart =
-      after.url !== before.url || after.profile !== before.profile || after.name !== before.name || after.enabled !== before.enabled;
+      after.url !== before.url ||
+      after.profile !== before.profile ||
+      after.name !== before.name ||
+      after.enabled !== before.enabled;
     if (restart) {
       await this.stopRunner(id);
       if (after.enabled) this.startRunner(after);
@@ -317,7 +376,7 @@ export class MonitorService implements ServiceFacade {
     const r = await this.o.store.getStream(id);
     if (!r) return undefined;
     const updated = r.enabled ? r : await this.o.store.updateStream(id, { enabled: true });
-    return this.startRunner(updated).state() as ApiStreamState;
+    return this.startRunner(updated).state();
   }
 
   async stopStream(id: string): Promise<ApiStreamState | undefined> {
@@ -326,7 +385,7 @@ export class MonitorService implements ServiceFacade {
     if (r.enabled) await this.o.store.updateStream(id, { enabled: false });
     const runner = this.runners.get(id);
     await this.stopRunner(id);
-    return (runner?.state() ?? this.stoppedState(r)) as ApiStreamState;
+    return (runner?.state() ?? this.stoppedState(r));
   }
 
   private stoppedState(r: StreamRecord) {
@@ -338,7 +397,7 @@ export class MonitorService implements ServiceFacade {
   }
 
   streamState(id: string): ApiStreamState | undefined {
-    return this.runners.get(id)?.state() as ApiStreamState | undefined;
+    return this.runners.get(id)?.state();
   }
 
   latestThumbnail(id: string): StoredBlob | undefined {
@@ -401,7 +460,14 @@ export class MonitorService implements ServiceFacade {
     const out: Report[] = [];
     for (const s of streams as StreamRecord[]) {
       const r = await this.o.store.report(s.id, from, to, now);
-      out.push({ stream: s.name, streamId: s.id, from: r.from, to: r.to, availability: r.availability, defectSeconds: { ...r.defectSeconds } });
+      out.push({
+        stream: s.name,
+        streamId: s.id,
+        from: r.from,
+        to: r.to,
+        availability: r.availability,
+        defectSeconds: { ...r.defectSeconds },
+      });
     }
     return out;
   }
@@ -432,7 +498,9 @@ export class MonitorService implements ServiceFacade {
       outcome: d.status === "pending" ? "retry" : d.status,
       count: d.status === "pending" ? Math.max(0, d.attempts) : d.count,
     }));
-    const alertFailures = deliveries.filter((d) => d.status === "failed").map((d) => ({ channel: d.channel, count: d.count }));
+    const alertFailures = deliveries
+      .filter((d) => d.status === "failed")
+      .map((d) => ({ channel: d.channel, count: d.count }));
     return { streams, incidents, alertDeliveries, alertFailures };
   }
 
