@@ -7,8 +7,9 @@
  * reference. A block changed when its mean moved by more than `blockThreshold`; the picture
  * changed when more than `maxChangedRatio` of the blocks did.
  *
- * A flat picture (black, a uniform slate, black with a small logo) is still but has no
- * picture to freeze: it is `video.black`'s to report, so by default it is not a freeze.
+ * A flat dark picture (black, black with a small logo) is still, but it is `video.black`'s
+ * to report, so by default it is not a freeze. A flat bright slate (a grey "no signal"
+ * screen) is nobody else's: it stays a freeze.
  */
 import { z } from "zod";
 import type { VideoFrame } from "../ingest/media.js";
@@ -33,7 +34,9 @@ export const FreezeOptions = z.object({
    * picture flat; 0.95 leaves room for a logo. @defaultValue 0.95
    */
   flatRatio: z.number().min(0).max(1).default(0.95),
-  /** Report freezes of flat pictures too (they double `video.black` on black). @defaultValue false */
+  /** Most common block level (0..255) at or below which a flat picture is black, not frozen. @defaultValue 32 */
+  flatBlackLevel: z.number().min(0).max(255).default(32),
+  /** Report freezes of flat black pictures too (they double `video.black`). @defaultValue false */
   reportFlat: z.boolean().default(false),
 });
 export type FreezeOptions = z.output<typeof FreezeOptions>;
@@ -70,7 +73,7 @@ export class FreezeDetector implements Detector {
     if (frame.width !== this.width || frame.height !== this.height) this.resize(frame.width, frame.height);
     this.blockMeans(frame, this.cur);
 
-    if (!this.opts.reportFlat && this.isFlat(this.cur)) {
+    if (!this.opts.reportFlat && this.isFlatBlack(this.cur)) {
       if (this.hasRef) this.close(pts - this.lastPts > this.opts.maxGap ? this.lastPts + this.interval : pts);
       this.hasRef = false;
       return;
@@ -186,7 +189,7 @@ export class FreezeDetector implements Detector {
     }
   }
 
-  private isFlat(means: Float32Array): boolean {
+  private isFlatBlack(means: Float32Array): boolean {
     const hist = this.histogram;
     hist.fill(0);
     for (let i = 0; i < means.length; i++) {
@@ -195,6 +198,7 @@ export class FreezeDetector implements Detector {
     }
     let mode = 0;
     for (let v = 1; v < 256; v++) if ((hist[v] ?? 0) > (hist[mode] ?? 0)) mode = v;
+    if (mode > this.opts.flatBlackLevel) return false;
     const reach = Math.round(2 * this.opts.blockThreshold);
     let near = 0;
     for (let v = Math.max(0, mode - reach); v <= Math.min(255, mode + reach); v++) near += hist[v] ?? 0;

@@ -71,7 +71,11 @@ export function truthPathFor(out: string): string {
   return `${stem}.truth.json`;
 }
 
-/** Base level of the sound, about -22 dBFS RMS: loud enough that no stretch is silent by accident. */
+/**
+ * Pink noise amplitude. With the tones and the pan gains the sound measures -23.2 LUFS
+ * integrated (EBU R128's target, so a clean clip raises no audio.loudness incident) and about
+ * -24 dBFS RMS: loud enough that no stretch is silent by accident.
+ */
 const PINK_AMPLITUDE = 0.3;
 
 interface VideoContext {
@@ -163,12 +167,12 @@ const VIDEO_INJECTORS: Partial<Record<DefectType, VideoInjector>> = {
 };
 
 const AUDIO_INJECTORS: Partial<Record<DefectType, AudioInjector>> = {
-  // -70 dB on a -22 dBFS signal leaves a noise floor near -90 dBFS: silence that is not digital zero.
+  // -70 dB on a -24 dBFS signal leaves a noise floor near -94 dBFS: silence that is not digital zero.
   silence: (d) => `volume=volume=0.0003:enable=${during(d.start, d.start + d.duration)}`,
-  // About -26 dB, gated off for 0.6 s of every 1.5 s and modulated at a syllable rate:
+  // About -24 dB (to -48 dBFS RMS, peaks near -36), gated off for 0.6 s of every 1.5 s and modulated at a syllable rate:
   // quiet speech with pauses well under a second.
   quiet: (d) =>
-    `volume=volume='0.05*(0.6+0.4*sin(2*PI*4*t))*gt(sin(2*PI*(t-${d.start})/1.5),-0.3)':eval=frame:enable=${during(
+    `volume=volume='0.063*(0.6+0.4*sin(2*PI*4*t))*gt(sin(2*PI*(t-${d.start})/1.5),-0.3)':eval=frame:enable=${during(
       d.start,
       d.start + d.duration,
     )}`,
@@ -245,7 +249,7 @@ function buildGraph(opts: Resolved): {
   const sound =
     base === null
       ? // tremolo keeps the level moving (never silent: depth 0.3), the pan makes two channels.
-        `[an][as1][as2]amix=inputs=3:normalize=0,tremolo=f=0.4:d=0.3,pan=stereo|c0=c0|c1=0.9*c0`
+        `[an][as1][as2]amix=inputs=3:normalize=0,tremolo=f=0.4:d=0.3,pan=stereo|c0=0.78*c0|c1=0.7*c0`
       : `[0:a]aresample=${sr},aformat=sample_fmts=flt:channel_layouts=stereo,` +
         `atrim=duration=${duration},asetpts=PTS-STARTPTS`;
   if (base === null) {

@@ -85,6 +85,15 @@ describe("video.freeze", () => {
     expect(Math.abs((flat[0]?.start ?? 0) - 3)).toBeLessThanOrEqual(TOL);
   });
 
+  it("reports a still uniform grey slate: only flat black is left to video.black", () => {
+    const grey = new Uint8Array(320 * 180).fill(128);
+    const moving = scene(30);
+    const found = run((t) => (t >= 3 && t < 7 ? grey : moving(t)), 10);
+    expect(found).toHaveLength(1);
+    expect(Math.abs((found[0]?.start ?? 0) - 3)).toBeLessThanOrEqual(TOL);
+    expect(Math.abs((found[0]?.end ?? 0) - 7)).toBeLessThanOrEqual(TOL);
+  });
+
   it("reports a freeze exactly minDuration long", () => {
     const found = run(scene(30, [[5, 7]]), 10);
     expect(found).toHaveLength(1);
