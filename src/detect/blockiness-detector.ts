@@ -100,6 +100,7 @@ class BlockinessDetector implements Detector {
   private dirtyRun = 0;
   private dirtyRunStart = 0;
   private cleanRun = 0;
+  private keyframesSeen = false;
 
   constructor(
     private readonly opts: Options,
@@ -113,6 +114,13 @@ class BlockinessDetector implements Detector {
     if (event.kind === "format" && event.video) {
       this.srcWidth = event.video.width;
       this.srcHeight = event.video.height;
+      return;
+    }
+    if (event.kind === "keyframe") {
+      // A keyframe after the last damaged frame rebuilds the whole picture: the damage ends here.
+      this.keyframesSeen = true;
+      if (this.openSince !== null && this.cause === "decoder" && event.at > this.lastErrorAt)
+        this.close(event.at);
       return;
     }
     if (event.kind !== "decoder-error") return;
@@ -177,7 +185,8 @@ class BlockinessDetector implements Detector {
     const d = frame.pts - this.lastPts;
     if (d > 0 && d < 0.2) this.frameDuration = this.frameDuration * 0.9 + d * 0.1;
     this.lastPts = frame.pts;
-    if (this.openSince !== null && this.cause === "decoder") {
+    // Without keyframe events, the refresh is found in the picture itself (a spike of change).
+    if (this.openSince !== null && this.cause === "decoder" && !this.keyframesSeen) {
       const quiet = frame.pts - this.lastErrorAt;
       if (quiet <= 0) {
         this.damageChange = Math.max(this.damageChange, change);

@@ -192,8 +192,8 @@ export class MediaReader {
   private lastMedia = 0;
   private lastPacketWall = 0;
   private anyPacket = false;
-  /** Frames ffmpeg flagged corrupt, by decode PTS, waiting for their analysis frame. */
-  private corrupt: { raw: number; messages: string[]; concealed: number }[] = [];
+  /** Keyframes and frames ffmpeg flagged corrupt, by decode PTS, waiting for their analysis frame. */
+  private frameNotes: { raw: number; keyframe: boolean; messages: string[]; concealed: number }[] = [];
   /** Counters for metrics and tests. */
   readonly stats = { videoFrames: 0, audioBlocks: 0, detailFrames: 0, thumbnails: 0, decoderErrors: 0 };
 
@@ -301,7 +301,7 @@ export class MediaReader {
     let keyframeSeen = false;
     let framesBeforeKey = 0;
     let pending = { messages: [] as string[], concealed: 0, age: 0 };
-    this.corrupt = [];
+    this.frameNotes = [];
     const demuxer = new NutDemuxer({
       onStreams: (s) => {
         streams = s;
@@ -335,6 +335,9 @@ export class MediaReader {
           const decoded = DECODED_VIDEO.exec(line);
           if (decoded) {
             lastDecodedRaw = Number(decoded[1]);
+            if (decoded[2] === "1") {
+              this.frameNotes.push({ raw: lastDecodedRaw, keyframe: true, messages: [], concealed: 0 });
+            }
             // Streams without IDR frames (intra refresh) never say keyframe: give up waiting after ~10 s.
             if ((decoded[2] === "1" || ++framesBeforeKey > 250) && !keyframeSeen) {
               // Joining a stream mid-GOP gives broken frames until the first keyframe: not damage.
@@ -352,8 +355,9 @@ export class MediaReader {
         if (!keyframeSeen && (CORRUPT_FRAME.test(line) || CONCEALING.test(line) || DECODER_ERROR.test(line)))
           return;
         if (CORRUPT_FRAME.test(line) && lastDecodedRaw !== null) {
-          this.corrupt.push({
+          this.frameNotes.push({
             raw: lastDecodedRaw,
+            keyframe: false,
             messages: pending.messages,
             concealed: pending.concealed,
           });
@@ -443,9 +447,10 @@ export class MediaReader {
     switch (role) {
       case "video": {
         sawVideo();
-        while (this.corrupt.length > 0 && this.corrupt[0]!.raw <= raw + 0.002) {
-          const c = this.corrupt.shift()!;
-          this.emitDecoderError(c.messages, c.concealed, media, true);
+        while (this.frameNotes.length > 0 && this.frameNotes[0]!.raw <= raw + 0.002) {
+          const note = this.frameNotes.shift()!;
+          if (note.keyframe) this.emit({ kind: "keyframe", at: media });
+          else this.emitDecoderError(note.messages, note.concealed, media, true);
         }
         this.stats.videoFrames++;
         const frame: VideoFrame = { pts: media, width: st.width ?? 0, height: st.height ?? 0, luma: p.data };

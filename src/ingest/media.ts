@@ -75,6 +75,11 @@ export type StreamEvent =
       readonly frame?: boolean;
     }
   | {
+      /** The decoder produced a keyframe (IDR): the picture is rebuilt from scratch here. */
+      readonly kind: "keyframe";
+      readonly at: number;
+    }
+  | {
       readonly kind: "fault";
       readonly at: number;
       /** A dotted incident type such as `hls.stale-playlist` or `ts.continuity`. */
