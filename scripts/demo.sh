@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The main job on the embedded default. Until `serve` lands, this generates a clip with
-# injected defects and analyzes it, printing the incidents found beside the ground truth.
+# The main job on the embedded default: the monitoring service with SQLite in ./data, the
+# HTTP API and dashboard on http://127.0.0.1:8080, and two demo channels (UDP and HLS,
+# published on loopback from a generated clip with defects every minute). Incidents appear
+# within a minute. Ctrl-C stops it. Extra arguments go to `streamqc serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-mkdir -p tmp
-node dist/cli/main.js gen tmp/demo.ts --duration 45 --defects freeze@8:4,black@18:3,silence@26:3,clipping@34:2
-node dist/cli/main.js analyze tmp/demo.ts
+exec node dist/cli/main.js serve --demo "$@"

@@ -1,6 +1,7 @@
 /** `streamqc analyze INPUT [--duration S] [--format text|json|jsonl] [--config FILE]` */
 import { parseArgs } from "node:util";
-import { ffmpegPathFrom, loadAnalysisConfig } from "../config/config.js";
+import { ffmpegPathFrom } from "../config/config.js";
+import { loadAnalysisConfig } from "../config/service-config.js";
 import { StreamqcError } from "../errors.js";
 import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { analyzeInput } from "../monitor/analyze.js";

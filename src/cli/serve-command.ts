@@ -106,7 +106,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       stream: options.logStream ?? process.stdout,
     },
   });
-  await service.start(streams);
+  await service.start(streams, config.maintenance);
   const address = await api.listen({ host: config.server.host, port: config.server.port });
   logger.info(
     { url: address, streams: streams.map((s) => ({ name: s.name, url: redactUrl(s.url) })), dataDir },

@@ -4,7 +4,8 @@
  * piped, it prints one line per event.
  */
 import { parseArgs } from "node:util";
-import { ffmpegPathFrom, loadAnalysisConfig } from "../config/config.js";
+import { ffmpegPathFrom } from "../config/config.js";
+import { loadAnalysisConfig } from "../config/service-config.js";
 import { resolveProfile } from "../config/profile.js";
 import { StreamqcError } from "../errors.js";
 import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";

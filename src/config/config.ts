@@ -6,18 +6,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { StreamqcError } from "../errors.js";
 import { readEnvironment } from "./env.js";
-import { ProfileSchema, formatZodError } from "./profile.js";
-
-export const AnalysisConfigSchema = z
-  .object({
-    /** Path of ffmpeg. Default: $STREAMQC_FFMPEG, else `ffmpeg` on PATH. */
-    ffmpeg: z.string().min(1).optional(),
-    /** The detector profile for `analyze` and `watch` (and the `default` profile of `serve`). */
-    profile: ProfileSchema.optional(),
-  })
-  .strict();
-
-export type AnalysisConfig = z.output<typeof AnalysisConfigSchema>;
+import { formatZodError } from "./profile.js";
 
 /** Reads and parses a JSON config file; a clear message names the file and the bad field. */
 export function readJsonFile(path: string): unknown {
@@ -41,11 +30,6 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where:
   const res = schema.safeParse(value);
   if (!res.success) throw new StreamqcError("SQM_ERR_CONFIG", `${where}: ${formatZodError(res.error)}`);
   return Object.freeze(res.data) as z.output<S>;
-}
-
-export function loadAnalysisConfig(path: string | undefined): AnalysisConfig {
-  if (!path) return Object.freeze({});
-  return parseWith(AnalysisConfigSchema, readJsonFile(path), path);
 }
 
 export function ffmpegPathFrom(config: { ffmpeg?: string | undefined }): string {

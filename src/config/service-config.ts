@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { StreamqcError } from "../errors.js";
 import { readEnvironment } from "./env.js";
-import { ProfileSchema, resolveProfile, type ResolvedProfile } from "./profile.js";
+import { ProfileSchema, resolveProfile, type ProfileInput, type ResolvedProfile } from "./profile.js";
 import { parseWith, readJsonFile } from "./config.js";
 
 export const STREAM_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -65,6 +65,25 @@ export const ServiceConfigSchema = z
       })
       .strict()
       .default({ store: "directory" }),
+    /**
+     * Maintenance windows: incidents are still recorded, alerts are muted. `stream` is a stream
+     * name; without it the window mutes every stream. Default none.
+     */
+    maintenance: z
+      .array(
+        z
+          .object({
+            stream: z.string().optional(),
+            startsAt: z.iso.datetime({ offset: true }),
+            endsAt: z.iso.datetime({ offset: true }),
+            reason: z.string().default(""),
+          })
+          .strict()
+          .refine((w) => Date.parse(w.endsAt) > Date.parse(w.startsAt), {
+            message: "endsAt must be after startsAt",
+          }),
+      )
+      .default([]),
     /** Alert channels and routes (see src/config/alert-config.ts). */
     alerts: z.unknown().optional(),
     /** Start the built-in demo channels (loopback test streams with injected defects). */
@@ -87,6 +106,15 @@ export const ServiceConfigSchema = z
           code: "custom",
           path: ["streams", i, "profile"],
           message: `unknown profile "${s.profile}"`,
+        });
+      }
+    });
+    cfg.maintenance.forEach((w, i) => {
+      if (w.stream !== undefined && !names.has(w.stream) && !cfg.demo) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["maintenance", i, "stream"],
+          message: `unknown stream "${w.stream}"`,
         });
       }
     });
@@ -133,4 +161,24 @@ export function loadServiceConfig(
     throw new StreamqcError("SQM_ERR_CONFIG", `${where}: the API token must be at least 16 characters`);
   }
   return Object.freeze({ config, profiles, token });
+}
+
+export interface AnalysisConfig {
+  readonly ffmpeg?: string;
+  /** The profile `analyze` and `watch` run: `profiles.default`, else `profile`. */
+  readonly profile?: ProfileInput;
+}
+
+/**
+ * `analyze` and `watch` read the same file as `serve` (one schema, so a typo is an error
+ * everywhere) and use its `ffmpeg` and default profile.
+ */
+export function loadAnalysisConfig(path: string | undefined): AnalysisConfig {
+  if (!path) return Object.freeze({});
+  const config = parseWith(ServiceConfigSchema, readJsonFile(path), path);
+  const profile = config.profiles["default"] ?? config.profile;
+  return Object.freeze({
+    ...(config.ffmpeg !== undefined ? { ffmpeg: config.ffmpeg } : {}),
+    ...(profile !== undefined ? { profile } : {}),
+  });
 }

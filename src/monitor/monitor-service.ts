@@ -114,6 +114,12 @@ export class MonitorService implements ServiceFacade {
       labels: Record<string, string>;
       enabled: boolean;
     }[],
+    maintenance: readonly {
+      stream?: string | undefined;
+      startsAt: string;
+      endsAt: string;
+      reason: string;
+    }[] = [],
   ): Promise<void> {
     for (const c of configured) {
       const existing = await this.o.store.getStreamByName(c.name);
@@ -131,6 +137,26 @@ export class MonitorService implements ServiceFacade {
         JSON.stringify(existing.labels) !== JSON.stringify(c.labels)
       ) {
         await this.o.store.updateStream(existing.id, { url: c.url, profile: c.profile, labels: c.labels });
+      }
+    }
+    for (const w of maintenance) {
+      const streamId =
+        w.stream === undefined ? null : ((await this.o.store.getStreamByName(w.stream))?.id ?? null);
+      if (w.stream !== undefined && streamId === null) continue;
+      const known = await this.o.store.listMaintenanceWindows();
+      const same = known.some(
+        (k) =>
+          k.streamId === streamId &&
+          Date.parse(k.startsAt) === Date.parse(w.startsAt) &&
+          Date.parse(k.endsAt) === Date.parse(w.endsAt),
+      );
+      if (!same) {
+        await this.o.store.addMaintenanceWindow({
+          streamId,
+          startsAt: w.startsAt,
+          endsAt: w.endsAt,
+          reason: w.reason,
+        });
       }
     }
     await this.closeLeftoverIncidents();
