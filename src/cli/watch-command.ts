@@ -97,7 +97,7 @@ export async function runWatch(
     if (!tty) return;
     const lines = [
       `streamqc watch  ${url}`,
-      `state ${state}   media ${formatClock(lastPts)}   ${fps} fps   restarts ${reader.running ? "" : "(decoder down) "}`,
+      `state ${state}   media ${formatClock(lastPts)}   ${fps} fps   decoder ${reader.running ? `pid ${String(reader.pid)}` : "not running"}   decoder errors ${reader.stats.decoderErrors}`,
       `levels peak ${levels.peakDbfs.map((v) => v.toFixed(1)).join(" / ") || "-"} dBFS   rms ${levels.rmsDbfs.map((v) => v.toFixed(1)).join(" / ") || "-"} dBFS`,
       "",
       "detectors:",
