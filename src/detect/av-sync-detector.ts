@@ -191,11 +191,22 @@ class AvSyncDetector implements Detector {
       this.prev = new Uint8Array(luma);
       return;
     }
+    // Every other pixel of every other row: a flash, cut or motion burst changes the whole
+    // picture, so a quarter of the pixels measures it as well at a quarter of the cost.
     let sum = 0;
+    let count = 0;
     const prev = this.prev;
-    for (let i = 0; i < luma.length; i++) sum += Math.abs((luma[i] ?? 0) - (prev[i] ?? 0));
+    const w = frame.width > 0 ? frame.width : luma.length;
+    for (let row = 0; row < luma.length; row += 2 * w) {
+      const end = Math.min(row + w, luma.length);
+      for (let i = row; i < end; i += 2) {
+        const d = luma[i]! - prev[i]!;
+        sum += d < 0 ? -d : d;
+        count++;
+      }
+    }
     prev.set(luma);
-    this.changes.push({ pts: frame.pts, change: sum / luma.length });
+    this.changes.push({ pts: frame.pts, change: sum / Math.max(1, count) });
     if (this.changes.length > 26) this.changes.shift();
     // Decide on the frame before this one: a peak over both neighbours and the recent motion.
     const m = this.changes.length - 2;

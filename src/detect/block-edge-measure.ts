@@ -13,10 +13,9 @@
  * shifted by half a macroblock, and the score is on-grid minus off-grid: the share of grid
  * segments that are block edges beyond what the picture's own edges explain.
  *
- * Grid geometry: detail frames are DETAIL_WIDTH x DETAIL_HEIGHT whatever the source size,
- * so a 16-pixel macroblock of a WxH source is 16*960/W detail pixels wide (8 for 1080p, 12
- * for 720p, 24 for 360p, where FFmpeg's scaler upsamples and spreads a step over two
- * pixels). The step is therefore taken across `span` = ceil(scale) pixels on each side.
+ * Grid geometry: detail frames are the picture's centre at native resolution, cropped on
+ * the macroblock grid, so the period is 16 pixels (times `pixelScale` for a scaled detail
+ * view). The step is taken across `span` = ceil(scale) pixels on each side.
  */
 
 export interface BlockEdgeResult {

@@ -47,9 +47,6 @@ export const BlockinessOptions = z
     minDirtyFrames: z.number().int().min(1).default(2),
     /** Consecutive clean detail frames that close a visual-only condition. Default 2. */
     clearFrames: z.number().int().min(1).default(2),
-    /** Source width and height when no `format` event says (the macroblock grid). Default 1920x1080. */
-    assumeWidth: z.number().int().positive().default(1920),
-    assumeHeight: z.number().int().positive().default(1080),
   })
   .strict();
 
@@ -76,8 +73,6 @@ function median(values: Float64Array, n: number, scratch: Float64Array): number 
 
 class BlockinessDetector implements Detector {
   readonly type = "video.blockiness";
-  private srcWidth: number;
-  private srcHeight: number;
   private prev: Uint8Array | null = null;
   private readonly diffs = new Float64Array(HISTORY);
   private readonly scratch = new Float64Array(HISTORY);
@@ -105,17 +100,9 @@ class BlockinessDetector implements Detector {
   constructor(
     private readonly opts: Options,
     private readonly sink: ConditionSink,
-  ) {
-    this.srcWidth = opts.assumeWidth;
-    this.srcHeight = opts.assumeHeight;
-  }
+  ) {}
 
   pushEvent(event: StreamEvent): void {
-    if (event.kind === "format" && event.video) {
-      this.srcWidth = event.video.width;
-      this.srcHeight = event.video.height;
-      return;
-    }
     if (event.kind === "keyframe") {
       // A keyframe after the last damaged frame rebuilds the whole picture: the damage ends here.
       this.keyframesSeen = true;
@@ -176,6 +163,8 @@ class BlockinessDetector implements Detector {
     const luma = frame.luma;
     let change = 0;
     const hasPrev = this.prev !== null && this.prev.length === luma.length;
+    // With keyframe events the refresh is known exactly: the picture's change is not needed.
+    if (this.keyframesSeen) return;
     if (this.prev && hasPrev) {
       let sum = 0;
       const prev = this.prev;
@@ -217,7 +206,7 @@ class BlockinessDetector implements Detector {
   pushDetail(frame: DetailFrame): void {
     const w = frame.width || DETAIL_WIDTH;
     const h = frame.height || DETAIL_HEIGHT;
-    const r = blockEdgeScore(frame.luma, w, h, (16 * w) / this.srcWidth, (16 * h) / this.srcHeight);
+    const r = blockEdgeScore(frame.luma, w, h, 16 * frame.pixelScale, 16 * frame.pixelScale);
     this.lastScore = r.score;
     const dirty = r.score >= this.opts.minScore;
     if (this.openSince !== null) this.maxScore = Math.max(this.maxScore, r.score);

@@ -44,7 +44,7 @@ export interface BackoffOptions {
 
 export interface MediaReaderOptions {
   readonly ffmpegPath: string;
-  /** Decode detail frames (DETAIL_WIDTH x DETAIL_HEIGHT gray at DETAIL_FPS). */
+  /** Decode detail frames (the picture's centre, up to DETAIL_WIDTH x DETAIL_HEIGHT, gray, at DETAIL_FPS). */
   readonly detail?: boolean;
   /** Encode JPEG thumbnails (THUMBNAIL_FPS) for evidence. */
   readonly thumbnails?: boolean;
@@ -75,8 +75,8 @@ const DECODED_VIDEO =
   /^\[info\] decoder -> ist_index:\d+ type:video frame_pts:\S+ frame_pts_time:(-?[\d.]+) .*keyframe:(\d)/;
 const DEBUG_TS = /^\[info\] (demuxer|decoder|encoder|muxer|filter)[ +]/;
 const CORRUPT_FRAME = /corrupt decoded frame in stream \d+/;
-/** Decoded frames after which error reports not tied to a frame are passed on as they are. */
-const UNTIED_AFTER_FRAMES = 3;
+/** Decoded frames after which error reports not tied to a frame are passed on as they are (beyond any B-frame reorder delay). */
+const UNTIED_AFTER_FRAMES = 16;
 const DECODER_ERROR =
   /^\[(h264|hevc|mpeg2video|mpeg4|aac|mp2|mp3|ac3|vp9|av1|mpegts)[^\]]*\] \[(error|warning)\]/;
 const INPUT_VIDEO = /Stream #0:\d+.*: Video: .*?, (\d+)x(\d+)[ ,].*?(\d+(?:\.\d+)?) fps/;
@@ -119,7 +119,10 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions): string[] 
       "-map",
       "0:v:0?",
       `-filter:v:${v}`,
-      `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${(1 / DETAIL_FPS - 0.001).toFixed(3)})',scale=${DETAIL_WIDTH}:${DETAIL_HEIGHT}:flags=area,format=gray`,
+      `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${(1 / DETAIL_FPS - 0.001).toFixed(3)})',` +
+        // The centre at native size, offsets on the 16-pixel macroblock grid; gray takes the Y plane as is.
+        `crop=w='min(iw\\,${DETAIL_WIDTH})':h='min(ih\\,${DETAIL_HEIGHT})':` +
+        `x='trunc((iw-min(iw\\,${DETAIL_WIDTH}))/32)*16':y='trunc((ih-min(ih\\,${DETAIL_HEIGHT}))/32)*16',format=gray`,
       `-c:v:${v}`,
       "rawvideo",
     );
@@ -465,6 +468,7 @@ export class MediaReader {
           height: st.height ?? 0,
           luma: p.data,
           detail: true,
+          pixelScale: 1,
         };
         this.safe(() => this.handlers.detail?.(frame));
         break;

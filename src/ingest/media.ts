@@ -13,9 +13,15 @@ export interface VideoFrame {
   readonly luma: Uint8Array;
 }
 
-/** Frames at a larger size and a reduced rate, for detectors that need detail (block edges). */
+/**
+ * Detail frames: the centre of the picture at its native resolution (no scaling, so the
+ * codec's block grid is exact and the decoder does no extra scaling work), at a reduced rate,
+ * for detectors that need detail (block edges). The crop is aligned to the 16-pixel grid.
+ */
 export interface DetailFrame extends VideoFrame {
   readonly detail: true;
+  /** Detail pixels per source pixel: 1 for the native crop. */
+  readonly pixelScale: number;
 }
 
 /** A colour JPEG of the picture at a reduced rate, from the same decoder, for evidence. */
@@ -37,10 +43,10 @@ export interface AudioBlock {
 /** The analysis sizes, chosen in DESIGN.md: small enough that Node's share stays under 1% of a core. */
 export const ANALYSIS_WIDTH = 320;
 export const ANALYSIS_HEIGHT = 180;
-/** Detail frames: the 8x8 block grid of a 1080p picture is still visible at half size. */
+/** Detail frames: at most this much of the picture's centre, at native resolution. */
 export const DETAIL_WIDTH = 960;
 export const DETAIL_HEIGHT = 540;
-export const DETAIL_FPS = 5;
+export const DETAIL_FPS = 2;
 export const THUMBNAIL_WIDTH = 320;
 export const THUMBNAIL_FPS = 1;
 export const AUDIO_SAMPLE_RATE = 48_000;

@@ -79,9 +79,13 @@ interface StreamState {
 /** Thrown inside the parser when the buffer ends mid-unit; the unit is retried on more data. */
 class NeedMoreData extends Error {
   /** Bytes of the buffer needed, when known, so that parsing waits until they are there. */
-  constructor(readonly need = 0) {
-    super("need more data");
-  }
+  need = 0;
+}
+/** One instance, reused: it is thrown at every chunk boundary and a new stack each time costs. */
+const NEED_MORE = new NeedMoreData("need more data");
+function needMore(need = 0): NeedMoreData {
+  NEED_MORE.need = need;
+  return NEED_MORE;
 }
 
 export class NutFormatError extends Error {
@@ -93,7 +97,7 @@ class Reader {
   constructor(readonly buf: Buffer) {}
 
   u8(): number {
-    if (this.pos >= this.buf.length) throw new NeedMoreData();
+    if (this.pos >= this.buf.length) throw needMore();
     return this.buf[this.pos++]!;
   }
 
@@ -114,21 +118,21 @@ class Reader {
   }
 
   u64(): bigint {
-    if (this.pos + 8 > this.buf.length) throw new NeedMoreData();
+    if (this.pos + 8 > this.buf.length) throw needMore();
     const value = this.buf.readBigUInt64BE(this.pos);
     this.pos += 8;
     return value;
   }
 
   bytes(n: number): Buffer {
-    if (this.pos + n > this.buf.length) throw new NeedMoreData(this.pos + n);
+    if (this.pos + n > this.buf.length) throw needMore(this.pos + n);
     const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
 
   skip(n: number): void {
-    if (this.pos + n > this.buf.length) throw new NeedMoreData(this.pos + n);
+    if (this.pos + n > this.buf.length) throw needMore(this.pos + n);
     this.pos += n;
   }
 }
@@ -209,7 +213,7 @@ export class NutDemuxer {
     const idx = r.buf.indexOf(code, r.pos);
     if (idx < 0) {
       r.pos = Math.max(r.pos, r.buf.length - 7);
-      throw new NeedMoreData();
+      throw needMore();
     }
     r.pos = idx;
     this.resyncTo = null;
