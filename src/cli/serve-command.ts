@@ -96,6 +96,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     profiles,
     ffmpegPath,
     allowLocalFiles: config.allowFileInputs,
+    ...(config.stallTimeoutMs !== undefined ? { stallTimeoutMs: config.stallTimeoutMs } : {}),
     logger: logger.child({ component: "monitor" }),
   });
   const api = buildApi(service, {

@@ -50,6 +50,12 @@ export const ServiceConfigSchema = z
       })
       .strict()
       .default({ host: "127.0.0.1", port: 8080 }),
+    /**
+     * The watchdog restarts a decoder that writes nothing for this long (a hung or stopped
+     * ffmpeg). Default: 10 000 ms. Shorter values catch stalls sooner but restart decoders of
+     * sources that are merely slow to start.
+     */
+    stallTimeoutMs: z.number().int().min(500).optional(),
     /** Allow streams that read local files (`file:` URLs, paths). Default: false. */
     allowFileInputs: z.boolean().default(false),
     /** Detector profiles by name. `default` always exists (every detector, defaults). */

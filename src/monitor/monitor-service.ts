@@ -42,6 +42,8 @@ export interface MonitorServiceOptions {
   readonly ffmpegPath: string;
   readonly allowLocalFiles: boolean;
   readonly logger: Logger;
+  /** The decoder watchdog's stall timeout; default DEFAULT_STALL_TIMEOUT_MS (10 s). */
+  readonly stallTimeoutMs?: number;
   /** Seconds between `stream.levels` events. Default 1. */
   readonly levelsEverySeconds?: number;
 }
@@ -186,6 +188,7 @@ export class MonitorService implements ServiceFacade {
     const runner = new StreamRunner(def, this.profileOf(r), {
       ffmpegPath: this.o.ffmpegPath,
       allowFiles: this.o.allowLocalFiles,
+      ...(this.o.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.o.stallTimeoutMs } : {}),
       onIncident: (e) => this.incident(r.id, e),
       onState: (state) => {
         log.info({ status: state.status, error: state.lastError }, "stream state");
