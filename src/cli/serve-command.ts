@@ -42,7 +42,7 @@ export interface ServeOptions {
 /** Builds and starts the whole service; the CLI and the tests call this. */
 export async function startService(options: ServeOptions): Promise<RunningService> {
   const { config, profiles, token } = loadServiceConfig(options.config, options.overrides);
-  const alerts = parseAlertConfig(config.alerts ?? {});
+  const alerts = parseAlertConfig(config.alerts ?? {}, options.config ?? "config");
   const ffmpegPath = ffmpegPathFrom(config);
   checkFfmpeg(ffmpegPath);
   const logger = pino(

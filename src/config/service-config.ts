@@ -136,7 +136,11 @@ export function loadServiceConfig(
   }
   const token = config.server.token ?? readEnvironment().apiToken;
   if (token !== undefined && token.length < 16) {
-    throw new StreamqcError("SQM_ERR_CONFIG", `${where}: the API token must be at least 16 characters`);
+    // The schema already holds server.token to 16 characters: a short token here came from the environment.
+    throw new StreamqcError(
+      "SQM_ERR_CONFIG",
+      `STREAMQC_API_TOKEN must be at least 16 characters (${where} sets no server.token, so the environment's is used)`,
+    );
   }
   return Object.freeze({ config, profiles, token });
 }
