@@ -104,7 +104,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     token,
     logger: {
       level: readEnvironment().logLevel,
-      stream: (options.logStream ?? process.stdout),
+      stream: options.logStream ?? process.stdout,
     },
   });
   await service.start(streams);

@@ -123,7 +123,7 @@ export function loadServiceConfig(
   const merged: Record<string, unknown> = { ...file, ...overrides };
   if (overrides.server && typeof file["server"] === "object" && file["server"] !== null) {
     // Command-line --host/--port override single fields of the file's server block.
-    merged["server"] = { ...(file["server"]), ...overrides.server };
+    merged["server"] = { ...file["server"], ...overrides.server };
   }
   const config = parseWith(ServiceConfigSchema, merged, where);
   const profiles = new Map<string, ResolvedProfile>();

@@ -388,7 +388,7 @@ export class MonitorService implements ServiceFacade {
     if (r.enabled) await this.o.store.updateStream(id, { enabled: false });
     const runner = this.runners.get(id);
     await this.stopRunner(id);
-    return (runner?.state() ?? this.stoppedState(r));
+    return runner?.state() ?? this.stoppedState(r);
   }
 
   private stoppedState(r: StreamRecord) {

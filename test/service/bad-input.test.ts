@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningService } from "../../src/cli/serve-command.js";
 import { runCli } from "../helpers/cli.js";
 import { tempDir } from "../helpers/media.js";
-import { api, startInProcess } from "./helpers.js";
+import { api, QUIET_PROFILE, startInProcess } from "./helpers.js";
 
 interface ErrorBody {
   error: string;
@@ -33,7 +33,7 @@ describe("malformed API input changes nothing", () => {
     svc = await startInProcess({
       dataDir: join(tmp.dir, "data"),
       allowFileInputs: false,
-      profiles: { light: { detectors: { "audio.loudness": false } } },
+      profiles: { light: QUIET_PROFILE },
       // Never reachable, so the test does not depend on any media.
       streams: [
         { name: "existing", url: "udp://127.0.0.1:9", profile: "default", labels: {}, enabled: false },
@@ -215,7 +215,10 @@ describe("malformed config: exit 2, one line naming the file and the field, noth
     {
       what: "an unknown profile",
       text: (d) =>
-        JSON.stringify({ ...base(d), streams: [{ name: "a", url: "udp://127.0.0.1:5000", profile: "nope" }] }),
+        JSON.stringify({
+          ...base(d),
+          streams: [{ name: "a", url: "udp://127.0.0.1:5000", profile: "nope" }],
+        }),
       message: /streams\.0\.profile: unknown profile "nope"/,
     },
     {

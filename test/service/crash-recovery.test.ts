@@ -60,7 +60,8 @@ describe("service crash recovery", () => {
     cleanups.push(() => first.kill());
     const url1 = await first.url;
     const incident = await poll(
-      async () => (await api<{ items: Incident[] }>(url1, "GET", "/incidents?type=video.freeze")).body.items[0],
+      async () =>
+        (await api<{ items: Incident[] }>(url1, "GET", "/incidents?type=video.freeze")).body.items[0],
       30_000,
       "the freeze incident in the store",
     );
@@ -71,14 +72,13 @@ describe("service crash recovery", () => {
 
     await first.kill("SIGKILL");
     // pdeathsig: the kernel kills the decoder with its parent.
-    await poll(async () => decoders.every((d) => !running(d.pid)), 5000, "the killed service's ffmpeg to die");
+    await poll(() => decoders.every((d) => !running(d.pid)), 5000, "the killed service's ffmpeg to die");
 
     const db = new Database(join(tmp.dir, "data", "streamqc.db"));
     try {
       expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
       const row = db.prepare("SELECT type, media_start FROM incidents WHERE id = ?").get(incident.id) as
-        | { type: string; media_start: number }
-        | undefined;
+        { type: string; media_start: number } | undefined;
       expect(row?.type).toBe("video.freeze");
       expect(row?.media_start).toBeCloseTo(incident.start, 3);
     } finally {
@@ -90,10 +90,10 @@ describe("service crash recovery", () => {
     cleanups.push(() => second.kill("SIGTERM"));
     const url2 = await second.url;
     const openId = `${incident.id}.open.hook`;
-    await poll(async () => receiver.deliveredCount(openId) > 0, 30_000, "the open alert after restart");
+    await poll(() => receiver.deliveredCount(openId) > 0, 30_000, "the open alert after restart");
     // The incident left open by the crash is closed by the restart; its close alert follows.
     const closeId = `${incident.id}.close.hook`;
-    await poll(async () => receiver.deliveredCount(closeId) > 0, 30_000, "the close alert after restart");
+    await poll(() => receiver.deliveredCount(closeId) > 0, 30_000, "the close alert after restart");
     // Let the dispatcher run a few more scans (and a claimed row's lease run out) before counting.
     await new Promise((r) => setTimeout(r, 4000));
 
@@ -128,7 +128,7 @@ describe("service crash recovery", () => {
     });
     cleanups.push(() => svc.close());
     const opened = await poll(
-      async () => receiver.attempts.find((a) => a.type === "incident.opened" && a.status === 200),
+      () => receiver.attempts.find((a) => a.type === "incident.opened" && a.status === 200),
       30_000,
       "a delivered open alert",
     );

@@ -52,13 +52,14 @@ describe("decoder faults in the running service", () => {
     tmp.cleanup();
   });
 
-  const state = async (): Promise<State> => (await api<State>(svc.url, "GET", `/streams/${streamId}/state`)).body;
+  const state = async (): Promise<State> =>
+    (await api<State>(svc.url, "GET", `/streams/${streamId}/state`)).body;
   const downIncidents = async (): Promise<Incident[]> =>
     (await api<{ items: Incident[] }>(svc.url, "GET", `/incidents?stream=${streamId}&type=stream.down`)).body
       .items;
 
   async function expectRecovery(pid: number, before: State, knownDown: number): Promise<Incident> {
-    await poll(async () => !running(pid), 5000, "the decoder to be gone");
+    await poll(() => !running(pid), 5000, "the decoder to be gone");
     // Monitoring resumes within 5 s: a fresh decoder, frames advancing, the stream up again.
     await poll(
       async () => {
@@ -92,7 +93,8 @@ describe("decoder faults in the running service", () => {
     expect(String(incident.details["reason"])).toMatch(/SIGKILL/);
     expect(incident.end! - incident.start).toBeLessThan(5);
     // Nothing else was reported: a clean clip, one restart.
-    const all = (await api<{ items: Incident[] }>(svc.url, "GET", `/incidents?stream=${streamId}`)).body.items;
+    const all = (await api<{ items: Incident[] }>(svc.url, "GET", `/incidents?stream=${streamId}`)).body
+      .items;
     expect(all.map((i) => i.type).filter((t) => t !== "stream.down" && t !== "stream.gap")).toEqual([]);
   }, 30_000);
 
@@ -104,7 +106,7 @@ describe("decoder faults in the running service", () => {
     process.kill(pid!, "SIGSTOP");
     try {
       // The watchdog needs STALL_MS of silence, then kills; allow for that on top of the restart.
-      await poll(async () => !running(pid!), STALL_MS + 5000, "the watchdog to kill the stopped decoder");
+      await poll(() => !running(pid!), STALL_MS + 5000, "the watchdog to kill the stopped decoder");
       const incident = await expectRecovery(pid!, before, known);
       expect(incident.type).toBe("stream.down");
     } finally {

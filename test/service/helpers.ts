@@ -12,12 +12,16 @@ import { startService, type RunningService } from "../../src/cli/serve-command.j
 import type { ServiceConfig } from "../../src/config/service-config.js";
 import { generateClip } from "../../src/gen/clip-generator.js";
 import type { Defect } from "../../src/gen/defect-spec.js";
+import { errorMessage } from "../../src/errors.js";
 import { ROOT } from "../helpers/cli.js";
 
 export const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /** The generated clips' sound is louder than R128, so tests that count incidents leave loudness out. */
-export const QUIET_PROFILE = { detectors: { "audio.loudness": false } } as const;
+export const QUIET_PROFILE: { detectors: Record<string, false>; severity: Record<string, never> } = {
+  detectors: { "audio.loudness": false },
+  severity: {},
+};
 
 export function webhookAlerts(url: string): Record<string, unknown> {
   return {
@@ -48,7 +52,13 @@ export interface WebhookAttempt {
 }
 
 /** Standard Webhooks verification, written from the spec rather than with our signer. */
-export function verifySignature(secret: string, id: string, ts: string, body: string, header: string): boolean {
+export function verifySignature(
+  secret: string,
+  id: string,
+  ts: string,
+  body: string,
+  header: string,
+): boolean {
   const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
   const expected = createHmac("sha256", key).update(`${id}.${ts}.${body}`).digest();
   return header.split(" ").some((part) => {
@@ -161,11 +171,9 @@ export async function api<T = unknown>(
   return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
 }
 
-export async function poll<T>(
-  fn: () => Promise<T | undefined | null | false>,
-  ms: number,
-  what: string,
-): Promise<T> {
+type Maybe<T> = T | undefined | null | false;
+
+export async function poll<T>(fn: () => Promise<Maybe<T>> | Maybe<T>, ms: number, what: string): Promise<T> {
   const until = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -176,7 +184,7 @@ export async function poll<T>(
       last = err;
     }
     if (Date.now() > until) {
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+      throw new Error(`timed out waiting for ${what}${last ? `: ${errorMessage(last)}` : ""}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -233,7 +241,9 @@ export class ServiceChild {
         const m = /serving on (http:\/\/[\d.]+:\d+)/.exec(this.stderr);
         if (m?.[1]) resolveUrl(m[1]);
       });
-      void this.exited.then(({ code }) => reject(new Error(`service exited (${String(code)}): ${this.stderr}`)));
+      void this.exited.then(({ code }) =>
+        reject(new Error(`service exited (${String(code)}): ${this.stderr}`)),
+      );
     });
     this.url.catch(() => undefined);
   }
