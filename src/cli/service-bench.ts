@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { resolve } from "node:path";
 import { resolveProfile } from "../config/profile.js";
 import { DEFECT_KINDS, type Defect } from "../gen/defect-spec.js";
@@ -43,6 +44,7 @@ export interface ServiceBenchResult {
   readonly baselineDecoderCpuPerStreamSecond: number;
   readonly serviceCorePercentPerStream: number;
   readonly serviceRssMiB: number;
+  readonly loopDelayMs: ChildSample["loopDelayMs"];
   readonly decoderRssMiBPerStream: number;
   readonly baselineDecoderRssMiBPerStream: number;
   readonly latencies: readonly number[];
@@ -62,6 +64,8 @@ const STAGGER_MS = 250;
 const SECRET = "whsec_c3RyZWFtcWMtYmVuY2gtc2VjcmV0LWtleQ==";
 
 interface ChildSample {
+  /** Event-loop delay since the previous sample, ms: how late the service's callbacks ran. */
+  readonly loopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly cpuSeconds: number;
   readonly rss: number;
   readonly decoders: readonly number[];
@@ -76,11 +80,20 @@ export async function runServiceBenchChild(config: string, log: string): Promise
     process.send?.(m);
   };
   const streams = await running.service.listStreams();
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   process.on("message", (m: { kind: string }) => {
     if (m.kind === "sample") {
       const u = process.cpuUsage();
+      const loopDelayMs = {
+        p50: loop.percentile(50) / 1e6,
+        p99: loop.percentile(99) / 1e6,
+        max: loop.max / 1e6,
+      };
+      loop.reset();
       send({
         kind: "sample",
+        loopDelayMs,
         cpuSeconds: (u.user + u.system) / 1e6,
         rss: process.memoryUsage().rss,
         decoders: streams
@@ -360,6 +373,7 @@ export async function runServiceBench(
       baselineDecoderCpuPerStreamSecond: base.seconds / ((pids.length - base.lost) * bWall),
       serviceCorePercentPerStream: (100 * svcCpu) / (n * wall),
       serviceRssMiB: s1.rss / 2 ** 20,
+      loopDelayMs: s1.loopDelayMs,
       decoderRssMiBPerStream: decoderRss / s1.decoders.length / 2 ** 20,
       baselineDecoderRssMiBPerStream: baseRss / pids.length / 2 ** 20,
       latencies,
@@ -401,6 +415,7 @@ function report(
         `${lat.length} alerts for ${r.defectsPlayed} defects played; ` +
         `min ${f(lat[0] ?? NaN, 2)} s, median ${f(percentile(lat, 0.5), 2)} s, p95 ${f(percentile(lat, 0.95), 2)} s, max ${f(lat[lat.length - 1] ?? NaN, 2)} s`,
       `  of which incident opened -> webhook received: median ${f(percentile(r.deliveryLatencies, 0.5), 3)} s, max ${f(r.deliveryLatencies[r.deliveryLatencies.length - 1] ?? NaN, 3)} s`,
+      `service event-loop delay during the run: p50 ${f(r.loopDelayMs.p50, 1)} ms, p99 ${f(r.loopDelayMs.p99, 1)} ms, max ${f(r.loopDelayMs.max, 1)} ms`,
       `(onset = publisher spawn + defect time, so ffmpeg's start-up, ~0.1-0.3 s, is counted in the latency)`,
       ...(extra.restartedDecoders > 0
         ? [
