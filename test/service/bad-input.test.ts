@@ -133,6 +133,25 @@ describe("malformed API input changes nothing", () => {
       message: /local files is not allowed/,
     },
     {
+      // Regression: this was stored (201) as a stream that could only fail.
+      what: "a UDP URL with no valid port",
+      method: "POST",
+      path: () => "/streams",
+      body: { name: "new", url: "udp://127.0.0.1:notaport" },
+      status: 400,
+      field: "url",
+      message: /url: not a valid URL/,
+    },
+    {
+      what: "a UDP URL that is not IPv4",
+      method: "POST",
+      path: () => "/streams",
+      body: { name: "new", url: "udp://example.com:5000" },
+      status: 400,
+      field: "url",
+      message: /IPv4/,
+    },
+    {
       what: "a duplicate name",
       method: "POST",
       path: () => "/streams",

@@ -95,9 +95,29 @@ describe("stream changes through the API, live", () => {
     expect(pid2).not.toBe(pid1);
     expect(cmdline(pid2!)).toContain(clipB);
 
+    // Regression: a stopped stream's state answered 404 as if the stream did not exist.
+    const stopped = await api<State>(svc.url, "POST", `/streams/${id}/stop`);
+    expect(stopped.status).toBe(200);
+    expect(running(pid2!)).toBe(false);
+    const stoppedState = await api<State>(svc.url, "GET", `/streams/${id}/state`);
+    expect(stoppedState.status).toBe(200);
+    expect(stoppedState.body.status).toBe("stopped");
+    // Regression: a URL the runner cannot open was stored and only failed later.
+    const missing = await api<{ details?: { path: string }[] }>(svc.url, "PATCH", `/streams/${id}`, {
+      url: join(tmp.dir, "missing.ts"),
+    });
+    expect(missing.status).toBe(400);
+    expect(missing.body.details?.map((d) => d.path)).toEqual(["url"]);
+    expect((await api<Stream>(svc.url, "GET", `/streams/${id}`)).body.url).toBe(clipB);
+    const restarted = await api<State>(svc.url, "POST", `/streams/${id}/start`);
+    expect(restarted.status).toBe(200);
+    await poll(async () => (await state(id)).status === "up", 10_000, "the restarted stream to come up");
+    const pid3 = svc.service.runner(id)?.decoderPidNow;
+    expect(pid3).toBeTypeOf("number");
+
     const deleted = await api(svc.url, "DELETE", `/streams/${id}`);
     expect(deleted.status).toBe(204);
-    expect(running(pid2!)).toBe(false);
+    expect(running(pid3!)).toBe(false);
     expect(svc.service.runner(id)).toBeUndefined();
     expect((await api(svc.url, "GET", `/streams/${id}`)).status).toBe(404);
     expect((await api(svc.url, "GET", `/streams/${id}/state`)).status).toBe(404);
