@@ -342,6 +342,11 @@ function checkUrl(facade: ServiceFacade, reply: FastifyReply, url: string | unde
     fieldError(reply, "url", "reading local files is not allowed");
     return false;
   }
+  const problem = url === undefined ? undefined : facade.urlProblem?.(url);
+  if (problem !== undefined) {
+    fieldError(reply, "url", problem);
+    return false;
+  }
   return true;
 }
 

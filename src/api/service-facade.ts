@@ -88,6 +88,12 @@ export interface ServiceFacade {
   readonly allowLocalFiles: boolean;
   /** Names of the configured detector profiles; `default` is always one. */
   profileNames(): readonly string[];
+  /**
+   * Why the service could not monitor `url` (bad syntax, no port, a missing file), or
+   * undefined when it can: such a URL is refused with a 400 rather than stored as a stream
+   * that can only fail. Optional; without it only the scheme is checked.
+   */
+  urlProblem?(url: string): string | undefined;
 
   listStreams(): Promise<readonly Stream[]>;
   getStream(id: string): Promise<Stream | undefined>;
@@ -100,6 +106,7 @@ export interface ServiceFacade {
   /** Sets enabled and starts (or stops) the runner; answers the state after the change. */
   startStream(id: string): Promise<StreamState | undefined>;
   stopStream(id: string): Promise<StreamState | undefined>;
+  /** Live state; a stopped or disabled stream answers its `stopped` state. Undefined when unknown. */
   streamState(id: string): StreamState | undefined;
   latestThumbnail(id: string): StoredBlob | undefined;
 

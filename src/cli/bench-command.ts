@@ -2,14 +2,18 @@
  * `streamqc bench` (npm run bench): measures, in one run on the same clip, analyze with every
  * detector against FFmpeg decoding alone (the limit) and against FFmpeg's own detector chain.
  * All single-threaded. Reports CPU time, times realtime per core and ratios; asserts nothing.
+ * Then the service benchmark (service-bench.ts): N live streams in one service process.
+ * `--service` runs the service benchmark alone.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ffmpegPathFrom } from "../config/config.js";
+import { StreamqcError } from "../errors.js";
 import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { generateClip } from "../gen/clip-generator.js";
+import { runServiceBench, runServiceBenchChild } from "./service-bench.js";
 
 interface Measured {
   readonly label: string;
@@ -56,13 +60,55 @@ export function measure(label: string, argv: readonly string[]): Promise<Measure
 export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { duration: { type: "string", default: "60" }, size: { type: "string", default: "1920x1080" } },
+    options: {
+      duration: { type: "string", default: "60" },
+      size: { type: "string", default: "1920x1080" },
+      service: { type: "boolean", default: false },
+      streams: { type: "string", default: "16" },
+      "service-seconds": { type: "string", default: "60" },
+      "baseline-seconds": { type: "string", default: "20" },
+      // Internal: the child process of the service benchmark.
+      "service-child": { type: "string" },
+      "service-log": { type: "string" },
+    },
   });
-  const duration = Number(values.duration);
-  const [w, h] = values.size.split("x").map(Number);
+  if (values["service-child"] !== undefined) {
+    return runServiceBenchChild(values["service-child"], values["service-log"] ?? "/dev/null");
+  }
   const ffmpeg = ffmpegPathFrom({});
   checkFfmpeg(ffmpeg);
   mkdirSync(".bench", { recursive: true });
+  const streams = Number(values.streams);
+  const serviceSeconds = Number(values["service-seconds"]);
+  const baselineSeconds = Number(values["baseline-seconds"]);
+  for (const [name, v] of [
+    ["--streams", streams],
+    ["--service-seconds", serviceSeconds],
+    ["--baseline-seconds", baselineSeconds],
+  ] as const) {
+    if (!(Number.isInteger(v) && v > 0)) {
+      throw new StreamqcError("SQM_ERR_USAGE", `${name} must be a whole number greater than 0`);
+    }
+  }
+  const service = (): Promise<unknown> =>
+    runServiceBench(
+      {
+        ffmpegPath: ffmpeg,
+        streams,
+        seconds: serviceSeconds,
+        baselineSeconds,
+        // This process's own entry script (main.js, or main.ts under tsx) runs the child service.
+        cli: process.argv[1] ?? resolve(import.meta.dirname, "main.js"),
+        dir: resolve(".bench"),
+      },
+      out,
+    );
+  if (values.service) {
+    await service();
+    return 0;
+  }
+  const duration = Number(values.duration);
+  const [w, h] = values.size.split("x").map(Number);
   const clip = resolve(".bench", `clip-${values.size}-${duration}s.ts`);
   if (!existsSync(clip)) {
     out.write(`bench: generating ${duration} s ${values.size} 25 fps H.264 clip ${clip}\n`);
@@ -137,5 +183,7 @@ export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise
   out.write(
     `Node's own CPU in analyze: ${nodeCpu.toFixed(2)} s = ${((100 * nodeCpu) / analyze.cpu).toFixed(1)}% of its total\n`,
   );
+  out.write("\n");
+  await service();
   return 0;
 }

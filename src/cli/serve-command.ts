@@ -42,7 +42,7 @@ export interface ServeOptions {
 /** Builds and starts the whole service; the CLI and the tests call this. */
 export async function startService(options: ServeOptions): Promise<RunningService> {
   const { config, profiles, token } = loadServiceConfig(options.config, options.overrides);
-  const alerts = parseAlertConfig(config.alerts ?? {});
+  const alerts = parseAlertConfig(config.alerts ?? {}, options.config ?? "config");
   const ffmpegPath = ffmpegPathFrom(config);
   checkFfmpeg(ffmpegPath);
   const logger = pino(
@@ -96,6 +96,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     profiles,
     ffmpegPath,
     allowLocalFiles: config.allowFileInputs,
+    ...(config.stallTimeoutMs !== undefined ? { stallTimeoutMs: config.stallTimeoutMs } : {}),
     logger: logger.child({ component: "monitor" }),
   });
   const api = buildApi(service, {

@@ -123,10 +123,18 @@ export type ChannelConfig = z.infer<typeof ChannelConfigSchema>;
 export type RouteConfig = z.infer<typeof RouteSchema>;
 export type DispatcherConfig = z.infer<typeof DispatcherConfigSchema>;
 
-/** Validates, applies defaults and deep-freezes; throws SQM_ERR_CONFIG with every issue. */
-export function parseAlertConfig(input: unknown): AlertConfig {
+/**
+ * Validates, applies defaults and deep-freezes; throws SQM_ERR_CONFIG with every issue. With
+ * `where` (the service config file), the issues are named from that file's `alerts` field, on
+ * one line, so the CLI's one-line error says which file and which field.
+ */
+export function parseAlertConfig(input: unknown, where?: string): AlertConfig {
   const result = AlertConfigSchema.safeParse(input ?? {});
   if (!result.success) {
+    if (where !== undefined) {
+      const issues = result.error.issues.map((i) => `${["alerts", ...i.path].join(".")}: ${i.message}`);
+      throw new StreamqcError("SQM_ERR_CONFIG", `${where}: ${issues.join("; ")}`);
+    }
     const issues = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
     throw new StreamqcError("SQM_ERR_CONFIG", `alert configuration is not valid:\n  ${issues.join("\n  ")}`);
   }

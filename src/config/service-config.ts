@@ -50,6 +50,12 @@ export const ServiceConfigSchema = z
       })
       .strict()
       .default({ host: "127.0.0.1", port: 8080 }),
+    /**
+     * The watchdog restarts a decoder that writes nothing for this long (a hung or stopped
+     * ffmpeg). Default: 10 000 ms. Shorter values catch stalls sooner but restart decoders of
+     * sources that are merely slow to start.
+     */
+    stallTimeoutMs: z.number().int().min(500).optional(),
     /** Allow streams that read local files (`file:` URLs, paths). Default: false. */
     allowFileInputs: z.boolean().default(false),
     /** Detector profiles by name. `default` always exists (every detector, defaults). */
@@ -158,7 +164,11 @@ export function loadServiceConfig(
   }
   const token = config.server.token ?? readEnvironment().apiToken;
   if (token !== undefined && token.length < 16) {
-    throw new StreamqcError("SQM_ERR_CONFIG", `${where}: the API token must be at least 16 characters`);
+    // The schema already holds server.token to 16 characters: a short token here came from the environment.
+    throw new StreamqcError(
+      "SQM_ERR_CONFIG",
+      `STREAMQC_API_TOKEN must be at least 16 characters (${where} sets no server.token, so the environment's is used)`,
+    );
   }
   return Object.freeze({ config, profiles, token });
 }

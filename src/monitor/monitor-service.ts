@@ -31,6 +31,7 @@ import type { BlobStore } from "../store/blob-store.js";
 import { saveEvidence } from "../store/evidence-writer.js";
 import type { Store, StoredIncident as StoreIncident, StreamRecord } from "../store/store.js";
 import type { IncidentEvent } from "./stream-monitor.js";
+import { openSource } from "../ingest/open-source.js";
 import { StreamRunner, type StreamDefinition } from "./stream-runner.js";
 
 export interface MonitorServiceOptions {
@@ -42,6 +43,8 @@ export interface MonitorServiceOptions {
   readonly ffmpegPath: string;
   readonly allowLocalFiles: boolean;
   readonly logger: Logger;
+  /** The decoder watchdog's stall timeout; default DEFAULT_STALL_TIMEOUT_MS (10 s). */
+  readonly stallTimeoutMs?: number;
   /** Seconds between `stream.levels` events. Default 1. */
   readonly levelsEverySeconds?: number;
 }
@@ -91,6 +94,8 @@ interface Tracked {
 export class MonitorService implements ServiceFacade {
   readonly allowLocalFiles: boolean;
   private readonly runners = new Map<string, StreamRunner>();
+  /** The last state of streams that are not running, so that their state reads `stopped`, not unknown. */
+  private readonly stoppedStates = new Map<string, ApiStreamState>();
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly tracked = new Map<string, Tracked>();
   private readonly listeners = new Set<(e: ServiceEvent) => void>();
@@ -103,6 +108,17 @@ export class MonitorService implements ServiceFacade {
 
   profileNames(): readonly string[] {
     return [...this.o.profiles.keys()];
+  }
+
+  urlProblem(url: string): string | undefined {
+    try {
+      // Parses and checks only: no source opens a socket or a file before open().
+      openSource(url, { allowFiles: this.allowLocalFiles });
+      return undefined;
+    } catch (err) {
+      if (isStreamqcError(err)) return err.message;
+      throw err;
+    }
   }
 
   /** Makes sure the configured streams exist (by name), then starts every enabled stream. */
@@ -160,7 +176,10 @@ export class MonitorService implements ServiceFacade {
       }
     }
     await this.closeLeftoverIncidents();
-    for (const s of await this.o.store.listStreams()) if (s.enabled) this.startRunner(s);
+    for (const s of await this.o.store.listStreams()) {
+      if (s.enabled) this.startRunner(s);
+      else this.stoppedStates.set(s.id, this.stoppedState(s));
+    }
     this.o.dispatcher.start();
     this.started = true;
   }
@@ -208,10 +227,12 @@ export class MonitorService implements ServiceFacade {
       profileName: typeof r.profile === "string" ? r.profile : "default",
       labels: r.labels,
     };
+    this.stoppedStates.delete(r.id);
     const log = this.o.logger.child({ stream: r.name });
     const runner = new StreamRunner(def, this.profileOf(r), {
       ffmpegPath: this.o.ffmpegPath,
       allowFiles: this.o.allowLocalFiles,
+      ...(this.o.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.o.stallTimeoutMs } : {}),
       onIncident: (e) => this.incident(r.id, e),
       onState: (state) => {
         log.info({ status: state.status, error: state.lastError }, "stream state");
@@ -379,6 +400,8 @@ export class MonitorService implements ServiceFacade {
     if (restart) {
       await this.stopRunner(id);
       if (after.enabled) this.startRunner(after);
+      // A disabled stream's state carries its current name.
+      else this.stoppedStates.set(id, this.stoppedState(after));
     }
     return toStream(after);
   }
@@ -386,7 +409,10 @@ export class MonitorService implements ServiceFacade {
   private async stopRunner(id: string): Promise<void> {
     const runner = this.runners.get(id);
     this.runners.delete(id);
-    if (runner) await runner.stop();
+    if (runner) {
+      await runner.stop();
+      this.stoppedStates.set(id, runner.state());
+    }
     await this.queues.get(id);
   }
 
@@ -394,6 +420,7 @@ export class MonitorService implements ServiceFacade {
     const r = await this.o.store.getStream(id);
     if (!r) return false;
     await this.stopRunner(id);
+    this.stoppedStates.delete(id);
     await this.o.store.deleteStream(id);
     return true;
   }
@@ -423,7 +450,7 @@ export class MonitorService implements ServiceFacade {
   }
 
   streamState(id: string): ApiStreamState | undefined {
-    return this.runners.get(id)?.state();
+    return this.runners.get(id)?.state() ?? this.stoppedStates.get(id);
   }
 
   latestThumbnail(id: string): StoredBlob | undefined {

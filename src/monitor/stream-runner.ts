@@ -48,6 +48,8 @@ export interface StreamState {
 export interface StreamRunnerDeps {
   readonly ffmpegPath: string;
   readonly allowFiles: boolean;
+  /** Passed to MediaReaderOptions.stallTimeoutMs; default DEFAULT_STALL_TIMEOUT_MS. */
+  readonly stallTimeoutMs?: number;
   /** Read local files as live (demo channels). */
   readonly realtimeFiles?: boolean;
   onIncident(event: IncidentEvent, runner: StreamRunner): void;
@@ -112,6 +114,7 @@ export class StreamRunner {
         threads: 1,
         thumbnails: true,
         detail: this.profile.detectors.some((d) => d.definition.needs.detail),
+        ...(this.deps.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.deps.stallTimeoutMs } : {}),
       },
       {
         video: (f) => {
