@@ -147,9 +147,9 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions): string[] 
     "1",
     "-flush_packets",
     "1",
-    // Hand packets on within half a second even when one stream (thumbnails) is sparse.
+    // Hand packets on within 0.1 s even when one stream (thumbnails, detail) is sparse: alert latency.
     "-max_interleave_delta",
-    "500000",
+    "100000",
     "-f",
     "nut",
     "pipe:1",

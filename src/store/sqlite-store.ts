@@ -117,6 +117,11 @@ const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 2: deleting a stream keeps its recorded incidents (they are never lost); the row is kept,
+  // marked deleted and renamed so the name can be used again.
+  `
+  ALTER TABLE streams ADD COLUMN deleted_ms INTEGER;
+  `,
 ];
 
 interface StreamRow {
@@ -305,7 +310,8 @@ export class SqliteStore implements Store {
   }
 
   #getStream(id: string): StreamRecord | null {
-    const r = this.#stmt("SELECT * FROM streams WHERE id = ?").get(id) as StreamRow | undefined;
+    const r = this.#stmt("SELECT * FROM streams WHERE id = ? AND deleted_ms IS NULL").get(id) as
+      StreamRow | undefined;
     return r === undefined ? null : this.#streamFromRow(r);
   }
 
@@ -317,14 +323,17 @@ export class SqliteStore implements Store {
 
   getStreamByName(name: string): Promise<StreamRecord | null> {
     return this.#run(() => {
-      const r = this.#stmt("SELECT * FROM streams WHERE name = ?").get(name) as StreamRow | undefined;
+      const r = this.#stmt("SELECT * FROM streams WHERE name = ? AND deleted_ms IS NULL").get(name) as
+        StreamRow | undefined;
       return r === undefined ? null : this.#streamFromRow(r);
     });
   }
 
   listStreams(): Promise<readonly StreamRecord[]> {
     return this.#run(() => {
-      const rows = this.#stmt("SELECT * FROM streams ORDER BY name").all() as StreamRow[];
+      const rows = this.#stmt(
+        "SELECT * FROM streams WHERE deleted_ms IS NULL ORDER BY name",
+      ).all() as StreamRow[];
       return rows.map((r) => this.#streamFromRow(r));
     });
   }
@@ -355,7 +364,9 @@ export class SqliteStore implements Store {
 
   deleteStream(id: string): Promise<void> {
     return this.#run(() => {
-      this.#stmt("DELETE FROM streams WHERE id = ?").run(id);
+      this.#stmt(
+        "UPDATE streams SET deleted_ms = ?, enabled = 0, name = name || '~deleted~' || id WHERE id = ? AND deleted_ms IS NULL",
+      ).run(Date.now(), id);
     });
   }
 

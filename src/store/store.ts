@@ -190,7 +190,10 @@ export interface Store {
   getStreamByName(name: string): Promise<StreamRecord | null>;
   listStreams(): Promise<readonly StreamRecord[]>;
   updateStream(id: string, patch: StreamPatch): Promise<StreamRecord>;
-  /** Deletes the stream and its incidents, evidence metadata and deliveries. */
+  /**
+   * Deletes the stream: it is no longer listed or found, and its name is free again; its
+   * recorded incidents, evidence and pending deliveries stay (incidents are never lost).
+   */
   deleteStream(id: string): Promise<void>;
 
   /** Stores the incident and its deliveries in one transaction. */

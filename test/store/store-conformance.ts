@@ -72,10 +72,33 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
         expect((await store.listStreams()).map((s) => s.name)).toEqual(["ch-12", "ch-13"]);
         await store.deleteStream(b.id);
         expect(await store.getStream(b.id)).toBeNull();
+        expect(await store.getStreamByName("ch-13")).toBeNull();
+        expect((await store.listStreams()).map((s) => s.name)).toEqual(["ch-12"]);
+        // The name is free again.
+        expect((await store.createStream({ name: "ch-13", url: "udp://@239.1.1.13:5000" })).id).not.toBe(
+          b.id,
+        );
       });
     });
 
     describe("incidents and the outbox", () => {
+      it("keeps the incidents of a deleted stream", async () => {
+        const s = await store.createStream({ name: "gone", url: "udp://@239.1.1.99:5000" });
+        const inc = await store.recordIncident(
+          {
+            streamId: s.id,
+            type: "video.black",
+            severity: "critical",
+            start: 1,
+            startedAt: new Date().toISOString(),
+          },
+          [],
+        );
+        await store.deleteStream(s.id);
+        expect((await store.getIncident(inc.id))?.stream).toBe("gone");
+        expect((await store.queryIncidents({ stream: "gone" })).items.map((i) => i.id)).toEqual([inc.id]);
+      });
+
       it("records an incident with its deliveries in one step", async () => {
         const inc = await store.recordIncident(
           {
