@@ -193,6 +193,7 @@ export class MediaReader {
   private runOrigin: number | null = null;
   private runBase = 0;
   private lastMedia = 0;
+  private readonly lastByRole = new Map<Role, number>();
   private lastPacketWall = 0;
   private anyPacket = false;
   /** Keyframes and frames ffmpeg flagged corrupt, by decode PTS, waiting for their analysis frame. */
@@ -314,6 +315,7 @@ export class MediaReader {
     });
     const stallMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.runOrigin = null;
+    this.lastByRole.clear();
     let demuxFailed = false;
     const proc = new FfmpegProcess({
       ffmpegPath: opts.ffmpegPath,
@@ -435,13 +437,16 @@ export class MediaReader {
       this.attempt = 0;
     }
     let media = raw - this.runOrigin + this.runBase;
-    if (media < this.lastMedia - 1) {
+    // Judged per stream: audio and video interleave loosely, so one may run ahead of the other.
+    const lastOfRole = this.lastByRole.get(role);
+    if (lastOfRole !== undefined && media < lastOfRole - 1) {
       // Timestamps went backwards (the sender restarted, a discontinuity or a wrap ffmpeg passed
       // on): rebase after the last media time by the wall time that passed, so an outage stays a gap.
       this.runOrigin = raw;
       this.runBase = this.lastMedia + Math.max(0.04, (performance.now() - this.lastPacketWall) / 1000);
       media = this.runBase;
     }
+    this.lastByRole.set(role, media);
     if (role === "video" || role === "audio") {
       if (media > this.lastMedia || !this.anyPacket) this.lastMedia = media;
       this.lastPacketWall = performance.now();
