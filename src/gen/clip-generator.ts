@@ -17,6 +17,8 @@ import {
   type Defect,
   type DefectType,
 } from "./defect-spec.js";
+import { gapAudioFilter, gapVideoFilter } from "./gap-defect.js";
+import { loudFilter } from "./loud-defect.js";
 
 export interface GenerateOptions {
   /** Seconds. */
@@ -73,6 +75,11 @@ export function truthPathFor(out: string): string {
 
 /** Base level of the sound, about -22 dBFS RMS: loud enough that no stretch is silent by accident. */
 const PINK_AMPLITUDE = 0.3;
+/**
+ * Brings the synthetic programme from -21.1 to -23.0 LUFS (FFmpeg ebur128, integrated): the
+ * EBU R128 target, so that clean content is clean for `audio.loudness` too.
+ */
+const PROGRAMME_GAIN_DB = -1.9;
 
 interface VideoContext {
   readonly fps: number;
@@ -174,6 +181,7 @@ const AUDIO_INJECTORS: Partial<Record<DefectType, AudioInjector>> = {
     )}`,
   // +30 dB; the s16 conversion after the injectors clips every sample beyond full scale.
   clipping: (d) => `volume=volume=31.6:enable=${during(d.start, d.start + d.duration)}`,
+  loud: (d) => loudFilter(d),
 };
 
 function buildGraph(opts: Resolved): {
@@ -210,6 +218,7 @@ function buildGraph(opts: Resolved): {
       (d) => DEFECT_KINDS[d.type].media === "video" && d.type !== "freeze" && d.type !== "freeze-noisy",
     ),
   ];
+  const gaps = ordered.filter((d) => DEFECT_KINDS[d.type].media === "both");
   for (const d of videoOrder) {
     const inject = VIDEO_INJECTORS[d.type];
     if (inject === undefined)
@@ -225,7 +234,16 @@ function buildGraph(opts: Resolved): {
       expect: expectedIncident(d.type, r.end - r.start),
     });
   }
-  parts.push(`[${label}]format=yuv420p[vout]`);
+  const videoGap = gaps.length > 0 ? `${gapVideoFilter(gaps)},` : "";
+  parts.push(`[${label}]${videoGap}format=yuv420p[vout]`);
+  for (const d of gaps) {
+    truth.push({
+      type: d.type,
+      start: d.start,
+      end: d.start + d.duration,
+      expect: expectedIncident(d.type, d.duration),
+    });
+  }
 
   const audio: string[] = [];
   for (const d of ordered) {
@@ -245,7 +263,8 @@ function buildGraph(opts: Resolved): {
   const sound =
     base === null
       ? // tremolo keeps the level moving (never silent: depth 0.3), the pan makes two channels.
-        `[an][as1][as2]amix=inputs=3:normalize=0,tremolo=f=0.4:d=0.3,pan=stereo|c0=c0|c1=0.9*c0`
+        `[an][as1][as2]amix=inputs=3:normalize=0,tremolo=f=0.4:d=0.3,pan=stereo|c0=c0|c1=0.9*c0,` +
+        `volume=volume=${PROGRAMME_GAIN_DB}dB`
       : `[0:a]aresample=${sr},aformat=sample_fmts=flt:channel_layouts=stereo,` +
         `atrim=duration=${duration},asetpts=PTS-STARTPTS`;
   if (base === null) {
@@ -259,7 +278,9 @@ function buildGraph(opts: Resolved): {
     sound +
       audio.map((a) => `,${a}`).join("") +
       // Hard clipping happens here: float samples beyond full scale are clipped by the conversion.
-      `,aformat=sample_fmts=s16:sample_rates=${sr}:channel_layouts=stereo[aout]`,
+      `,aformat=sample_fmts=s16:sample_rates=${sr}:channel_layouts=stereo` +
+      (gaps.length > 0 ? `,${gapAudioFilter(gaps)}` : "") +
+      `[aout]`,
   );
   truth.sort((a, b) => a.start - b.start);
   return { graph: parts.join(";"), truth };
@@ -307,6 +328,7 @@ export function clipArguments(out: string, opts: GenerateOptions): { args: strin
   const v = validate(opts);
   const { graph, truth } = buildGraph(v);
   const gop = Math.max(1, Math.round(v.fps * 2));
+  const hasGap = v.defects.some((d) => DEFECT_KINDS[d.type].media === "both");
   const args = [
     "-hide_banner",
     "-nostdin",
@@ -323,6 +345,8 @@ export function clipArguments(out: string, opts: GenerateOptions): { args: strin
     "[aout]",
     "-t",
     String(v.duration),
+    // A gap must stay a hole in the timeline: no duplicated frames to fill it.
+    ...(hasGap ? ["-fps_mode", "passthrough"] : []),
     "-c:v",
     "libx264",
     "-preset",
