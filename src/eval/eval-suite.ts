@@ -157,7 +157,9 @@ export function defaultSuite(realMedia: string | null): ClipSpec[] {
         kind: "gen",
         name: "real-defects",
         duration: 40,
-        defects: "freeze@5:3,black@12:3,freeze@20:1.2,dark@25:4,silence@8:3,clipping@30:1,silence@16:1",
+        // The +30 dB clipping injector clips only where the recording peaks above about -30 dBFS:
+        // in Big Buck Bunny's first minute, 9-22 s and 34-37 s (astats, 1 s windows), not at 30 s.
+        defects: "freeze@5:3,black@12:3,freeze@20:1.2,dark@25:4,silence@8:3,silence@16:1,clipping@18:1.5",
         base: "real",
         unscored: REAL_AUDIO,
       },
