@@ -91,11 +91,26 @@ export function defaultSuite(realMedia: string | null): ClipSpec[] {
         "freeze@3:3,black@9:3,freeze-noisy@15:3,logo-black@21:3,dark@27:3,freeze@33:1.2,black@36.5:1.2," +
         "silence@4:3,quiet@10:5,silence@20:1.2,silence@26:2.5",
     },
+    {
+      kind: "gen",
+      name: "syn-picture-sound-2",
+      duration: 38,
+      defects:
+        "black@2:2.5,freeze@6:4,logo-black@12:2,freeze-noisy@17:2.5,dark@22:4,freeze@28:1.5,black@31:1.5,freeze@34:2.2," +
+        "silence@3:2.2,quiet@8:6,silence@16:4,silence@23:1.5,silence@30:2",
+      seed: 2,
+    },
     { kind: "gen", name: "syn-clean", duration: 20, defects: "", seed: 5 },
+    // One clipping per clip: each is also a loudness excursion that the 30 s window holds.
     { kind: "gen", name: "syn-clipping", duration: 20, defects: "clipping@8:2" },
+    { kind: "gen", name: "syn-clipping-2", duration: 12, defects: "clipping@4:0.8", seed: 2 },
+    { kind: "gen", name: "syn-clipping-3", duration: 16, defects: "clipping@10:3", seed: 3 },
     // Loud but unclipped: an audio.loudness and a clipping near miss at once.
     { kind: "gen", name: "syn-loud", duration: 30, defects: "loud@10:6" },
+    { kind: "gen", name: "syn-loud-2", duration: 30, defects: "loud@20:4", seed: 2 },
+    { kind: "gen", name: "syn-loud-3", duration: 25, defects: "loud@5:10", seed: 3 },
     { kind: "gen", name: "syn-gap", duration: 30, defects: "gap@10:2,gap@20:0.3", seed: 3 },
+    { kind: "gen", name: "syn-gap-2", duration: 25, defects: "gap@5:0.6,gap@15:3", seed: 6 },
     {
       kind: "gen",
       name: "syn-freeze-gap",
@@ -125,6 +140,20 @@ export function defaultSuite(realMedia: string | null): ClipSpec[] {
       corrupt: [{ start: 9, duration: 0.3 }],
       unscored: TONE_AUDIO,
     },
+    {
+      kind: "corrupt",
+      name: "corrupt-life",
+      duration: 20,
+      size: "640x360",
+      bitrate: "1M",
+      content: "life",
+      corrupt: [
+        { start: 4, duration: 0.2 },
+        { start: 10, duration: 0.6 },
+        { start: 16, duration: 0.3 },
+      ],
+      unscored: TONE_AUDIO,
+    },
     // Near miss: clean content at a modest bitrate, its coding artefacts are not corruption.
     {
       kind: "corrupt",
@@ -147,6 +176,15 @@ export function defaultSuite(realMedia: string | null): ClipSpec[] {
       windows: [{ start: 10, duration: 10, offsetMs: -120 }],
       unscored: TONE_AUDIO,
     },
+    { kind: "sync", name: "sync-early-300", duration: 20, offsetMs: -300, unscored: TONE_AUDIO },
+    {
+      kind: "sync",
+      name: "sync-late-window",
+      duration: 30,
+      offsetMs: 0,
+      windows: [{ start: 12, duration: 10, offsetMs: 250 }],
+      unscored: TONE_AUDIO,
+    },
     // Near miss: 80 ms late is inside the tolerance.
     { kind: "sync", name: "sync-late-80", duration: 20, offsetMs: 80, unscored: TONE_AUDIO },
   ];
@@ -161,6 +199,16 @@ export function defaultSuite(realMedia: string | null): ClipSpec[] {
         // in Big Buck Bunny's first minute, 9-22 s and 34-37 s (astats, 1 s windows), not at 30 s.
         defects: "freeze@5:3,black@12:3,freeze@20:1.2,dark@25:4,silence@8:3,silence@16:1,clipping@18:1.5",
         base: "real",
+        unscored: REAL_AUDIO,
+      },
+      {
+        kind: "gen",
+        name: "real-defects-2",
+        duration: 40,
+        defects:
+          "black@3:2.5,freeze@9:2,freeze-noisy@14:3,logo-black@30:2.5,silence@20:2.5,clipping@10:1.5,silence@25:1",
+        base: "real",
+        seed: 2,
         unscored: REAL_AUDIO,
       },
       {
