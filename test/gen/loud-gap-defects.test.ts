@@ -38,21 +38,17 @@ function momentary(file: string): { t: number; m: number }[] {
 }
 
 function integrated(file: string, from: number, to: number): { lufs: number; peak: number } {
-  const r = stderrOf(
-    "ffmpeg",
-    [
-      "-hide_banner",
-      "-nostats",
-      "-i",
-      file,
-      "-af",
-      `atrim=${from}:${to},ebur128=peak=sample`,
-      "-f",
-      "null",
-      "-",
-    ],
-    { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] },
-  );
+  const r = stderrOf("ffmpeg", [
+    "-hide_banner",
+    "-nostats",
+    "-i",
+    file,
+    "-af",
+    `atrim=${from}:${to},ebur128=peak=sample`,
+    "-f",
+    "null",
+    "-",
+  ]);
   const summary = r.slice(r.lastIndexOf("Summary:"));
   return {
     lufs: Number(/I:\s*(-?[\d.]+) LUFS/.exec(summary)?.[1]),
