@@ -15,6 +15,7 @@ usage:
   streamqc watch URL [--config FILE]
   streamqc gen OUT.ts --defects freeze@10:4,black@20:3,... [--duration S] [--size WxH] [--fps N]
   streamqc serve [--config FILE] [--data DIR] [--host H] [--port P] [--demo]
+  streamqc eval [--suite DIR] [--jobs N] [--real FILE]
   streamqc bench [--service] [--streams N] [--service-seconds S] [--baseline-seconds S]
 
 See README.md and docs/errors.md.`;

@@ -247,7 +247,14 @@ class AvSyncDetector implements Detector {
     }
     const lags = best.map((q) => q.lag).sort((a, b) => a - b);
     const offsetMs = Math.round((lags[lags.length >> 1] ?? 0) * 10000) / 10;
-    const since = Math.min(...best.map((q) => q.v));
+    // The lag holds since the last onset that does not support it: earlier pairs that fit it
+    // by chance (a flash's end k frames after an in-sync beep gives a lag of -k frames) must
+    // not date the onset back into the in-sync stretch.
+    const supporting = new Set(best.map((q) => q.a));
+    let lastOther = -Infinity;
+    for (const a of onsets) if (!supporting.has(a) && a > lastOther) lastOther = a;
+    const recent = best.filter((q) => q.a > lastOther);
+    const since = Math.min(...(recent.length > 0 ? recent : best).map((q) => q.v));
     this.latest = { offsetMs, confidence: Math.round(confidence * 100) / 100, since, support };
     this.judge(this.latest, now);
   }

@@ -17,6 +17,8 @@ import {
   type Defect,
   type DefectType,
 } from "./defect-spec.js";
+import { gapAudioFilter, gapVideoFilter } from "./gap-defect.js";
+import { loudFilter } from "./loud-defect.js";
 
 export interface GenerateOptions {
   /** Seconds. */
@@ -178,6 +180,7 @@ const AUDIO_INJECTORS: Partial<Record<DefectType, AudioInjector>> = {
     )}`,
   // +30 dB; the s16 conversion after the injectors clips every sample beyond full scale.
   clipping: (d) => `volume=volume=31.6:enable=${during(d.start, d.start + d.duration)}`,
+  loud: (d) => loudFilter(d),
 };
 
 function buildGraph(opts: Resolved): {
@@ -214,6 +217,7 @@ function buildGraph(opts: Resolved): {
       (d) => DEFECT_KINDS[d.type].media === "video" && d.type !== "freeze" && d.type !== "freeze-noisy",
     ),
   ];
+  const gaps = ordered.filter((d) => DEFECT_KINDS[d.type].media === "both");
   for (const d of videoOrder) {
     const inject = VIDEO_INJECTORS[d.type];
     if (inject === undefined)
@@ -229,7 +233,16 @@ function buildGraph(opts: Resolved): {
       expect: expectedIncident(d.type, r.end - r.start),
     });
   }
-  parts.push(`[${label}]format=yuv420p[vout]`);
+  const videoGap = gaps.length > 0 ? `${gapVideoFilter(gaps)},` : "";
+  parts.push(`[${label}]${videoGap}format=yuv420p[vout]`);
+  for (const d of gaps) {
+    truth.push({
+      type: d.type,
+      start: d.start,
+      end: d.start + d.duration,
+      expect: expectedIncident(d.type, d.duration),
+    });
+  }
 
   const audio: string[] = [];
   for (const d of ordered) {
@@ -263,7 +276,9 @@ function buildGraph(opts: Resolved): {
     sound +
       audio.map((a) => `,${a}`).join("") +
       // Hard clipping happens here: float samples beyond full scale are clipped by the conversion.
-      `,aformat=sample_fmts=s16:sample_rates=${sr}:channel_layouts=stereo[aout]`,
+      `,aformat=sample_fmts=s16:sample_rates=${sr}:channel_layouts=stereo` +
+      (gaps.length > 0 ? `,${gapAudioFilter(gaps)}` : "") +
+      `[aout]`,
   );
   truth.sort((a, b) => a.start - b.start);
   return { graph: parts.join(";"), truth };
@@ -311,6 +326,7 @@ export function clipArguments(out: string, opts: GenerateOptions): { args: strin
   const v = validate(opts);
   const { graph, truth } = buildGraph(v);
   const gop = Math.max(1, Math.round(v.fps * 2));
+  const hasGap = v.defects.some((d) => DEFECT_KINDS[d.type].media === "both");
   const args = [
     "-hide_banner",
     "-nostdin",
@@ -327,6 +343,8 @@ export function clipArguments(out: string, opts: GenerateOptions): { args: strin
     "[aout]",
     "-t",
     String(v.duration),
+    // A gap must stay a hole in the timeline: no duplicated frames to fill it.
+    ...(hasGap ? ["-fps_mode", "passthrough"] : []),
     "-c:v",
     "libx264",
     "-preset",

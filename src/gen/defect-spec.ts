@@ -26,7 +26,14 @@ export const DEFECT_KINDS = {
   quiet: { expect: null, media: "audio", minDuration: 0 },
   /** A gain that drives the sound into hard clipping at full scale. */
   clipping: { expect: "audio.clipping", media: "audio", minDuration: 0.5 },
-} as const satisfies Record<string, { expect: string | null; media: "video" | "audio"; minDuration: number }>;
+  /** A section 12 dB louder than the programme, unclipped: `audio.loudness` (see loud-defect.ts). */
+  loud: { expect: "audio.loudness", media: "audio", minDuration: 1 },
+  /** Video and audio packets missing, timestamps kept: a hole in the timeline (see gap-defect.ts). */
+  gap: { expect: "stream.gap", media: "both", minDuration: 0.5 },
+} as const satisfies Record<
+  string,
+  { expect: string | null; media: "video" | "audio" | "both"; minDuration: number }
+>;
 
 export type DefectType = keyof typeof DEFECT_KINDS;
 
@@ -88,7 +95,8 @@ export function parseDefectSpec(spec: string): Defect[] {
 
 /**
  * Two defects on the same medium may not overlap: the injected picture or sound would be
- * ambiguous and the ground truth wrong. Video and audio defects may overlap freely.
+ * ambiguous and the ground truth wrong. Video and audio defects may overlap freely; a defect
+ * on both (a gap) overlaps nothing.
  */
 export function checkOverlaps(defects: readonly Defect[]): void {
   const sorted = [...defects].sort((a, b) => a.start - b.start);
@@ -98,10 +106,12 @@ export function checkOverlaps(defects: readonly Defect[]): void {
     for (let j = i + 1; j < sorted.length; j++) {
       const b = sorted[j];
       if (b === undefined || b.start >= a.start + a.duration) break;
-      if (DEFECT_KINDS[a.type].media === DEFECT_KINDS[b.type].media) {
+      const ma: string = DEFECT_KINDS[a.type].media;
+      const mb: string = DEFECT_KINDS[b.type].media;
+      if (ma === mb || ma === "both" || mb === "both") {
         throw new StreamqcError(
           "SQM_ERR_DEFECT_SPEC",
-          `defect "${formatDefect(b)}" overlaps "${formatDefect(a)}" on the same ${DEFECT_KINDS[a.type].media}`,
+          `defect "${formatDefect(b)}" overlaps "${formatDefect(a)}" on the same ${ma === "both" ? mb : ma}`,
         );
       }
     }

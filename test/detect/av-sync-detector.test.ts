@@ -51,3 +51,19 @@ describe("av.sync without usable events", () => {
     });
   }
 });
+
+describe("av.sync onset after an in-sync stretch", () => {
+  it("dates a -120 ms window to its first flash, not to a flash end that fit the lag by chance (eval sync-early-window)", async () => {
+    const file = join(tmp.dir, "sync-window.ts");
+    const truth = await generateSyncClip(file, {
+      duration: 30,
+      offsetMs: 0,
+      windows: [{ start: 10, duration: 10, offsetMs: -120 }],
+    });
+    expect(truth.incidents).toHaveLength(1);
+    const { incidents } = await analyzeInput(file, { detectors: { "video.blockiness": false } });
+    const sync = incidents.filter((i) => i.type === "av.sync");
+    expect(sync).toHaveLength(1);
+    expect(Math.abs((sync[0]?.start ?? -1) - (truth.incidents[0]?.start ?? 0))).toBeLessThanOrEqual(0.5);
+  });
+});

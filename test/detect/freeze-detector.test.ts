@@ -99,3 +99,26 @@ describe("video.freeze", () => {
     expect(found).toHaveLength(1);
   });
 });
+
+describe("video.freeze: a single frame's noise crossing the threshold", () => {
+  it("holds the freeze when one frozen frame has 3 blocks over the threshold (eval syn-freeze-gap)", () => {
+    // A frozen picture; at 6 s one frame carries a bright spot over 3 blocks (as chance noise
+    // gave it on a noisy freeze); the next frame is frozen again.
+    const frozen = scene(0)(0);
+    const blip = Uint8Array.from(frozen);
+    for (let y = 50; y < 60; y++)
+      for (let x = 100; x < 130; x++) blip[y * 320 + x] = Math.min(255, (blip[y * 320 + x] ?? 0) + 40);
+    const still = (t: number): Uint8Array => (Math.abs(t - 6) < 0.001 ? blip : frozen);
+    const moving = scene(30);
+    const found = run((t) => (t >= 3 && t < 9 ? still(t) : moving(t)), 12);
+    expect(found).toHaveLength(1);
+    expect(Math.abs((found[0]?.start ?? 0) - 3)).toBeLessThanOrEqual(TOL);
+    expect(Math.abs((found[0]?.end ?? 0) - 9)).toBeLessThanOrEqual(TOL);
+  });
+
+  it("still ends the freeze at the first changed frame when the change persists", () => {
+    const found = run(scene(30, [[3, 7]]), 10);
+    expect(found).toHaveLength(1);
+    expect(Math.abs((found[0]?.end ?? 0) - 7)).toBeLessThanOrEqual(0.04 + 1e-6);
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * Runs a suite: every clip through streamqc (`analyzeInput`, default profile) and through the
+ * FFmpeg baseline, then scores both per type.
+ */
+import { analyzeInput } from "../monitor/analyze.js";
+import { BASELINE_TYPES, runBaseline } from "./ffmpeg-baseline.js";
+import { buildClip, SCORED_TYPES, type ClipSpec, type SuiteClip } from "./eval-suite.js";
+import {
+  DEFAULT_TOLERANCE,
+  scoreClips,
+  type ClipOutcome,
+  type Interval,
+  type TypeScore,
+} from "./match-scorer.js";
+
+export interface ClipRun {
+  readonly clip: SuiteClip;
+  readonly streamqc: Interval[];
+  readonly baseline: Interval[];
+  /** Types reported on this clip that are outside SCORED_TYPES or unscored here. */
+  readonly ignored: Interval[];
+}
+
+export interface EvalResult {
+  readonly runs: ClipRun[];
+  readonly streamqc: TypeScore[];
+  /** Null for the types FFmpeg has no filter for. */
+  readonly baseline: (TypeScore | null)[];
+  readonly tolerance: number;
+}
+
+/** Runs `work` over items with at most `jobs` at a time, results in input order. */
+export async function pool<T, R>(
+  items: readonly T[],
+  jobs: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  return results;
+}
+
+function judged(clip: SuiteClip, list: readonly Interval[]): { kept: Interval[]; ignored: Interval[] } {
+  const scored = new Set<string>(SCORED_TYPES);
+  const kept: Interval[] = [];
+  const ignored: Interval[] = [];
+  for (const i of list) {
+    if (scored.has(i.type) && !clip.unscored.includes(i.type)) kept.push(i);
+    else ignored.push(i);
+  }
+  return { kept, ignored };
+}
+
+export interface EvalOptions {
+  readonly dir: string;
+  readonly suite: readonly ClipSpec[];
+  readonly realMedia: string | null;
+  readonly ffmpegPath: string;
+  readonly jobs?: number;
+  readonly tolerance?: number;
+  readonly onProgress?: (message: string) => void;
+}
+
+export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
+  const jobs = opts.jobs ?? 2;
+  const tolerance = opts.tolerance ?? DEFAULT_TOLERANCE;
+  const clips = await pool(opts.suite, jobs, async (spec) => {
+    const clip = await buildClip(opts.dir, spec, { realMedia: opts.realMedia, ffmpegPath: opts.ffmpegPath });
+    opts.onProgress?.(`clip ${spec.name} ready`);
+    return clip;
+  });
+  const runs = await pool(clips, jobs, async (clip): Promise<ClipRun> => {
+    // One decoder thread each: --jobs decoders share the machine.
+    const ours = await analyzeInput(clip.path, { ffmpegPath: opts.ffmpegPath, threads: 1 });
+    const base = await runBaseline(clip.path, opts.ffmpegPath);
+    const o = judged(
+      clip,
+      ours.incidents.map((i) => ({ type: i.type, start: i.start, end: i.end })),
+    );
+    const b = judged(clip, base.detections);
+    opts.onProgress?.(
+      `clip ${clip.spec.name}: streamqc ${o.kept.length}, baseline ${b.kept.length} incidents`,
+    );
+    return { clip, streamqc: o.kept, baseline: b.kept, ignored: o.ignored };
+  });
+  const outcomes = (pick: (r: ClipRun) => Interval[]): ClipOutcome[] =>
+    runs.map((r) => ({
+      truths: r.clip.truths.filter((t) => !r.clip.unscored.includes(t.type)),
+      detections: pick(r),
+    }));
+  const streamqc = scoreClips(
+    outcomes((r) => r.streamqc),
+    SCORED_TYPES,
+    tolerance,
+  );
+  const baselineScores = scoreClips(
+    outcomes((r) => r.baseline),
+    BASELINE_TYPES,
+    tolerance,
+  );
+  const baseline = SCORED_TYPES.map((t) => baselineScores.find((s) => s.type === t) ?? null);
+  return { runs, streamqc, baseline, tolerance };
+}
