@@ -9,7 +9,6 @@
  * Node), reading the same UDP publishers.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -17,6 +16,7 @@ import { resolve } from "node:path";
 import { resolveProfile } from "../config/profile.js";
 import { DEFECT_KINDS, type Defect } from "../gen/defect-spec.js";
 import { generateClip } from "../gen/clip-generator.js";
+import { freeUdpPorts, udpLoopArgs } from "../demo/loopback.js";
 import { FfmpegProcess } from "../ingest/ffmpeg-process.js";
 import { decoderArgs } from "../ingest/media-reader.js";
 import { processCpuSeconds } from "../ingest/process-cpu.js";
@@ -107,18 +107,6 @@ export async function runServiceBenchChild(config: string, log: string): Promise
   send({ kind: "ready", url: running.url });
   await new Promise(() => undefined);
   return 0;
-}
-
-async function freeUdpPorts(n: number): Promise<number[]> {
-  const sockets = [];
-  for (let i = 0; i < n; i++) {
-    const s = createSocket("udp4");
-    await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
-    sockets.push(s);
-  }
-  const ports = sockets.map((s) => s.address().port);
-  await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
 }
 
 function vmRssBytes(pid: number): number {
@@ -275,22 +263,7 @@ export async function runServiceBench(
       publishers.push(
         new FfmpegProcess({
           ffmpegPath: o.ffmpegPath,
-          args: [
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-re",
-            "-stream_loop",
-            "-1",
-            "-i",
-            clip,
-            "-c",
-            "copy",
-            "-f",
-            "mpegts",
-            `udp://127.0.0.1:${port}?pkt_size=1316`,
-          ],
+          args: ["-hide_banner", "-nostdin", "-loglevel", "error", ...udpLoopArgs(clip, port)],
           onStdout: () => undefined,
         }),
       );

@@ -8,11 +8,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { createSocket } from "node:dgram";
 import { join, normalize, resolve } from "node:path";
 import { generateClip } from "../gen/clip-generator.js";
 import type { Defect } from "../gen/defect-spec.js";
 import { FfmpegProcess } from "../ingest/ffmpeg-process.js";
+import { freeUdpPorts, udpLoopArgs } from "./loopback.js";
 
 export interface DemoChannel {
   readonly name: string;
@@ -28,14 +28,6 @@ export const DEMO_DEFECTS: readonly Defect[] = [
   { type: "silence", start: 32, duration: 4 },
   { type: "clipping", start: 44, duration: 2 },
 ];
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const CONTENT_TYPES: Record<string, string> = {
   ".m3u8": "application/vnd.apple.mpegurl",
@@ -92,19 +84,8 @@ export class DemoChannels {
         ffmpegPath: this.ffmpegPath,
       });
     }
-    const port = await freeUdpPort();
-    this.publish("demo-udp", [
-      "-re",
-      "-stream_loop",
-      "-1",
-      "-i",
-      clip,
-      "-c",
-      "copy",
-      "-f",
-      "mpegts",
-      `udp://127.0.0.1:${port}?pkt_size=1316`,
-    ]);
+    const port = (await freeUdpPorts(1))[0]!;
+    this.publish("demo-udp", udpLoopArgs(clip, port));
     const hlsDir = join(this.dir, "hls");
     rmSync(hlsDir, { recursive: true, force: true });
     mkdirSync(hlsDir, { recursive: true });
