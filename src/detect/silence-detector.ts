@@ -19,6 +19,13 @@ export const SilenceOptions = z.object({
   windowSeconds: z.number().positive().max(1).default(0.05),
   /** Audio missing for longer than this ends the condition: a gap is not silence. @defaultValue 0.5 */
   maxGap: z.number().positive().default(0.5),
+  /**
+   * Seconds by which a silence may fall short of `minDuration` and still count. Lossy codecs
+   * smear the edges of a cut into silence by up to one frame (AAC: 1024 samples, 21 ms at
+   * 48 kHz), so 2.0 s of silence in the programme measures 1.977 s after AAC (measured by
+   * `streamqc eval`). @defaultValue 0.03
+   */
+  codecSlack: z.number().min(0).max(0.5).default(0.03),
 });
 export type SilenceOptions = z.output<typeof SilenceOptions>;
 
@@ -34,6 +41,7 @@ function dbfs(x: number): number {
 export class SilenceDetector implements Detector {
   readonly type = TYPE;
   private readonly threshold: number;
+  private readonly minDuration: number;
   private sumSq = new Float64Array(0);
   private channels = 0;
   private sampleRate = 0;
@@ -57,6 +65,7 @@ export class SilenceDetector implements Detector {
     private readonly sink: ConditionSink,
   ) {
     this.threshold = 10 ** (opts.thresholdDbfs / 20);
+    this.minDuration = Math.max(EPS, opts.minDuration - opts.codecSlack);
   }
 
   pushAudio(block: AudioBlock): void {
@@ -133,7 +142,7 @@ export class SilenceDetector implements Detector {
           this.lastLoudEnd > earliest ? Math.min(this.lastLoudEnd, windowEnd) : this.windowStart;
       }
       if (this.windowPeak > this.runPeak) this.runPeak = this.windowPeak;
-      if (!this.open && windowEnd - this.runStart + EPS >= this.opts.minDuration) {
+      if (!this.open && windowEnd - this.runStart + EPS >= this.minDuration) {
         this.open = true;
         this.emit("start", null);
       }
@@ -144,7 +153,7 @@ export class SilenceDetector implements Detector {
 
   private endRun(end: number): void {
     if (!this.inRun) return;
-    if (!this.open && end - this.runStart + EPS >= this.opts.minDuration) {
+    if (!this.open && end - this.runStart + EPS >= this.minDuration) {
       this.open = true;
       this.emit("start", null);
     }

@@ -51,6 +51,15 @@ describe("audio.silence", () => {
     expect(c?.details["peakDbfs"]).toBeGreaterThan(-80);
   });
 
+  it("counts 1.98 s of silence as 2 s (a codec smears the cut by up to a frame), but not 1.9 s", () => {
+    const r = rng(3);
+    const loud = programme(r);
+    const quiet = floor(r);
+    const short = (len: number) => run((t, c) => (t >= 3 && t < 3 + len ? quiet() : loud(t, c)), 8);
+    expect(short(1.98).map((c) => c.type)).toEqual(["audio.silence"]);
+    expect(short(1.9)).toHaveLength(0);
+  });
+
   it("reports digital zero with a finite peak", () => {
     const loud = programme(rng(2));
     const found = run((t, c) => (t >= 2 && t < 5 ? 0 : loud(t, c)), 8);
