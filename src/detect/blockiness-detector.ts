@@ -111,6 +111,9 @@ class BlockinessDetector implements Detector {
       return;
     }
     if (event.kind !== "decoder-error") return;
+    // Where the decoder ties reports to frames (keyframes seen), reports it could not tie are
+    // timed by arrival only: they would open a condition at a wrong time, so they are left out.
+    if (event.frame !== true && this.keyframesSeen) return;
     // Demuxer and watchdog reports are not picture damage.
     if (event.concealed === undefined && !PICTURE_ERROR.test(event.message)) return;
     if (event.concealed !== undefined && event.concealed < this.opts.minConcealed) return;

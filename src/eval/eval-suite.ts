@@ -77,6 +77,12 @@ export const REAL_MEDIA = "../shared/media/big-buck-bunny-60s-360p.mp4";
 
 const TONE_AUDIO = ["audio.loudness", "audio.true-peak"];
 const REAL_AUDIO = ["audio.loudness", "audio.true-peak"];
+/**
+ * Sync patterns are a still flat picture with flashes at irregular times: the stills between
+ * flashes last over 2 s and are frozen pictures by video.freeze's definition (a still slate is
+ * a freeze), with no truth written for them. The clips are built to judge av.sync.
+ */
+const SYNC_UNSCORED = [...TONE_AUDIO, "video.freeze"];
 
 /** The default suite: about 8 minutes of media, a few minutes of work on 2 cores. */
 export function defaultSuite(realMedia: string | null): ClipSpec[] {
@@ -166,7 +172,7 @@ export function defaultSuite(realMedia: string | null): ClipSpec[] {
       unscored: TONE_AUDIO,
     },
     // Audio 200 ms late, outside BT.1359's +125 ms.
-    { kind: "sync", name: "sync-late-200", duration: 24, offsetMs: 200, unscored: TONE_AUDIO },
+    { kind: "sync", name: "sync-late-200", duration: 24, offsetMs: 200, unscored: SYNC_UNSCORED },
     // In sync, then 120 ms early for 10 s (outside -45 ms), then in sync again.
     {
       kind: "sync",
@@ -174,19 +180,19 @@ export function defaultSuite(realMedia: string | null): ClipSpec[] {
       duration: 30,
       offsetMs: 0,
       windows: [{ start: 10, duration: 10, offsetMs: -120 }],
-      unscored: TONE_AUDIO,
+      unscored: SYNC_UNSCORED,
     },
-    { kind: "sync", name: "sync-early-300", duration: 20, offsetMs: -300, unscored: TONE_AUDIO },
+    { kind: "sync", name: "sync-early-300", duration: 20, offsetMs: -300, unscored: SYNC_UNSCORED },
     {
       kind: "sync",
       name: "sync-late-window",
       duration: 30,
       offsetMs: 0,
       windows: [{ start: 12, duration: 10, offsetMs: 250 }],
-      unscored: TONE_AUDIO,
+      unscored: SYNC_UNSCORED,
     },
     // Near miss: 80 ms late is inside the tolerance.
-    { kind: "sync", name: "sync-late-80", duration: 20, offsetMs: 80, unscored: TONE_AUDIO },
+    { kind: "sync", name: "sync-late-80", duration: 20, offsetMs: 80, unscored: SYNC_UNSCORED },
   ];
   if (realMedia !== null) {
     clips.push(

@@ -70,7 +70,7 @@ export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 }
 export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 
 const CONCEALING = /concealing (\d+) DC, (\d+) AC, (\d+) MV errors/;
-/** `-debug_ts` reports each decoded video frame's PTS; a corrupt-frame warning follows its frame. */
+/** `-debug_ts` reports each decoded video frame's PTS; a corrupt-frame warning comes just before its frame's line. */
 const DECODED_VIDEO =
   /^\[info\] decoder -> ist_index:\d+ type:video frame_pts:\S+ frame_pts_time:(-?[\d.]+) .*keyframe:(\d)/;
 const DEBUG_TS = /^\[info\] (demuxer|decoder|encoder|muxer|filter)[ +]/;
@@ -303,6 +303,7 @@ export class MediaReader {
     let inputDuration: number | undefined;
     let lastDecodedRaw: number | null = null;
     let keyframeSeen = false;
+    let corruptNext: { messages: string[]; concealed: number } | null = null;
     let framesBeforeKey = 0;
     let pending = { messages: [] as string[], concealed: 0, age: 0 };
     this.frameNotes = [];
@@ -343,6 +344,10 @@ export class MediaReader {
             if (decoded[2] === "1") {
               this.frameNotes.push({ raw: lastDecodedRaw, keyframe: true, messages: [], concealed: 0 });
             }
+            if (corruptNext) {
+              this.frameNotes.push({ raw: lastDecodedRaw, keyframe: false, ...corruptNext });
+              corruptNext = null;
+            }
             // Streams without IDR frames (intra refresh) never say keyframe: give up waiting after ~10 s.
             if ((decoded[2] === "1" || ++framesBeforeKey > 250) && !keyframeSeen) {
               // Joining a stream mid-GOP gives broken frames until the first keyframe: not damage.
@@ -359,13 +364,9 @@ export class MediaReader {
         this.safe(() => this.handlers.log?.(line));
         if (!keyframeSeen && (CORRUPT_FRAME.test(line) || CONCEALING.test(line) || DECODER_ERROR.test(line)))
           return;
-        if (CORRUPT_FRAME.test(line) && lastDecodedRaw !== null) {
-          this.frameNotes.push({
-            raw: lastDecodedRaw,
-            keyframe: false,
-            messages: pending.messages,
-            concealed: pending.concealed,
-          });
+        if (CORRUPT_FRAME.test(line)) {
+          // ffmpeg warns of a corrupt frame just before its -debug_ts line: tie it to the next one.
+          corruptNext = { messages: pending.messages, concealed: pending.concealed };
           pending = { messages: [], concealed: 0, age: 0 };
           return;
         }

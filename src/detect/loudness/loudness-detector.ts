@@ -69,6 +69,9 @@ export class LoudnessDetector implements Detector {
   private peak: { start: number; last: number; max: number; lufs: number } | null = null;
   private lastLufs = NaN;
   private measuredSeconds = 0;
+  /** Recent momentary loudness per 100 ms step (media time at the step's end, LUFS). */
+  private readonly recentT: number[] = [];
+  private readonly recentM: number[] = [];
 
   constructor(
     private readonly options: LoudnessOptions,
@@ -94,6 +97,19 @@ export class LoudnessDetector implements Detector {
     this.meter.push(block.samples.subarray(0, block.frames * block.channels), block.pts);
   }
 
+  /**
+   * The window crosses the target some time after the programme does (a loud section must
+   * outweigh the window's earlier content). The onset is dated back to the start of the run of
+   * momentary (400 ms) loudness that is itself beyond the limit and ends now: the first such
+   * block is the first to take in the change, within its last 100 ms step for a clear change.
+   */
+  private onset(beyond: (momentary: number) => boolean, now: number): number {
+    let i = this.recentM.length - 1;
+    if (i < 0 || !beyond(this.recentM[i]!)) return now;
+    while (i > 0 && beyond(this.recentM[i - 1]!)) i--;
+    return Math.max(0, this.recentT[i]! - 0.1);
+  }
+
   private onStep(step: LoudnessStep): void {
     const meter = this.meter!;
     this.measuredSeconds += 0.1;
@@ -104,6 +120,12 @@ export class LoudnessDetector implements Detector {
           ? meter.integratedOver(this.options.windowSeconds).lufs
           : NaN;
     this.lastLufs = lufs;
+    this.recentT.push(step.t);
+    this.recentM.push(step.momentary);
+    if (this.recentT.length > this.options.windowSeconds * 10) {
+      this.recentT.shift();
+      this.recentM.shift();
+    }
     this.judgeTruePeak(step);
     // Silence (-Infinity, all blocks gated out) is audio.silence's business, not loudness.
     if (!Number.isFinite(lufs)) return;
@@ -113,7 +135,7 @@ export class LoudnessDetector implements Detector {
     if (!o) {
       if (lufs > hi || lufs < lo) {
         this.open = {
-          start: step.t,
+          start: this.onset(lufs > hi ? (m) => m > hi : (m) => m < lo, step.t),
           extreme: lufs,
           direction: lufs > hi ? "loud" : "quiet",
           truePeak: step.truePeak,
