@@ -3,7 +3,20 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "*.config.js", "*.config.ts"] },
+  {
+    // Generated media (`.ts` MPEG-TS files) and run data are not TypeScript.
+    ignores: [
+      "dist/**",
+      "node_modules/**",
+      "coverage/**",
+      "*.config.js",
+      "*.config.ts",
+      ".bench/**",
+      ".streamqc-eval/**",
+      "data/**",
+      "tmp/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

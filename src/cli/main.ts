@@ -28,7 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   gen: async () => (await import("./gen-command.js")).runGen,
   serve: async () => (await import("./serve-command.js")).runServe,
   bench: async () => (await import("./bench-command.js")).runBench,
-  eval: async () => (await import("./eval-command.js")).runEval as Command,
+  eval: async () => (await import("./eval-command.js")).runEval,
 };
 
 const USAGE_CODES: readonly ErrorCode[] = ["SQM_ERR_USAGE", "SQM_ERR_CONFIG", "SQM_ERR_DEFECT_SPEC"];
