@@ -123,7 +123,8 @@ export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise
   }
   const cli = resolve(import.meta.dirname, "main.js");
   out.write(`bench: measuring (single-threaded, same clip, one run each)\n`);
-  const decode = await measure("decode-alone", [
+  // Both FFmpeg runs single-threaded, like analyze --threads 1: the same input, one core.
+  const ffmpegOneThread = [
     ffmpeg,
     "-hide_banner",
     "-nostdin",
@@ -133,20 +134,10 @@ export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise
     "1",
     "-i",
     clip,
-    "-f",
-    "null",
-    "-",
-  ]);
+  ];
+  const decode = await measure("decode-alone", [...ffmpegOneThread, "-f", "null", "-"]);
   const chain = await measure("ffmpeg-detectors", [
-    ffmpeg,
-    "-hide_banner",
-    "-nostdin",
-    "-threads",
-    "1",
-    "-filter_threads",
-    "1",
-    "-i",
-    clip,
+    ...ffmpegOneThread,
     "-vf",
     "freezedetect,blackdetect",
     "-af",
