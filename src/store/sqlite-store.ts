@@ -737,6 +737,7 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** In the order they were enqueued (rowid breaks ties of rows written in the same millisecond). */
   listDeliveries(filter: {
     incidentId?: string;
     status?: DeliveryStatus;
@@ -745,7 +746,7 @@ export class SqliteStore implements Store {
     return this.#run(() => {
       const rows = this.#stmt(
         `SELECT * FROM outbox WHERE (@incident IS NULL OR incident_id = @incident) AND (@status IS NULL OR status = @status)
-         AND (@channel IS NULL OR channel = @channel) ORDER BY created_at, id`,
+         AND (@channel IS NULL OR channel = @channel) ORDER BY created_at, rowid`,
       ).all({
         incident: filter.incidentId ?? null,
         status: filter.status ?? null,
