@@ -13,7 +13,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import type { Writable } from "node:stream";
-import { StreamqcError } from "../errors.js";
 
 export interface FfmpegExit {
   readonly code: number | null;
@@ -164,8 +163,4 @@ export function describeFailure(exit: FfmpegExit): string {
     .trim();
   const how = exit.signal ? `killed by ${exit.signal}` : `exit status ${String(exit.code)}`;
   return last ? `${last} (ffmpeg ${how})` : `ffmpeg ended with ${how}`;
-}
-
-export function assertNotClosed(closed: boolean, what: string): void {
-  if (closed) throw new StreamqcError("SQM_ERR_CLOSED", `${what} is closed`);
 }

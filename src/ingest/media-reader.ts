@@ -83,6 +83,14 @@ const INPUT_VIDEO = /Stream #0:\d+.*: Video: .*?, (\d+)x(\d+)[ ,].*?(\d+(?:\.\d+
 const DURATION = /^\[info\]\s+Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/;
 const INPUT_AUDIO = /Stream #0:\d+.*: Audio: .*?, (\d+) Hz, ([^,]+),/;
 
+/**
+ * Keeps at most `fps` frames a second with `select`, not `fps`: the fps filter would duplicate
+ * frames across a gap. The 1 ms margin keeps frames whose spacing rounds just under the period.
+ */
+function selectAtRate(fps: number): string {
+  return `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${(1 / fps - 0.001).toFixed(3)})'`;
+}
+
 /** Builds the one ffmpeg command that decodes once and writes every view of the picture and sound. */
 export function decoderArgs(source: Source, opts: MediaReaderOptions): string[] {
   const threads = String(opts.threads ?? 0);
@@ -114,12 +122,11 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions): string[] 
   ];
   let v = 1;
   if (opts.detail) {
-    // select, not fps: fps would duplicate frames across a gap.
     args.push(
       "-map",
       "0:v:0?",
       `-filter:v:${v}`,
-      `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${(1 / DETAIL_FPS - 0.001).toFixed(3)})',` +
+      `${selectAtRate(DETAIL_FPS)},` +
         // The centre at native size, offsets on the 16-pixel macroblock grid; gray takes the Y plane as is.
         `crop=w='min(iw\\,${DETAIL_WIDTH})':h='min(ih\\,${DETAIL_HEIGHT})':` +
         `x='trunc((iw-min(iw\\,${DETAIL_WIDTH}))/32)*16':y='trunc((ih-min(ih\\,${DETAIL_HEIGHT}))/32)*16',format=gray`,
@@ -133,7 +140,7 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions): string[] 
       "-map",
       "0:v:0?",
       `-filter:v:${v}`,
-      `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${(1 / THUMBNAIL_FPS - 0.001).toFixed(3)})',scale=${THUMBNAIL_WIDTH}:-2,format=yuvj420p`,
+      `${selectAtRate(THUMBNAIL_FPS)},scale=${THUMBNAIL_WIDTH}:-2,format=yuvj420p`,
       `-c:v:${v}`,
       "mjpeg",
       `-q:v:${v}`,
@@ -296,7 +303,6 @@ export class MediaReader {
     const opts = this.options;
     let roles: Role[] = [];
     let streams: readonly NutStream[] = [];
-    let videoSeen = false;
     let formatSent = false;
     let inputVideo: { width: number; height: number; fps: number } | null = null;
     let inputAudio: { sampleRate: number; channels: number } | null = null;
@@ -312,7 +318,7 @@ export class MediaReader {
         streams = s;
         roles = assignRoles(s, opts);
       },
-      onPacket: (p) => this.packet(p, streams, roles, () => (videoSeen = true)),
+      onPacket: (p) => this.packet(p, streams, roles),
     });
     const stallMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.runOrigin = null;
@@ -416,10 +422,10 @@ export class MediaReader {
       Math.min(1000, stallMs / 4),
     );
     this.watchdog.unref();
-    void proc.exited.then((exit) => this.exited(proc, exit, videoSeen));
+    void proc.exited.then((exit) => this.exited(proc, exit));
   }
 
-  private packet(p: NutPacket, streams: readonly NutStream[], roles: Role[], sawVideo: () => void): void {
+  private packet(p: NutPacket, streams: readonly NutStream[], roles: Role[]): void {
     if (this.finished) return;
     const st = streams[p.stream];
     const role = roles[p.stream];
@@ -455,7 +461,6 @@ export class MediaReader {
     }
     switch (role) {
       case "video": {
-        sawVideo();
         while (this.frameNotes.length > 0 && this.frameNotes[0]!.raw <= raw + 0.002) {
           const note = this.frameNotes.shift()!;
           if (note.keyframe) this.emit({ kind: "keyframe", at: media });
@@ -520,7 +525,7 @@ export class MediaReader {
     });
   }
 
-  private exited(proc: FfmpegProcess, exit: FfmpegExit, _sawVideo: boolean): void {
+  private exited(proc: FfmpegProcess, exit: FfmpegExit): void {
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
     this.feed?.stop();

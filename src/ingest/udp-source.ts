@@ -29,8 +29,6 @@ export class UdpSource implements Source {
   private readonly port: number;
   private readonly multicast: boolean;
   private readonly localAddress: string | undefined;
-  /** Extra consumers of the raw bytes (the TS analyzer). */
-  readonly byteListeners = new Set<(bytes: Uint8Array) => void>();
   datagrams = 0;
   bytes = 0;
 
@@ -110,7 +108,6 @@ export class UdpSource implements Source {
       this.events?.emit({ kind: "connected", at: this.events.now(), url: this.url });
     }
     this.analyzer?.push(msg);
-    for (const listener of this.byteListeners) listener(msg);
     const stdin = this.ctx?.stdin;
     if (stdin && !stdin.destroyed && stdin.writableLength < 16 * 1024 * 1024) stdin.write(msg);
   }

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MediaReader } from "../../src/ingest/media-reader.js";
 import type { StreamEvent, VideoFrame } from "../../src/ingest/media.js";
 import { openSource } from "../../src/ingest/open-source.js";
+import { freeUdpPorts } from "../../src/demo/loopback.js";
 import { makeClip, tempDir, waitFor } from "../helpers/media.js";
 
 const tmp = tempDir();
@@ -15,11 +15,7 @@ afterAll(() => {
 });
 
 async function freePort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  return (await freeUdpPorts(1))[0]!;
 }
 
 function send(clip: string, url: string): ChildProcess {
