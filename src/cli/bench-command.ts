@@ -67,6 +67,10 @@ export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise
       streams: { type: "string", default: "16" },
       "service-seconds": { type: "string", default: "60" },
       "baseline-seconds": { type: "string", default: "20" },
+      // CPU time on a shared machine varies by ~10 % from run to run: the three runs are
+      // interleaved this many times and each is reported by its median.
+      rounds: { type: "string", default: "3" },
+      "skip-service": { type: "boolean", default: false },
       // Internal: the child process of the service benchmark.
       "service-child": { type: "string" },
       "service-log": { type: "string" },
@@ -81,7 +85,9 @@ export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise
   const streams = Number(values.streams);
   const serviceSeconds = Number(values["service-seconds"]);
   const baselineSeconds = Number(values["baseline-seconds"]);
+  const rounds = Number(values.rounds);
   for (const [name, v] of [
+    ["--rounds", rounds],
     ["--streams", streams],
     ["--service-seconds", serviceSeconds],
     ["--baseline-seconds", baselineSeconds],
@@ -122,7 +128,7 @@ export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise
     });
   }
   const cli = resolve(import.meta.dirname, "main.js");
-  out.write(`bench: measuring (single-threaded, same clip, one run each)\n`);
+  out.write(`bench: measuring (single-threaded, same clip, ${rounds} interleaved rounds, medians)\n`);
   // Both FFmpeg runs single-threaded, like analyze --threads 1: the same input, one core.
   const ffmpegOneThread = [
     ffmpeg,
@@ -135,30 +141,49 @@ export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise
     "-i",
     clip,
   ];
-  const decode = await measure("decode-alone", [...ffmpegOneThread, "-f", "null", "-"]);
-  const chain = await measure("ffmpeg-detectors", [
-    ...ffmpegOneThread,
-    "-vf",
-    "freezedetect,blackdetect",
-    "-af",
-    "silencedetect",
-    "-f",
-    "null",
-    "-",
-  ]);
-  const analyze = await measure("analyze", [
-    process.execPath,
-    cli,
-    "analyze",
-    clip,
-    "--threads",
-    "1",
-    "--format",
-    "json",
-    "--cpu-report",
-  ]);
-  const nodeCpu = Number(/"nodeCpuSeconds":([\d.]+)/.exec(analyze.stderr)?.[1] ?? NaN);
-  const rows: Measured[] = [decode, chain, { ...analyze, nodeCpu }];
+  const runs: { decode: Measured[]; chain: Measured[]; analyze: Measured[] } = {
+    decode: [],
+    chain: [],
+    analyze: [],
+  };
+  for (let round = 0; round < rounds; round++) {
+    runs.decode.push(await measure("decode-alone", [...ffmpegOneThread, "-f", "null", "-"]));
+    runs.chain.push(
+      await measure("ffmpeg-detectors", [
+        ...ffmpegOneThread,
+        "-vf",
+        "freezedetect,blackdetect",
+        "-af",
+        "silencedetect",
+        "-f",
+        "null",
+        "-",
+      ]),
+    );
+    const analyzed = await measure("analyze", [
+      process.execPath,
+      cli,
+      "analyze",
+      clip,
+      "--threads",
+      "1",
+      "--format",
+      "json",
+      "--cpu-report",
+    ]);
+    const nodeCpu = Number(/"nodeCpuSeconds":([\d.]+)/.exec(analyzed.stderr)?.[1] ?? NaN);
+    runs.analyze.push({ ...analyzed, nodeCpu });
+    out.write(
+      `  round ${round + 1}: CPU s decode ${runs.decode[round]!.cpu.toFixed(2)}, ` +
+        `FFmpeg chain ${runs.chain[round]!.cpu.toFixed(2)}, analyze ${analyzed.cpu.toFixed(2)} ` +
+        `(Node ${nodeCpu.toFixed(2)})\n`,
+    );
+  }
+  const decode = medianRun("decode-alone", runs.decode);
+  const chain = medianRun("ffmpeg-detectors", runs.chain);
+  const analyze = medianRun("analyze", runs.analyze);
+  const nodeCpu = analyze.nodeCpu ?? NaN;
+  const rows: Measured[] = [decode, chain, analyze];
   const rt = (m: Measured): number => duration / m.cpu;
   out.write(
     `\n| run | wall s | CPU s | × realtime per core | throughput vs decode alone |\n|---|---|---|---|---|\n`,
@@ -175,6 +200,23 @@ export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise
     `Node's own CPU in analyze: ${nodeCpu.toFixed(2)} s = ${((100 * nodeCpu) / analyze.cpu).toFixed(1)}% of its total\n`,
   );
   out.write("\n");
-  await service();
+  if (!values["skip-service"]) await service();
   return 0;
+}
+
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The median of each figure over the rounds (Node's CPU with its own median). */
+function medianRun(label: string, runs: readonly Measured[]): Measured {
+  const node = runs.map((r) => r.nodeCpu).filter((x): x is number => x !== undefined);
+  return {
+    label,
+    wall: median(runs.map((r) => r.wall)),
+    cpu: median(runs.map((r) => r.cpu)),
+    ...(node.length > 0 ? { nodeCpu: median(node) } : {}),
+  };
 }

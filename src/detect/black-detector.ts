@@ -43,7 +43,9 @@ export class BlackDetector implements Detector {
   private sumMean = 0;
   private sumRatio = 0;
   private frames = 0;
-  private last = { meanLuma: 0, blackRatio: 0, texture: 0 };
+  private last: FrameStats = { meanLuma: 0, blackRatio: 0, texture: 0 };
+  /** The last frame that was settled early: measured in full only when someone asks. */
+  private unmeasured: VideoFrame | null = null;
 
   constructor(
     private readonly opts: BlackOptions,
@@ -60,9 +62,14 @@ export class BlackDetector implements Detector {
     this.seen = true;
     this.lastPts = pts;
 
-    const m = this.measureFrame(frame);
-    this.last = m;
-    const black = m.blackRatio >= this.opts.minBlackRatio && m.texture <= this.opts.maxTexture;
+    const m = this.measureFrame(frame, true);
+    if (m) {
+      this.last = m;
+      this.unmeasured = null;
+    } else {
+      this.unmeasured = frame;
+    }
+    const black = m !== null && m.blackRatio >= this.opts.minBlackRatio && m.texture <= this.opts.maxTexture;
     if (!black) {
       this.close(pts);
       return;
@@ -94,6 +101,10 @@ export class BlackDetector implements Detector {
   }
 
   measure(): Readonly<Record<string, number | boolean>> {
+    if (this.unmeasured) {
+      this.last = this.measureFrame(this.unmeasured, false) ?? this.last;
+      this.unmeasured = null;
+    }
     return { black: this.open, ...this.last };
   }
 
@@ -121,27 +132,45 @@ export class BlackDetector implements Detector {
     });
   }
 
-  private measureFrame(frame: VideoFrame): { meanLuma: number; blackRatio: number; texture: number } {
+  /**
+   * The frame's measurements, or null once it cannot be black: most pictures show more than
+   * `1 - minBlackRatio` bright pixels within their first rows, so they cost a few hundred reads.
+   */
+  private measureFrame(frame: VideoFrame, stopWhenBright: boolean): FrameStats | null {
     const { luma } = frame;
-    const n = frame.width * frame.height;
+    const n = Math.min(luma.length, frame.width * frame.height);
     const th = this.opts.pixelThreshold;
-    let sum = 0;
-    let dark = 0;
+    // Black needs dark / n >= minBlackRatio: more bright pixels than this settle it.
+    const maxBright = stopWhenBright ? n - Math.ceil(this.opts.minBlackRatio * n - 1e-9) : n;
+    let bright = 0;
+    let brightSum = 0;
     let darkSum = 0;
     let darkSq = 0;
     for (let i = 0; i < n; i++) {
-      const v = luma[i] ?? 0;
-      sum += v;
-      if (v <= th) {
-        dark++;
+      const v = luma[i]!;
+      if (v > th) {
+        brightSum += v;
+        if (++bright > maxBright) return null;
+      } else {
         darkSum += v;
         darkSq += v * v;
       }
     }
+    const dark = n - bright;
     const darkMean = dark > 0 ? darkSum / dark : 0;
     const texture = dark > 0 ? Math.sqrt(Math.max(0, darkSq / dark - darkMean * darkMean)) : 0;
-    return { meanLuma: n > 0 ? sum / n : 0, blackRatio: n > 0 ? dark / n : 0, texture };
+    return {
+      meanLuma: n > 0 ? (brightSum + darkSum) / n : 0,
+      blackRatio: n > 0 ? dark / n : 0,
+      texture,
+    };
   }
+}
+
+interface FrameStats {
+  readonly meanLuma: number;
+  readonly blackRatio: number;
+  readonly texture: number;
 }
 
 export const blackDetector = defineDetector({

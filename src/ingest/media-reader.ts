@@ -8,8 +8,7 @@ import { StreamqcError, errorMessage } from "../errors.js";
 import { checkFfmpeg } from "./ffmpeg-binary.js";
 import { FfmpegProcess, describeFailure, type FfmpegExit } from "./ffmpeg-process.js";
 import {
-  ANALYSIS_HEIGHT,
-  ANALYSIS_WIDTH,
+  ANALYSIS_FILTER,
   AUDIO_SAMPLE_RATE,
   DETAIL_FPS,
   DETAIL_HEIGHT,
@@ -118,7 +117,7 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions): string[] 
     "0:a:0?",
     "-filter:v:0",
     // The frame marker first: it logs each decoded frame, to tie decoder errors to the exact damaged frame.
-    `${FRAME_MARKER_FILTER},scale=${ANALYSIS_WIDTH}:${ANALYSIS_HEIGHT}:flags=area,format=gray`,
+    `${FRAME_MARKER_FILTER},${ANALYSIS_FILTER}`,
     "-c:v:0",
     "rawvideo",
     "-c:a",

@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import {
+  ANALYSIS_FILTER,
   ANALYSIS_HEIGHT,
   ANALYSIS_WIDTH,
   AUDIO_SAMPLE_RATE,
@@ -44,7 +45,7 @@ export async function decodeVideo(
       file,
       "-an",
       "-vf",
-      `scale=${ANALYSIS_WIDTH}:${ANALYSIS_HEIGHT}:flags=area,format=gray`,
+      ANALYSIS_FILTER,
       "-f",
       "rawvideo",
       "-",
