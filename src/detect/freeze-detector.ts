@@ -112,13 +112,7 @@ export class FreezeDetector implements Detector {
       if (!this.hasPending || this.persisting() / blocks <= this.opts.maxChangedRatio) {
         // Held until the next frame says whether the picture really moved: a real change
         // persists in the same blocks, noise crosses the threshold in other blocks each frame.
-        this.pending.set(this.cur);
-        const t = this.pendingChanged;
-        this.pendingChanged = this.changed;
-        this.changed = t;
-        this.pendingPts = pts;
-        this.hasPending = true;
-        this.lastPts = pts;
+        this.hold(pts);
         return;
       }
       // Confirmed: the picture changed at the pending frame, which becomes the reference.
@@ -128,10 +122,10 @@ export class FreezeDetector implements Detector {
       this.pending = t;
       this.candidateStart = this.pendingPts;
       this.hasPending = false;
-      this.lastChangedRatio = this.changedBlocks(this.ref) / this.ref.length;
+      this.lastChangedRatio = this.changedBlocks(this.ref, this.changed) / blocks;
       if (this.lastChangedRatio > this.opts.maxChangedRatio) {
-        // Still moving: this frame starts the next candidate.
-        this.restart(pts);
+        // This frame differs from the new reference too: still moving, or noise; the next frame says.
+        this.hold(pts);
         return;
       }
     }
@@ -177,6 +171,17 @@ export class FreezeDetector implements Detector {
       this.emit("end", end, frozenFor);
       this.open = false;
     }
+  }
+
+  /** Holds the current frame as the pending change, with the blocks it changed. */
+  private hold(pts: number): void {
+    this.pending.set(this.cur);
+    const t = this.pendingChanged;
+    this.pendingChanged = this.changed;
+    this.changed = t;
+    this.pendingPts = pts;
+    this.hasPending = true;
+    this.lastPts = pts;
   }
 
   private restart(pts: number): void {

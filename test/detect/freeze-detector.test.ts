@@ -42,6 +42,29 @@ describe("video.freeze", () => {
     expect(Math.abs((found[0]?.end ?? 0) - 9)).toBeLessThanOrEqual(TOL);
   });
 
+  it("holds a frozen picture whose noise moves a few blocks past the threshold on every frame", () => {
+    // Coarse noise (as an encoder leaves on a still picture): after the first frozen frame,
+    // 8 random 10x10 blocks of each frame (1.4 % of 576, over maxChangedRatio) shift by 6
+    // levels. The noise lands on other blocks each frame; a real change stays put.
+    const base = scene(30, [[3, 9]]);
+    const r = rng(7);
+    const make = (t: number): Uint8Array => {
+      const luma = Uint8Array.from(base(t));
+      if (t < 3.02 || t >= 9) return luma;
+      for (let k = 0; k < 8; k++) {
+        const bx = Math.floor(r() * 32) * 10;
+        const by = Math.floor(r() * 18) * 10;
+        for (let y = by; y < by + 10; y++)
+          for (let x = bx; x < bx + 10; x++) luma[y * 320 + x] = Math.min(255, luma[y * 320 + x]! + 6);
+      }
+      return luma;
+    };
+    const found = run(make, 12);
+    expect(found).toHaveLength(1);
+    expect(Math.abs((found[0]?.start ?? 0) - 3)).toBeLessThanOrEqual(TOL);
+    expect(Math.abs((found[0]?.end ?? 0) - 9)).toBeLessThanOrEqual(TOL);
+  });
+
   it("reports nothing for a 1.2 s freeze", () => {
     expect(run(scene(30, [[5, 6.2]]), 10)).toEqual([]);
   });
