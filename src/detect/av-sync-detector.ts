@@ -83,6 +83,7 @@ class AvSyncDetector implements Detector {
   private hop = HOP;
   private samples = 0; // absolute samples written
   private hops = 0; // absolute hops complete
+  private hopAcc = 0; // sum of squares of the samples of the hop in progress
   private checkedHop = HISTORY_HOPS;
   private basePts = 0;
   private baseSample = 0;
@@ -121,23 +122,34 @@ class AvSyncDetector implements Detector {
       this.basePts = block.pts;
       this.baseSample = this.samples = this.hops * this.hop;
       this.checkedHop = this.hops + HISTORY_HOPS;
+      this.hopAcc = 0;
     }
     const ch = block.channels;
-    for (let i = 0; i < block.frames; i++) {
+    const src = block.samples;
+    const mono = this.mono;
+    const hop = this.hop;
+    const end = block.frames * ch;
+    let n = this.samples;
+    // The hop's energy is summed as its samples arrive, from the values as stored (Float32),
+    // in the same order as re-reading the hop from the ring would.
+    let e = this.hopAcc;
+    let left = hop - (n % hop);
+    for (let i = 0; i < end; i += ch) {
       let v = 0;
-      for (let c = 0; c < ch; c++) v += block.samples[i * ch + c] ?? 0;
-      this.mono[this.samples & (RING - 1)] = v / ch;
-      this.samples++;
-      if (this.samples % this.hop === 0) {
-        let e = 0;
-        for (let k = this.samples - this.hop; k < this.samples; k++) {
-          const x = this.mono[k & (RING - 1)] ?? 0;
-          e += x * x;
-        }
-        this.hopEnergy[this.hops % this.hopEnergy.length] = e / this.hop;
+      for (let c = 0; c < ch; c++) v += src[i + c]!;
+      const x = Math.fround(v / ch);
+      mono[n & (RING - 1)] = x;
+      n++;
+      e += x * x;
+      if (--left === 0) {
+        this.hopEnergy[this.hops % this.hopEnergy.length] = e / hop;
         this.hops++;
+        e = 0;
+        left = hop;
       }
     }
+    this.samples = n;
+    this.hopAcc = e;
     this.expectedPts = block.pts + block.frames / block.sampleRate;
     this.lastMediaPts = Math.max(this.lastMediaPts, this.expectedPts);
     this.findOnsets();
