@@ -60,6 +60,8 @@ const HOP = 48; // 1 ms at 48 kHz; recomputed per sample rate
 const HISTORY_HOPS = 100; // background level: the 100 ms before an onset
 const LOOKAHEAD_HOPS = 5;
 const RING = 1 << 16;
+const HOP_RING = 4096;
+const HOP_MASK = HOP_RING - 1;
 const ONSET_RATIO = 16; // +12 dB over the background
 const ONSET_FLOOR = 1e-5; // -50 dBFS mean square
 const REFRACTORY = 0.15;
@@ -78,11 +80,13 @@ class AvSyncDetector implements Detector {
   private readonly maxLag: number;
   // Audio: mono ring of samples and energies per hop, with absolute indices.
   private readonly mono = new Float32Array(RING);
-  private readonly hopEnergy = new Float64Array(4096);
+  /** Ring of hop energies by absolute hop index; a power of two, so `& HOP_MASK` wraps it. */
+  private readonly hopEnergy = new Float64Array(HOP_RING);
   private sampleRate = 48_000;
   private hop = HOP;
   private samples = 0; // absolute samples written
   private hops = 0; // absolute hops complete
+  private hopAcc = 0; // sum of squares of the samples of the hop in progress
   private checkedHop = HISTORY_HOPS;
   private basePts = 0;
   private baseSample = 0;
@@ -121,23 +125,34 @@ class AvSyncDetector implements Detector {
       this.basePts = block.pts;
       this.baseSample = this.samples = this.hops * this.hop;
       this.checkedHop = this.hops + HISTORY_HOPS;
+      this.hopAcc = 0;
     }
     const ch = block.channels;
-    for (let i = 0; i < block.frames; i++) {
+    const src = block.samples;
+    const mono = this.mono;
+    const hop = this.hop;
+    const end = block.frames * ch;
+    let n = this.samples;
+    // The hop's energy is summed as its samples arrive, from the values as stored (Float32),
+    // in the same order as re-reading the hop from the ring would.
+    let e = this.hopAcc;
+    let left = hop - (n % hop);
+    for (let i = 0; i < end; i += ch) {
       let v = 0;
-      for (let c = 0; c < ch; c++) v += block.samples[i * ch + c] ?? 0;
-      this.mono[this.samples & (RING - 1)] = v / ch;
-      this.samples++;
-      if (this.samples % this.hop === 0) {
-        let e = 0;
-        for (let k = this.samples - this.hop; k < this.samples; k++) {
-          const x = this.mono[k & (RING - 1)] ?? 0;
-          e += x * x;
-        }
-        this.hopEnergy[this.hops % this.hopEnergy.length] = e / this.hop;
+      for (let c = 0; c < ch; c++) v += src[i + c]!;
+      const x = Math.fround(v / ch);
+      mono[n & (RING - 1)] = x;
+      n++;
+      e += x * x;
+      if (--left === 0) {
+        this.hopEnergy[this.hops & HOP_MASK] = e / hop;
         this.hops++;
+        e = 0;
+        left = hop;
       }
     }
+    this.samples = n;
+    this.hopAcc = e;
     this.expectedPts = block.pts + block.frames / block.sampleRate;
     this.lastMediaPts = Math.max(this.lastMediaPts, this.expectedPts);
     this.findOnsets();
@@ -147,24 +162,22 @@ class AvSyncDetector implements Detector {
     }
   }
 
-  private energy(h: number): number {
-    return this.hopEnergy[h % this.hopEnergy.length] ?? 0;
-  }
-
   private sampleTime(index: number): number {
     return this.basePts + (index - this.baseSample) / this.sampleRate;
   }
 
   private findOnsets(): void {
-    const n = this.hopEnergy.length;
+    const n = HOP_RING;
+    const ring = this.hopEnergy;
     for (; this.checkedHop + LOOKAHEAD_HOPS <= this.hops; this.checkedHop++) {
       const h = this.checkedHop;
       if (this.hops - h > n - HISTORY_HOPS - LOOKAHEAD_HOPS) continue;
       let before = 0;
-      for (let k = h - HISTORY_HOPS; k < h - 2; k++) before += this.energy(k);
+      // Summed afresh in hop order (not a running sum), so every decision is as it was.
+      for (let k = h - HISTORY_HOPS; k < h - 2; k++) before += ring[k & HOP_MASK]!;
       before /= HISTORY_HOPS - 2;
       let after = 0;
-      for (let k = h; k < h + LOOKAHEAD_HOPS; k++) after += this.energy(k);
+      for (let k = h; k < h + LOOKAHEAD_HOPS; k++) after += ring[k & HOP_MASK]!;
       after /= LOOKAHEAD_HOPS;
       if (after < ONSET_FLOOR || after < ONSET_RATIO * before) continue;
       // The onset proper: the first sample reaching a quarter of the peak that follows.

@@ -46,23 +46,40 @@ export class ClippingDetector implements Detector {
     const minRun = this.opts.minRunSamples;
     const runs = this.runs;
     const step = 1 / sampleRate;
-    for (let i = 0; i < frames; i++) {
-      const base = i * channels;
-      for (let c = 0; c < channels; c++) {
-        const x = samples[base + c] ?? 0;
-        const a = x < 0 ? -x : x;
-        if (this.inEpisode && a > this.peak) this.peak = a;
-        if (a < level) {
-          runs[c] = 0;
-          continue;
+    const n = frames * channels;
+    // Almost every block has no sample at full scale: one read-only scan proves it, and then
+    // the block only resets the runs and raises the episode's peak.
+    let blockPeak = 0;
+    let j = 0;
+    for (; j < n; j++) {
+      const x = samples[j]!;
+      const a = x < 0 ? -x : x;
+      // Written so that NaN, like a full-scale sample, leaves the fast path (as before).
+      if (!(a < level)) break;
+      if (a > blockPeak) blockPeak = a;
+    }
+    if (j === n) {
+      if (n > 0) runs.fill(0);
+      if (this.inEpisode && blockPeak > this.peak) this.peak = blockPeak;
+    } else {
+      for (let i = 0; i < frames; i++) {
+        const base = i * channels;
+        for (let c = 0; c < channels; c++) {
+          const x = samples[base + c]!;
+          const a = x < 0 ? -x : x;
+          if (this.inEpisode && a > this.peak) this.peak = a;
+          if (a < level) {
+            runs[c] = 0;
+            continue;
+          }
+          const run = runs[c]! + 1;
+          runs[c] = run;
+          if (run < minRun) continue;
+          const t = block.pts + i * step;
+          if (run === minRun) this.clippedRun(t - (minRun - 1) * step, minRun, a);
+          else this.clippedSamples++;
+          this.lastClipEnd = t + step;
         }
-        const run = (runs[c] ?? 0) + 1;
-        runs[c] = run;
-        if (run < minRun) continue;
-        const t = block.pts + i * step;
-        if (run === minRun) this.clippedRun(t - (minRun - 1) * step, minRun, a);
-        else this.clippedSamples++;
-        this.lastClipEnd = t + step;
       }
     }
     // No clipped run for longer than the hold: the episode is over.

@@ -83,25 +83,43 @@ export class SilenceDetector implements Detector {
     }
     const th = this.threshold;
     const step = 1 / sampleRate;
-    for (let i = 0; i < frames; i++) {
+    const pts = block.pts;
+    const sumSq = this.sumSq;
+    // One window segment at a time, each channel in its own tight loop with the sums in
+    // locals; sums continue from the stored ones, so they are added in the same order.
+    for (let i = 0; i < frames;) {
       if (this.count === 0) {
-        this.windowStart = block.pts + i * step;
+        this.windowStart = pts + i * step;
         this.windowPeak = 0;
         this.firstLoud = -1;
       }
-      const base = i * channels;
+      const segEnd = Math.min(frames, i + this.windowFrames - this.count);
+      let peak = this.windowPeak;
+      let firstLoud = frames;
+      let lastLoud = -1;
+      const end = segEnd * channels;
       for (let c = 0; c < channels; c++) {
-        const x = samples[base + c] ?? 0;
-        this.sumSq[c] = (this.sumSq[c] ?? 0) + x * x;
-        const a = x < 0 ? -x : x;
-        if (a > this.windowPeak) this.windowPeak = a;
-        if (a > th) {
-          const t = block.pts + i * step;
-          if (this.firstLoud < 0) this.firstLoud = t;
-          this.lastLoudEnd = t + step;
+        let acc = sumSq[c]!;
+        for (let j = i * channels + c, f = i; j < end; j += channels, f++) {
+          const x = samples[j]!;
+          acc += x * x;
+          const a = x < 0 ? -x : x;
+          if (a > peak) peak = a;
+          if (a > th) {
+            if (f < firstLoud) firstLoud = f;
+            if (f > lastLoud) lastLoud = f;
+          }
         }
+        sumSq[c] = acc;
       }
-      if (++this.count === this.windowFrames) this.finishWindow();
+      this.windowPeak = peak;
+      if (lastLoud >= 0) {
+        if (this.firstLoud < 0) this.firstLoud = pts + firstLoud * step;
+        this.lastLoudEnd = pts + lastLoud * step + step;
+      }
+      this.count += segEnd - i;
+      i = segEnd;
+      if (this.count === this.windowFrames) this.finishWindow();
     }
     this.expectedNext = block.pts + frames * step;
   }

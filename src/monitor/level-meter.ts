@@ -23,13 +23,20 @@ export class LevelMeter {
       this.count = 0;
     }
     const s = block.samples;
-    for (let i = 0; i < block.frames * ch; i += ch) {
-      for (let c = 0; c < ch; c++) {
-        const v = s[i + c]!;
+    const end = block.frames * ch;
+    // One channel at a time with peak and sum in locals; the sum continues from the stored
+    // one, so the squares are added in the same order as sample by sample.
+    for (let c = 0; c < ch; c++) {
+      let peak = this.peak[c]!;
+      let sum = this.sumSq[c]!;
+      for (let i = c; i < end; i += ch) {
+        const v = s[i]!;
         const a = v < 0 ? -v : v;
-        if (a > this.peak[c]!) this.peak[c] = a;
-        this.sumSq[c]! += v * v;
+        if (a > peak) peak = a;
+        sum += v * v;
       }
+      this.peak[c] = peak;
+      this.sumSq[c] = sum;
     }
     this.count += block.frames;
   }

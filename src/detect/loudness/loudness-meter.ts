@@ -42,26 +42,37 @@ export function kWeightingFilters(sampleRate: number): { readonly shelf: Biquad;
 }
 
 /**
- * BS.1770-4 Annex 2: 48-tap interpolating FIR for 4x oversampling, as four 12-tap phases.
+ * BS.1770-4 Annex 2: 48-tap interpolating FIR for 4x oversampling, as four 12-tap phases;
+ * phases 2 and 3 are phases 1 and 0 reversed, so only these two are stored.
  */
-const TRUE_PEAK_PHASES: readonly Float64Array[] = [
-  [
-    0.001708984375, 0.010986328125, -0.0196533203125, 0.033203125, -0.0594482421875, 0.1373291015625,
-    0.97216796875, -0.102294921875, 0.047607421875, -0.026611328125, 0.014892578125, -0.00830078125,
-  ],
-  [
-    -0.0291748046875, 0.029296875, -0.0517578125, 0.089111328125, -0.16650390625, 0.465087890625,
-    0.77978515625, -0.2003173828125, 0.1015625, -0.0582275390625, 0.0330810546875, -0.0189208984375,
-  ],
-  [
-    -0.0189208984375, 0.0330810546875, -0.0582275390625, 0.1015625, -0.2003173828125, 0.77978515625,
-    0.465087890625, -0.16650390625, 0.089111328125, -0.0517578125, 0.029296875, -0.0291748046875,
-  ],
-  [
-    -0.00830078125, 0.014892578125, -0.026611328125, 0.047607421875, -0.102294921875, 0.97216796875,
-    0.1373291015625, -0.0594482421875, 0.033203125, -0.0196533203125, 0.010986328125, 0.001708984375,
-  ],
-].map((p) => Float64Array.from(p));
+const TP_PHASE0 = Float64Array.of(
+  0.001708984375,
+  0.010986328125,
+  -0.0196533203125,
+  0.033203125,
+  -0.0594482421875,
+  0.1373291015625,
+  0.97216796875,
+  -0.102294921875,
+  0.047607421875,
+  -0.026611328125,
+  0.014892578125,
+  -0.00830078125,
+);
+const TP_PHASE1 = Float64Array.of(
+  -0.0291748046875,
+  0.029296875,
+  -0.0517578125,
+  0.089111328125,
+  -0.16650390625,
+  0.465087890625,
+  0.77978515625,
+  -0.2003173828125,
+  0.1015625,
+  -0.0582275390625,
+  0.0330810546875,
+  -0.0189208984375,
+);
 const TP_TAPS = 12;
 
 /** BS.1770 channel weights for FFmpeg's default layouts by channel count (LFE gets 0). */
@@ -137,9 +148,8 @@ export class LoudnessMeter {
   private readonly blockHist = new Float64Array(HIST_BINS);
   private readonly blockHistN = new Uint32Array(HIST_BINS);
   private readonly stHist = new Uint32Array(HIST_BINS);
-  /** Per channel: the last TP_TAPS input samples, each written twice (see channelRun). */
+  /** Per channel: the last TP_TAPS input samples, newest first. */
   private readonly tpHistory: Float64Array;
-  private readonly tpPos: Uint8Array;
   private maxTruePeak = 0;
   private readonly onStep: ((step: LoudnessStep) => void) | undefined;
   private lastMomentary = -Infinity;
@@ -169,8 +179,7 @@ export class LoudnessMeter {
     this.state = new Float64Array(channels * 8);
     this.stepFrames = Math.round(sampleRate / 10);
     this.history = new Float64Array(Math.max(4, Math.ceil((options.historySeconds ?? 30) * 10)));
-    this.tpHistory = new Float64Array(channels * 2 * TP_TAPS);
-    this.tpPos = new Uint8Array(channels);
+    this.tpHistory = new Float64Array(channels * TP_TAPS);
     this.onStep = options.onStep;
   }
 
@@ -211,15 +220,52 @@ export class LoudnessMeter {
     let z2 = st[s + 5]!;
     let y21 = st[s + 6]!;
     let y22 = st[s + 7]!;
-    // True-peak history: 2 x 12 slots written twice so that the 12 newest are contiguous.
+    // True peak: taps and history in locals, t0 the newest sample. V8 keeps what fits in
+    // registers and multiplies by the rest straight from the stack frame; the array history
+    // cost two bounds-checked loads per tap, and numeric literals cost two instructions each.
+    const u0 = (TP_PHASE0[0]! + TP_PHASE0[11]!) / 2;
+    const v0 = (TP_PHASE0[0]! - TP_PHASE0[11]!) / 2;
+    const w0 = (TP_PHASE1[0]! + TP_PHASE1[11]!) / 2;
+    const q0 = (TP_PHASE1[0]! - TP_PHASE1[11]!) / 2;
+    const u1 = (TP_PHASE0[1]! + TP_PHASE0[10]!) / 2;
+    const v1 = (TP_PHASE0[1]! - TP_PHASE0[10]!) / 2;
+    const w1 = (TP_PHASE1[1]! + TP_PHASE1[10]!) / 2;
+    const q1 = (TP_PHASE1[1]! - TP_PHASE1[10]!) / 2;
+    const u2 = (TP_PHASE0[2]! + TP_PHASE0[9]!) / 2;
+    const v2 = (TP_PHASE0[2]! - TP_PHASE0[9]!) / 2;
+    const w2 = (TP_PHASE1[2]! + TP_PHASE1[9]!) / 2;
+    const q2 = (TP_PHASE1[2]! - TP_PHASE1[9]!) / 2;
+    const u3 = (TP_PHASE0[3]! + TP_PHASE0[8]!) / 2;
+    const v3 = (TP_PHASE0[3]! - TP_PHASE0[8]!) / 2;
+    const w3 = (TP_PHASE1[3]! + TP_PHASE1[8]!) / 2;
+    const q3 = (TP_PHASE1[3]! - TP_PHASE1[8]!) / 2;
+    const u4 = (TP_PHASE0[4]! + TP_PHASE0[7]!) / 2;
+    const v4 = (TP_PHASE0[4]! - TP_PHASE0[7]!) / 2;
+    const w4 = (TP_PHASE1[4]! + TP_PHASE1[7]!) / 2;
+    const q4 = (TP_PHASE1[4]! - TP_PHASE1[7]!) / 2;
+    const u5 = (TP_PHASE0[5]! + TP_PHASE0[6]!) / 2;
+    const v5 = (TP_PHASE0[5]! - TP_PHASE0[6]!) / 2;
+    const w5 = (TP_PHASE1[5]! + TP_PHASE1[6]!) / 2;
+    const q5 = (TP_PHASE1[5]! - TP_PHASE1[6]!) / 2;
     const hist = this.tpHistory;
-    const h = i * 2 * TP_TAPS;
-    let pos = this.tpPos[i]!;
-    const [p0, p1] = TRUE_PEAK_PHASES as [Float64Array, Float64Array];
+    const h = i * TP_TAPS;
+    let t0 = hist[h]!;
+    let t1 = hist[h + 1]!;
+    let t2 = hist[h + 2]!;
+    let t3 = hist[h + 3]!;
+    let t4 = hist[h + 4]!;
+    let t5 = hist[h + 5]!;
+    let t6 = hist[h + 6]!;
+    let t7 = hist[h + 7]!;
+    let t8 = hist[h + 8]!;
+    let t9 = hist[h + 9]!;
+    let t10 = hist[h + 10]!;
+    let t11 = hist[h + 11]!;
     let energy = 0;
     let peak = this.stepPeak;
-    for (let f = from; f < to; f++) {
-      const x = samples[f * ch + i]!;
+    const end = to * ch + i;
+    for (let j = from * ch + i; j < end; j += ch) {
+      const x = samples[j]!;
       const y1 = sb0 * x + sb1 * x1 + sb2 * x2 - sa1 * y11 - sa2 * y12;
       x2 = x1;
       x1 = x;
@@ -232,32 +278,42 @@ export class LoudnessMeter {
       y21 = y2;
       energy += y2 * y2;
 
-      hist[h + pos] = x;
-      hist[h + pos + TP_TAPS] = x;
-      pos = pos + 1 === TP_TAPS ? 0 : pos + 1;
-      // hist[b + k], k = 0..11, oldest to newest.
-      const b = h + pos;
-      let a0 = 0;
-      let a1 = 0;
-      let a2 = 0;
-      let a3 = 0;
-      for (let k = 0; k < TP_TAPS; k++) {
-        const v = hist[b + 11 - k]!;
-        const q0 = p0[k]!;
-        const q1 = p1[k]!;
-        // Phases 2 and 3 are phases 1 and 0 reversed.
-        const r = hist[b + k]!;
-        a0 += q0 * v;
-        a1 += q1 * v;
-        a2 += q1 * r;
-        a3 += q0 * r;
-      }
-      const ax = x < 0 ? -x : x;
-      if (ax > peak) peak = ax;
-      if (a0 > peak || -a0 > peak) peak = Math.abs(a0);
-      if (a1 > peak || -a1 > peak) peak = Math.abs(a1);
-      if (a2 > peak || -a2 > peak) peak = Math.abs(a2);
-      if (a3 > peak || -a3 > peak) peak = Math.abs(a3);
+      t11 = t10;
+      t10 = t9;
+      t9 = t8;
+      t8 = t7;
+      t7 = t6;
+      t6 = t5;
+      t5 = t4;
+      t4 = t3;
+      t3 = t2;
+      t2 = t1;
+      t1 = t0;
+      t0 = x;
+      const m = x < 0 ? -x : x;
+      if (m > peak) peak = m;
+      // Phases 0 and 3 (and 1 and 2) are mirror images: with sums and differences of mirrored
+      // samples, the larger magnitude of each pair is |S| + |D|, at half the multiplies.
+      const s0 = t0 + t11;
+      const e0 = t0 - t11;
+      const s1 = t1 + t10;
+      const e1 = t1 - t10;
+      const s2 = t2 + t9;
+      const e2 = t2 - t9;
+      const s3 = t3 + t8;
+      const e3 = t3 - t8;
+      const s4 = t4 + t7;
+      const e4 = t4 - t7;
+      const s5 = t5 + t6;
+      const e5 = t5 - t6;
+      const sum0 = u0 * s0 + u1 * s1 + u2 * s2 + u3 * s3 + u4 * s4 + u5 * s5;
+      const dif0 = v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3 + v4 * e4 + v5 * e5;
+      const sum1 = w0 * s0 + w1 * s1 + w2 * s2 + w3 * s3 + w4 * s4 + w5 * s5;
+      const dif1 = q0 * e0 + q1 * e1 + q2 * e2 + q3 * e3 + q4 * e4 + q5 * e5;
+      const m0 = (sum0 < 0 ? -sum0 : sum0) + (dif0 < 0 ? -dif0 : dif0);
+      if (m0 > peak) peak = m0;
+      const m1 = (sum1 < 0 ? -sum1 : sum1) + (dif1 < 0 ? -dif1 : dif1);
+      if (m1 > peak) peak = m1;
     }
     st[s] = x1;
     st[s + 1] = x2;
@@ -267,7 +323,18 @@ export class LoudnessMeter {
     st[s + 5] = z2;
     st[s + 6] = y21;
     st[s + 7] = y22;
-    this.tpPos[i] = pos;
+    hist[h] = t0;
+    hist[h + 1] = t1;
+    hist[h + 2] = t2;
+    hist[h + 3] = t3;
+    hist[h + 4] = t4;
+    hist[h + 5] = t5;
+    hist[h + 6] = t6;
+    hist[h + 7] = t7;
+    hist[h + 8] = t8;
+    hist[h + 9] = t9;
+    hist[h + 10] = t10;
+    hist[h + 11] = t11;
     this.stepPeak = peak;
     this.stepEnergy += this.weights[i]! * energy;
   }
