@@ -216,40 +216,10 @@ export class FreezeDetector implements Detector {
   }
 
   private blockMeans(frame: VideoFrame, out: Float32Array): void {
-    const { luma, width, height } = frame;
+    const { width, height } = frame;
     const b = this.opts.blockSize;
-    const { cols, rows } = this;
-    const sums = this.sums;
-    sums.fill(0);
-    // Row by row, one run of `b` pixels per block; the default 10 px blocks on a width that
-    // is a multiple of 10 (320) take an unrolled path, about 1.6x faster in V8.
-    const unrolled = b === 10 && width % 10 === 0;
-    for (let y = 0; y < height; y++) {
-      const o = Math.floor(y / b) * cols;
-      let i = y * width;
-      if (unrolled) {
-        for (let c = 0; c < cols; c++, i += 10) {
-          sums[o + c]! +=
-            luma[i]! +
-            luma[i + 1]! +
-            luma[i + 2]! +
-            luma[i + 3]! +
-            luma[i + 4]! +
-            luma[i + 5]! +
-            luma[i + 6]! +
-            luma[i + 7]! +
-            luma[i + 8]! +
-            luma[i + 9]!;
-        }
-      } else {
-        for (let c = 0; c < cols; c++) {
-          const stop = i + Math.min(b, width - c * b);
-          let s = 0;
-          for (; i < stop; i++) s += luma[i]!;
-          sums[o + c]! += s;
-        }
-      }
-    }
+    const { cols, rows, sums } = this;
+    blockSums(frame.luma, width, height, b, cols, sums);
     // Edge blocks may be partial: each is divided by its own pixel count.
     for (let r = 0; r < rows; r++) {
       const h = Math.min(b, height - r * b);
@@ -294,6 +264,49 @@ export class FreezeDetector implements Detector {
     let n = 0;
     for (let i = 0; i < a.length; i++) n += a[i]! & b[i]!;
     return n;
+  }
+}
+
+/**
+ * Luma sums of `b` x `b` blocks, row by row, one run of `b` pixels per block; the default
+ * 10 px blocks on a width that is a multiple of 10 (320) take an unrolled path, about 1.6x
+ * faster in V8. A function of its own so that V8 optimises the loop alone.
+ */
+function blockSums(
+  luma: Uint8Array,
+  width: number,
+  height: number,
+  b: number,
+  cols: number,
+  sums: Uint32Array,
+): void {
+  sums.fill(0);
+  const unrolled = b === 10 && width % 10 === 0;
+  for (let y = 0; y < height; y++) {
+    const o = Math.floor(y / b) * cols;
+    let i = y * width;
+    if (unrolled) {
+      for (let c = 0; c < cols; c++, i += 10) {
+        sums[o + c]! +=
+          luma[i]! +
+          luma[i + 1]! +
+          luma[i + 2]! +
+          luma[i + 3]! +
+          luma[i + 4]! +
+          luma[i + 5]! +
+          luma[i + 6]! +
+          luma[i + 7]! +
+          luma[i + 8]! +
+          luma[i + 9]!;
+      }
+    } else {
+      for (let c = 0; c < cols; c++) {
+        const stop = i + Math.min(b, width - c * b);
+        let s = 0;
+        for (; i < stop; i++) s += luma[i]!;
+        sums[o + c]! += s;
+      }
+    }
   }
 }
 
