@@ -22,10 +22,11 @@ export const FreezeOptions = z.object({
   /** Seconds the picture must stand still before it is a freeze. @defaultValue 2 */
   minDuration: z.number().positive().default(2),
   /**
-   * Block edge in pixels of the analysis frame: 10 px tiles 320x180 into 32x18 blocks (60 px
-   * of 1080p), large enough that per-pixel noise of +-12 levels averages out. @defaultValue 10
+   * Block edge in pixels of the analysis frame. Default: the frame's width / 32, so the
+   * picture is tiled into 32 columns (5 px at 160x90: 32x18 blocks of 60x60 px of 1080p),
+   * large enough that per-pixel noise averages out.
    */
-  blockSize: z.number().int().min(2).max(64).default(10),
+  blockSize: z.number().int().min(2).max(64).optional(),
   /** Change of a block's mean luma (0..255) that counts as a change of that block. @defaultValue 4 */
   blockThreshold: z.number().positive().default(4),
   /** Share of changed blocks above which the picture moved (0.005 of 576 blocks: 3 blocks). @defaultValue 0.005 */
@@ -62,6 +63,8 @@ export class FreezeDetector implements Detector {
   private cols = 0;
   private rows = 0;
   private width = 0;
+  /** Block edge in pixels for the current frame size. */
+  private block = 10;
   private height = 0;
   private hasRef = false;
   private candidateStart = 0;
@@ -200,7 +203,8 @@ export class FreezeDetector implements Detector {
 
   private resize(width: number, height: number): void {
     if (this.hasRef) this.close(this.lastPts + this.interval);
-    const b = this.opts.blockSize;
+    const b = this.opts.blockSize ?? Math.max(2, Math.round(width / 32));
+    this.block = b;
     this.width = width;
     this.height = height;
     this.cols = Math.ceil(width / b);
@@ -217,7 +221,7 @@ export class FreezeDetector implements Detector {
 
   private blockMeans(frame: VideoFrame, out: Float32Array): void {
     const { width, height } = frame;
-    const b = this.opts.blockSize;
+    const b = this.block;
     const { cols, rows, sums } = this;
     blockSums(frame.luma, width, height, b, cols, sums);
     // Edge blocks may be partial: each is divided by its own pixel count.

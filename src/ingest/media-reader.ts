@@ -9,6 +9,7 @@ import { checkFfmpeg } from "./ffmpeg-binary.js";
 import { FfmpegProcess, describeFailure, type FfmpegExit } from "./ffmpeg-process.js";
 import {
   ANALYSIS_FILTER,
+  AUDIO_BLOCK_SAMPLES,
   AUDIO_SAMPLE_RATE,
   DETAIL_FPS,
   DETAIL_HEIGHT,
@@ -120,6 +121,8 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions): string[] 
     `${FRAME_MARKER_FILTER},${ANALYSIS_FILTER}`,
     "-c:v:0",
     "rawvideo",
+    "-filter:a",
+    `asetnsamples=n=${AUDIO_BLOCK_SAMPLES}:p=0`,
     "-c:a",
     "pcm_f32le",
     "-ar",

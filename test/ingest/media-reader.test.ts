@@ -1,7 +1,13 @@
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MediaReader } from "../../src/ingest/media-reader.js";
-import type { AudioBlock, StreamEvent, VideoFrame } from "../../src/ingest/media.js";
+import {
+  ANALYSIS_HEIGHT,
+  ANALYSIS_WIDTH,
+  type AudioBlock,
+  type StreamEvent,
+  type VideoFrame,
+} from "../../src/ingest/media.js";
 import { openSource } from "../../src/ingest/open-source.js";
 import { closedTcpPort, isAlive, makeClip, tempDir, waitFor } from "../helpers/media.js";
 
@@ -34,7 +40,7 @@ describe("MediaReader on files", () => {
     expect(result.reason).toBe("ended");
     expect(c.frames.length).toBe(100);
     expect(c.frames[0]!.pts).toBeCloseTo(0, 1);
-    expect(c.frames[0]!.luma.length).toBe(320 * 180);
+    expect(c.frames[0]!.luma.length).toBe(ANALYSIS_WIDTH * ANALYSIS_HEIGHT);
     for (let i = 1; i < c.frames.length; i++) {
       expect(c.frames[i]!.pts - c.frames[i - 1]!.pts).toBeCloseTo(0.04, 3);
     }
