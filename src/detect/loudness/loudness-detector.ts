@@ -10,6 +10,12 @@
  * True-peak overs are reported as a separate condition type, `audio.true-peak`, so that an
  * over during a loudness excursion does not share (and close) the loudness incident; both
  * carry `lufs`, `target` and `truePeakDbtp` in their details.
+ *
+ * The meter interpolates true peaks only where they could come within `TRUE_PEAK_MARGIN_DB`
+ * of the limit, so every over is measured exactly. Where the programme stays further below,
+ * `truePeakDbtp` (on `audio.loudness` incidents and in `measure()`) is a lower bound between
+ * the sample peak and the true peak: below the limit minus the margin either way, but it may
+ * read low (on programme usually by well under 1 dB; by up to about 6 dB on contrived signals).
  */
 import { z } from "zod";
 import type { AudioBlock } from "../../ingest/media.js";
@@ -51,6 +57,13 @@ export const LoudnessOptionsSchema = z
 
 export type LoudnessOptions = z.output<typeof LoudnessOptionsSchema>;
 
+/**
+ * dB below the true-peak limit from which the meter interpolates exactly. A floor at the limit
+ * itself would already keep every over exact; the margin also keeps near-misses exact, so any
+ * `truePeakDbtp` within 1 dB of the limit is the real true peak and not an underestimate.
+ */
+const TRUE_PEAK_MARGIN_DB = 1;
+
 interface Open {
   start: number;
   extreme: number;
@@ -90,6 +103,7 @@ export class LoudnessDetector implements Detector {
         sampleRate: block.sampleRate,
         channels: block.channels,
         historySeconds: this.options.windowSeconds,
+        truePeakFloor: this.truePeakLimit - TRUE_PEAK_MARGIN_DB,
         onStep: (s) => this.onStep(s),
       });
       this.measuredSeconds = 0;

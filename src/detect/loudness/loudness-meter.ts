@@ -6,6 +6,12 @@
  * measured without resampling. Energies are kept per 100 ms step: momentary (400 ms) and
  * short-term (3 s) are sums of the last 4 and 30 steps. Integrated loudness and loudness
  * range are gated from histograms of 0.01 LU bins, so memory stays constant on a live stream.
+ *
+ * True peak is the costliest part (a 12-tap FIR per phase per sample). With `truePeakFloor`
+ * set, it is computed only for runs whose input could reach the floor: an interpolated sample
+ * is a weighted sum of 12 inputs, so it cannot exceed their largest magnitude times
+ * `TRUE_PEAK_BOUND`. Every true peak at or above the floor is then exact; below it, a step's
+ * `truePeak` may be its sample peak instead (never above the true peak, always below the floor).
  */
 
 /** BS.1770 stage 1 shelf and RLB high-pass, as (b0,b1,b2,a1,a2) for one sample rate. */
@@ -75,6 +81,21 @@ const TP_PHASE1 = Float64Array.of(
 );
 const TP_TAPS = 12;
 
+/**
+ * Largest gain of any phase for inputs bounded by 1: the sum of its |coefficients| (about
+ * 2.022, +6.12 dB). Phases 2 and 3 mirror 1 and 0, so their sums are the same.
+ */
+function phaseGainBound(): number {
+  let bound = 1;
+  for (const phase of [TP_PHASE0, TP_PHASE1]) {
+    let sum = 0;
+    for (const c of phase) sum += Math.abs(c);
+    if (sum > bound) bound = sum;
+  }
+  return bound;
+}
+export const TRUE_PEAK_BOUND = phaseGainBound();
+
 /** BS.1770 channel weights for FFmpeg's default layouts by channel count (LFE gets 0). */
 export function defaultChannelWeights(channels: number): Float64Array {
   const w = new Float64Array(channels).fill(1);
@@ -114,7 +135,10 @@ export interface LoudnessStep {
   readonly momentary: number;
   /** LUFS over the last 3 s; NaN until 3 s were measured. */
   readonly shortTerm: number;
-  /** Highest true peak in this step, dBTP. */
+  /**
+   * Highest true peak in this step, dBTP. With `truePeakFloor` set and the step's true peak
+   * below that floor, it may be lower than the true peak (down to the step's sample peak).
+   */
   readonly truePeak: number;
 }
 
@@ -125,6 +149,13 @@ export interface LoudnessMeterOptions {
   readonly weights?: Float64Array;
   /** Seconds of momentary blocks kept for `integratedOver` (sliding integrated loudness). */
   readonly historySeconds?: number;
+  /**
+   * dBTP below which true peaks need not be exact. Runs of samples that provably stay below it
+   * skip the 4x interpolation; their steps report the sample peak (a lower bound of the true
+   * peak, itself below the floor). Every step and `truePeak` value at or above the floor is
+   * exactly what the ungated meter gives. @defaultValue undefined (true peak always computed)
+   */
+  readonly truePeakFloor?: number;
   readonly onStep?: (step: LoudnessStep) => void;
 }
 
@@ -150,6 +181,8 @@ export class LoudnessMeter {
   private readonly stHist = new Uint32Array(HIST_BINS);
   /** Per channel: the last TP_TAPS input samples, newest first. */
   private readonly tpHistory: Float64Array;
+  /** Input magnitude from which a run's interpolation could reach the floor (0: always). */
+  private readonly tpGate: number;
   private maxTruePeak = 0;
   private readonly onStep: ((step: LoudnessStep) => void) | undefined;
   private lastMomentary = -Infinity;
@@ -180,6 +213,11 @@ export class LoudnessMeter {
     this.stepFrames = Math.round(sampleRate / 10);
     this.history = new Float64Array(Math.max(4, Math.ceil((options.historySeconds ?? 30) * 10)));
     this.tpHistory = new Float64Array(channels * TP_TAPS);
+    // The FIR sums in a different order from the bound; the 1e-9 leaves room for its rounding.
+    this.tpGate =
+      options.truePeakFloor === undefined
+        ? 0
+        : Math.pow(10, options.truePeakFloor / 20) / (TRUE_PEAK_BOUND * (1 + 1e-9));
     this.onStep = options.onStep;
   }
 
@@ -198,6 +236,95 @@ export class LoudnessMeter {
   }
 
   private channelRun(samples: Float32Array, i: number, from: number, to: number): void {
+    const gate = this.tpGate;
+    if (gate > 0) {
+      const ch = this.channels;
+      const hist = this.tpHistory;
+      const h = i * TP_TAPS;
+      let m = 0;
+      for (let k = h; k < h + TP_TAPS; k++) {
+        const a = Math.abs(hist[k]!);
+        if (a > m) m = a;
+      }
+      let runPeak = 0;
+      const end = to * ch + i;
+      for (let j = from * ch + i; j < end; j += ch) {
+        const x = samples[j]!;
+        const a = x < 0 ? -x : x;
+        if (a > runPeak) runPeak = a;
+      }
+      if (m < gate && runPeak < gate) {
+        this.filterRun(samples, i, from, to);
+        if (runPeak > this.stepPeak) this.stepPeak = runPeak;
+        this.carryHistory(samples, i, from, to);
+        return;
+      }
+    }
+    this.exactRun(samples, i, from, to);
+  }
+
+  /** Shifts the run's last inputs into the interpolation history, newest first. */
+  private carryHistory(samples: Float32Array, i: number, from: number, to: number): void {
+    const ch = this.channels;
+    const hist = this.tpHistory;
+    const h = i * TP_TAPS;
+    const n = Math.min(to - from, TP_TAPS);
+    hist.copyWithin(h + n, h, h + TP_TAPS - n);
+    for (let k = 0; k < n; k++) hist[h + k] = samples[(to - 1 - k) * ch + i]!;
+  }
+
+  /** K-weighting and energy only; the same operations in the same order as `exactRun`. */
+  private filterRun(samples: Float32Array, i: number, from: number, to: number): void {
+    const ch = this.channels;
+    const c = this.coef;
+    const sb0 = c[0]!;
+    const sb1 = c[1]!;
+    const sb2 = c[2]!;
+    const sa1 = c[3]!;
+    const sa2 = c[4]!;
+    const hb0 = c[5]!;
+    const hb1 = c[6]!;
+    const hb2 = c[7]!;
+    const ha1 = c[8]!;
+    const ha2 = c[9]!;
+    const st = this.state;
+    const s = i * 8;
+    let x1 = st[s]!;
+    let x2 = st[s + 1]!;
+    let y11 = st[s + 2]!;
+    let y12 = st[s + 3]!;
+    let z1 = st[s + 4]!;
+    let z2 = st[s + 5]!;
+    let y21 = st[s + 6]!;
+    let y22 = st[s + 7]!;
+    let energy = 0;
+    const end = to * ch + i;
+    for (let j = from * ch + i; j < end; j += ch) {
+      const x = samples[j]!;
+      const y1 = sb0 * x + sb1 * x1 + sb2 * x2 - sa1 * y11 - sa2 * y12;
+      x2 = x1;
+      x1 = x;
+      y12 = y11;
+      y11 = y1;
+      const y2 = hb0 * y1 + hb1 * z1 + hb2 * z2 - ha1 * y21 - ha2 * y22;
+      z2 = z1;
+      z1 = y1;
+      y22 = y21;
+      y21 = y2;
+      energy += y2 * y2;
+    }
+    st[s] = x1;
+    st[s + 1] = x2;
+    st[s + 2] = y11;
+    st[s + 3] = y12;
+    st[s + 4] = z1;
+    st[s + 5] = z2;
+    st[s + 6] = y21;
+    st[s + 7] = y22;
+    this.stepEnergy += this.weights[i]! * energy;
+  }
+
+  private exactRun(samples: Float32Array, i: number, from: number, to: number): void {
     const ch = this.channels;
     const c = this.coef;
     const sb0 = c[0]!;
