@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { ffmpegPathFrom } from "../config/config.js";
 import { loadAnalysisConfig } from "../config/service-config.js";
 import { StreamqcError } from "../errors.js";
-import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";
+import { locateFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { analyzeInput } from "../monitor/analyze.js";
 import { FORMATS, progressBar, renderIncidents, type Format } from "./output.js";
 
@@ -44,7 +44,8 @@ export async function runAnalyze(
   }
   const config = loadAnalysisConfig(values.config);
   const ffmpegPath = ffmpegPathFrom(config);
-  checkFfmpeg(ffmpegPath);
+  // The version is checked on the decoder's own banner (see MediaReader).
+  locateFfmpeg(ffmpegPath);
   const showProgress = err.isTTY === true;
   let total = duration ?? 0;
   const controller = new AbortController();

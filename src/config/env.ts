@@ -1,6 +1,8 @@
 /**
  * The only place that reads process.env (STYLE.md, "Configuration").
  */
+import { delimiter } from "node:path";
+
 export interface Environment {
   /** Path of the ffmpeg binary; default: `ffmpeg` on PATH. */
   readonly ffmpegPath: string;
@@ -8,6 +10,8 @@ export interface Environment {
   /** API bearer token. */
   readonly apiToken: string | undefined;
   readonly logLevel: string;
+  /** The directories of PATH, where a bare `ffmpeg` is looked up. */
+  readonly searchPath: readonly string[];
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
@@ -16,5 +20,6 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     ffprobePath: env["STREAMQC_FFPROBE"] ?? "ffprobe",
     apiToken: env["STREAMQC_API_TOKEN"] || undefined,
     logLevel: env["STREAMQC_LOG_LEVEL"] ?? "info",
+    searchPath: Object.freeze((env["PATH"] ?? "").split(delimiter).filter((d) => d !== "")),
   });
 }

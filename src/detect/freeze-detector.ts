@@ -272,9 +272,9 @@ export class FreezeDetector implements Detector {
 }
 
 /**
- * Luma sums of `b` x `b` blocks, row by row, one run of `b` pixels per block; the default
- * 10 px blocks on a width that is a multiple of 10 (320) take an unrolled path, about 1.6x
- * faster in V8. A function of its own so that V8 optimises the loop alone.
+ * Luma sums of `b` x `b` blocks, row by row, one run of `b` pixels per block; 5 and 10 px
+ * blocks (the default on 160 and 320 wide frames) take unrolled paths, about 1.6x faster in
+ * V8. A function of its own so that V8 optimises the loop alone.
  */
 function blockSums(
   luma: Uint8Array,
@@ -285,11 +285,16 @@ function blockSums(
   sums: Uint32Array,
 ): void {
   sums.fill(0);
-  const unrolled = b === 10 && width % 10 === 0;
+  const unrolled10 = b === 10 && width % 10 === 0;
+  const unrolled5 = b === 5 && width % 5 === 0;
   for (let y = 0; y < height; y++) {
     const o = Math.floor(y / b) * cols;
     let i = y * width;
-    if (unrolled) {
+    if (unrolled5) {
+      for (let c = 0; c < cols; c++, i += 5) {
+        sums[o + c]! += luma[i]! + luma[i + 1]! + luma[i + 2]! + luma[i + 3]! + luma[i + 4]!;
+      }
+    } else if (unrolled10) {
       for (let c = 0; c < cols; c++, i += 10) {
         sums[o + c]! +=
           luma[i]! +

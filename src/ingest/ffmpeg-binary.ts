@@ -4,6 +4,9 @@
  * ffmpeg gives one clear line with the fix, not a stack trace.
  */
 import { spawnSync } from "node:child_process";
+import { accessSync, constants, statSync } from "node:fs";
+import { join } from "node:path";
+import { readEnvironment } from "../config/env.js";
 import { StreamqcError } from "../errors.js";
 
 export const MIN_FFMPEG_VERSION: readonly [number, number] = [5, 1];
@@ -26,28 +29,78 @@ export function parseFfmpegVersion(banner: string): { version: string; major: nu
   return { version: `${m[1]}.${m[2]}${m[3] ?? ""}`, major: Number(m[1]), minor: Number(m[2]) };
 }
 
+function missing(path: string, cause?: unknown): StreamqcError {
+  return new StreamqcError("SQM_ERR_FFMPEG_MISSING", `ffmpeg was not found at "${path}": ${FIX}.`, {
+    cause,
+  });
+}
+
+function tooOld(path: string, version: string): StreamqcError {
+  const [minMajor, minMinor] = MIN_FFMPEG_VERSION;
+  return new StreamqcError(
+    "SQM_ERR_FFMPEG_TOO_OLD",
+    `ffmpeg at "${path}" is version ${version}; streamqc needs ${minMajor}.${minMinor} or newer: ${FIX}.`,
+  );
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The version of `path` when it was checked already (by `checkFfmpeg` or a decoder's banner). */
+export function knownFfmpeg(path: string): FfmpegInfo | undefined {
+  return cache.get(path);
+}
+
+/**
+ * Finds ffmpeg without running it (a path, or a name looked up on PATH); throws
+ * SQM_ERR_FFMPEG_MISSING. Running `ffmpeg -version` costs a whole ffmpeg start-up (about
+ * 0.1 CPU-seconds: it links every FFmpeg library); a decoder started without `-hide_banner`
+ * prints the same version line, checked there with `checkFfmpegBanner`.
+ */
+export function locateFfmpeg(path: string): void {
+  if (cache.has(path)) return;
+  const found = path.includes("/")
+    ? isExecutableFile(path)
+    : readEnvironment().searchPath.some((dir) => isExecutableFile(join(dir, path)));
+  if (!found) throw missing(path);
+}
+
+/**
+ * Checks the version line a decoder printed ("ffmpeg version 5.1.9-0+deb12u1 ..."); returns
+ * null while the line is not that one, the error when ffmpeg is too old, and caches success.
+ */
+export function checkFfmpegBanner(path: string, line: string): StreamqcError | "ok" | null {
+  if (!line.includes("ffmpeg version ")) return null;
+  const parsed = parseFfmpegVersion(line);
+  // Builds from git print "ffmpeg version N-12345-g..." and are taken to be new.
+  const info: FfmpegInfo = parsed ? { path, ...parsed } : { path, version: "unknown", major: 99, minor: 0 };
+  const [minMajor, minMinor] = MIN_FFMPEG_VERSION;
+  if (info.major < minMajor || (info.major === minMajor && info.minor < minMinor))
+    return tooOld(path, info.version);
+  cache.set(path, info);
+  return "ok";
+}
+
 /** Checks ffmpeg once per path; throws SQM_ERR_FFMPEG_MISSING or SQM_ERR_FFMPEG_TOO_OLD. */
 export function checkFfmpeg(path: string): FfmpegInfo {
   const known = cache.get(path);
   if (known) return known;
   const res = spawnSync(path, ["-hide_banner", "-version"], { encoding: "utf8", timeout: 10_000 });
-  if (res.error || res.status !== 0) {
-    throw new StreamqcError("SQM_ERR_FFMPEG_MISSING", `ffmpeg was not found at "${path}": ${FIX}.`, {
-      cause: res.error,
-    });
-  }
+  if (res.error || res.status !== 0) throw missing(path, res.error);
   const parsed = parseFfmpegVersion(res.stdout);
   // Builds from git print "ffmpeg version N-12345-g..." and are taken to be new.
   const info: FfmpegInfo = parsed
     ? { path, ...parsed }
     : { path, version: res.stdout.split("\n")[0] ?? "unknown", major: 99, minor: 0 };
   const [minMajor, minMinor] = MIN_FFMPEG_VERSION;
-  if (info.major < minMajor || (info.major === minMajor && info.minor < minMinor)) {
-    throw new StreamqcError(
-      "SQM_ERR_FFMPEG_TOO_OLD",
-      `ffmpeg at "${path}" is version ${info.version}; streamqc needs ${minMajor}.${minMinor} or newer: ${FIX}.`,
-    );
-  }
+  if (info.major < minMajor || (info.major === minMajor && info.minor < minMinor))
+    throw tooOld(path, info.version);
   cache.set(path, info);
   return info;
 }

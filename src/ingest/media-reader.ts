@@ -5,7 +5,7 @@
  * restarts (an outage shows as a gap in `pts`, never as duplicated frames).
  */
 import { StreamqcError, errorMessage } from "../errors.js";
-import { checkFfmpeg } from "./ffmpeg-binary.js";
+import { checkFfmpegBanner, knownFfmpeg, locateFfmpeg } from "./ffmpeg-binary.js";
 import { FfmpegProcess, describeFailure, type FfmpegExit } from "./ffmpeg-process.js";
 import {
   ANALYSIS_FILTER,
@@ -99,10 +99,11 @@ function selectAtRate(fps: number): string {
 }
 
 /** Builds the one ffmpeg command that decodes once and writes every view of the picture and sound. */
-export function decoderArgs(source: Source, opts: MediaReaderOptions): string[] {
+export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = false): string[] {
   const threads = String(opts.threads ?? 0);
   const args = [
-    "-hide_banner",
+    // The banner's first line is the version, checked there once instead of by a separate `ffmpeg -version`.
+    ...(banner ? [] : ["-hide_banner"]),
     "-nostats",
     "-nostdin",
     "-loglevel",
@@ -251,7 +252,7 @@ export class MediaReader {
   start(): void {
     if (this.started) return;
     this.started = true;
-    checkFfmpeg(this.options.ffmpegPath);
+    locateFfmpeg(this.options.ffmpegPath);
     void this.openAndRun();
   }
 
@@ -331,9 +332,10 @@ export class MediaReader {
     this.runOrigin = null;
     this.lastByRole.clear();
     let demuxFailed = false;
+    let versionChecked = knownFfmpeg(opts.ffmpegPath) !== undefined;
     const proc = new FfmpegProcess({
       ffmpegPath: opts.ffmpegPath,
-      args: decoderArgs(this.source, opts),
+      args: decoderArgs(this.source, opts, !versionChecked),
       stdin: this.source.feed !== undefined,
       onStdout: (chunk) => {
         if (demuxFailed) return;
@@ -350,6 +352,15 @@ export class MediaReader {
         }
       },
       onStderrLine: (line) => {
+        if (!versionChecked) {
+          const verdict = checkFfmpegBanner(opts.ffmpegPath, line);
+          if (verdict !== null) versionChecked = true;
+          if (verdict !== null && verdict !== "ok") {
+            this.fail(verdict);
+            proc.kill("SIGKILL");
+            return;
+          }
+        }
         const marker = FRAME_MARKER.exec(line);
         if (marker) {
           const value = Number(marker[1]);
