@@ -161,8 +161,11 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
     "passthrough",
     "-filter_threads",
     "1",
+    // Write whole 32 KB buffers, not every packet: each write wakes Node, and a wake-up costs
+    // more than the bytes (measured: 1,600 instead of 2,100 reads a minute of 1080p, about 0.1
+    // CPU-s less). At 160x90 plus audio 32 KB fill in under 0.1 s of media.
     "-flush_packets",
-    "1",
+    "0",
     // Hand packets on within 0.1 s even when one stream (thumbnails, detail) is sparse: alert latency.
     "-max_interleave_delta",
     "100000",
