@@ -14,8 +14,8 @@
  * - Block edges on detail frames (see block-edge-measure.ts) open a condition on their own
  *   when a stream shows macroblocking without decoder reports (a damaged upstream encode):
  *   `minScore` for `minDirtyFrames` detail frames in a row, closed after `clearFrames` clean
- *   ones. This visual-only path is coarser: detail frames come at 5 fps, so its onset and
- *   end are at 0.2 s steps plus the frames it needs to confirm.
+ *   ones. This visual-only path is coarser: detail frames come at DETAIL_FPS (2 fps), so its
+ *   onset and end are at 0.5 s steps plus the frames it needs to confirm.
  */
 import { z } from "zod";
 import { defineDetector, type ConditionSink, type Detector } from "./detector.js";
@@ -35,7 +35,7 @@ export const BlockinessOptions = z
     /**
      * Seconds by which decoder log lines run ahead of their frames. ffmpeg logs while it
      * decodes; the frame reaches us after the filters and the NUT muxer, which holds packets
-     * to interleave the 5 fps detail stream. Measured with analyze's ingest (detail on): 0.39
+     * to interleave the sparse detail stream. Measured with analyze's ingest (detail on): 0.39
      * to 0.47 s; without detail frames about 0.16 s. Default 0.4 s.
      */
     decoderLead: z.number().min(0).default(0.4),
@@ -226,7 +226,7 @@ class BlockinessDetector implements Detector {
       if (this.cleanRun === 0) this.dirtyRunStart = frame.pts;
       this.cleanRun++;
       if (this.openSince !== null && this.cause === "visual" && this.cleanRun >= this.opts.clearFrames) {
-        // The first clean detail frame is the end we can see at 5 fps.
+        // The first clean detail frame is the end we can see at the detail rate.
         this.close(this.dirtyRunStart);
       }
     }

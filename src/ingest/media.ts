@@ -57,7 +57,7 @@ export const ANALYSIS_FILTER = `scale=320:180:flags=fast_bilinear,format=gray,sc
 /** Detail frames: at most this much of the picture's centre, at native resolution. */
 export const DETAIL_WIDTH = 960;
 export const DETAIL_HEIGHT = 540;
-export const DETAIL_FPS = 1;
+export const DETAIL_FPS = 2;
 export const THUMBNAIL_WIDTH = 320;
 export const THUMBNAIL_FPS = 1;
 export const AUDIO_SAMPLE_RATE = 48_000;
