@@ -176,9 +176,15 @@ export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise
     out.write(
       `  round ${round + 1}: CPU s decode ${runs.decode[round]!.cpu.toFixed(2)}, ` +
         `FFmpeg chain ${runs.chain[round]!.cpu.toFixed(2)}, analyze ${analyzed.cpu.toFixed(2)} ` +
-        `(Node ${nodeCpu.toFixed(2)})\n`,
+        `(Node ${nodeCpu.toFixed(2)}); analyze throughput vs decode alone ` +
+        `${(runs.decode[round]!.cpu / analyzed.cpu).toFixed(3)}\n`,
     );
   }
+  // The machine's speed drifts between rounds: a ratio of runs minutes apart mixes that drift
+  // in, so the ratios are also taken within each round (runs seconds apart) and their median given.
+  const roundRatio = median(runs.analyze.map((a, i) => runs.decode[i]!.cpu / a.cpu));
+  const roundChainRatio = median(runs.chain.map((c, i) => runs.decode[i]!.cpu / c.cpu));
+  const roundNodeShare = median(runs.analyze.map((a) => (a.nodeCpu ?? NaN) / a.cpu));
   const decode = medianRun("decode-alone", runs.decode);
   const chain = medianRun("ffmpeg-detectors", runs.chain);
   const analyze = medianRun("analyze", runs.analyze);
@@ -198,6 +204,10 @@ export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise
   );
   out.write(
     `Node's own CPU in analyze: ${nodeCpu.toFixed(2)} s = ${((100 * nodeCpu) / analyze.cpu).toFixed(1)}% of its total\n`,
+  );
+  out.write(
+    `Within each round, median: analyze ${roundRatio.toFixed(3)} and FFmpeg's chain ` +
+      `${roundChainRatio.toFixed(3)} of decode-alone throughput; Node ${(100 * roundNodeShare).toFixed(1)}% of analyze\n`,
   );
   out.write("\n");
   if (!values["skip-service"]) await service();
