@@ -236,6 +236,7 @@ export class LoudnessMeter {
   }
 
   private channelRun(samples: Float32Array, i: number, from: number, to: number): void {
+    this.filterRun(samples, i, from, to);
     const gate = this.tpGate;
     if (gate > 0) {
       const ch = this.channels;
@@ -254,13 +255,12 @@ export class LoudnessMeter {
         if (a > runPeak) runPeak = a;
       }
       if (m < gate && runPeak < gate) {
-        this.filterRun(samples, i, from, to);
         if (runPeak > this.stepPeak) this.stepPeak = runPeak;
         this.carryHistory(samples, i, from, to);
         return;
       }
     }
-    this.exactRun(samples, i, from, to);
+    this.truePeakRun(samples, i, from, to);
   }
 
   /** Shifts the run's last inputs into the interpolation history, newest first. */
@@ -273,7 +273,7 @@ export class LoudnessMeter {
     for (let k = 0; k < n; k++) hist[h + k] = samples[(to - 1 - k) * ch + i]!;
   }
 
-  /** K-weighting and energy only; the same operations in the same order as `exactRun`. */
+  /** K-weighting and the run's energy, its filter state carried in locals. */
   private filterRun(samples: Float32Array, i: number, from: number, to: number): void {
     const ch = this.channels;
     const c = this.coef;
@@ -324,29 +324,9 @@ export class LoudnessMeter {
     this.stepEnergy += this.weights[i]! * energy;
   }
 
-  private exactRun(samples: Float32Array, i: number, from: number, to: number): void {
+  /** True peak (and sample peak) of the run, the interpolation history carried in locals. */
+  private truePeakRun(samples: Float32Array, i: number, from: number, to: number): void {
     const ch = this.channels;
-    const c = this.coef;
-    const sb0 = c[0]!;
-    const sb1 = c[1]!;
-    const sb2 = c[2]!;
-    const sa1 = c[3]!;
-    const sa2 = c[4]!;
-    const hb0 = c[5]!;
-    const hb1 = c[6]!;
-    const hb2 = c[7]!;
-    const ha1 = c[8]!;
-    const ha2 = c[9]!;
-    const st = this.state;
-    const s = i * 8;
-    let x1 = st[s]!;
-    let x2 = st[s + 1]!;
-    let y11 = st[s + 2]!;
-    let y12 = st[s + 3]!;
-    let z1 = st[s + 4]!;
-    let z2 = st[s + 5]!;
-    let y21 = st[s + 6]!;
-    let y22 = st[s + 7]!;
     // True peak: taps and history in locals, t0 the newest sample. V8 keeps what fits in
     // registers and multiplies by the rest straight from the stack frame; the array history
     // cost two bounds-checked loads per tap, and numeric literals cost two instructions each.
@@ -388,23 +368,10 @@ export class LoudnessMeter {
     let t9 = hist[h + 9]!;
     let t10 = hist[h + 10]!;
     let t11 = hist[h + 11]!;
-    let energy = 0;
     let peak = this.stepPeak;
     const end = to * ch + i;
     for (let j = from * ch + i; j < end; j += ch) {
       const x = samples[j]!;
-      const y1 = sb0 * x + sb1 * x1 + sb2 * x2 - sa1 * y11 - sa2 * y12;
-      x2 = x1;
-      x1 = x;
-      y12 = y11;
-      y11 = y1;
-      const y2 = hb0 * y1 + hb1 * z1 + hb2 * z2 - ha1 * y21 - ha2 * y22;
-      z2 = z1;
-      z1 = y1;
-      y22 = y21;
-      y21 = y2;
-      energy += y2 * y2;
-
       t11 = t10;
       t10 = t9;
       t9 = t8;
@@ -442,14 +409,6 @@ export class LoudnessMeter {
       const m1 = (sum1 < 0 ? -sum1 : sum1) + (dif1 < 0 ? -dif1 : dif1);
       if (m1 > peak) peak = m1;
     }
-    st[s] = x1;
-    st[s + 1] = x2;
-    st[s + 2] = y11;
-    st[s + 3] = y12;
-    st[s + 4] = z1;
-    st[s + 5] = z2;
-    st[s + 6] = y21;
-    st[s + 7] = y22;
     hist[h] = t0;
     hist[h + 1] = t1;
     hist[h + 2] = t2;
@@ -463,7 +422,6 @@ export class LoudnessMeter {
     hist[h + 10] = t10;
     hist[h + 11] = t11;
     this.stepPeak = peak;
-    this.stepEnergy += this.weights[i]! * energy;
   }
 
   private endStep(t: number): void {
