@@ -77,14 +77,23 @@ export function locateFfmpeg(path: string): void {
  */
 export function checkFfmpegBanner(path: string, line: string): StreamqcError | "ok" | null {
   if (!line.includes("ffmpeg version ")) return null;
-  const parsed = parseFfmpegVersion(line);
-  // Builds from git print "ffmpeg version N-12345-g..." and are taken to be new.
-  const info: FfmpegInfo = parsed ? { path, ...parsed } : { path, version: "unknown", major: 99, minor: 0 };
+  const verdict = judgeVersion(path, line, "unknown");
+  return verdict instanceof StreamqcError ? verdict : "ok";
+}
+
+/**
+ * The version in `text` against MIN_FFMPEG_VERSION: cached and returned when recent enough,
+ * the error when too old. Builds from git print "ffmpeg version N-12345-g..." and are taken
+ * to be new (`unparsed` names them).
+ */
+function judgeVersion(path: string, text: string, unparsed: string): FfmpegInfo | StreamqcError {
+  const parsed = parseFfmpegVersion(text);
+  const info: FfmpegInfo = parsed ? { path, ...parsed } : { path, version: unparsed, major: 99, minor: 0 };
   const [minMajor, minMinor] = MIN_FFMPEG_VERSION;
   if (info.major < minMajor || (info.major === minMajor && info.minor < minMinor))
     return tooOld(path, info.version);
   cache.set(path, info);
-  return "ok";
+  return info;
 }
 
 /** Checks ffmpeg once per path; throws SQM_ERR_FFMPEG_MISSING or SQM_ERR_FFMPEG_TOO_OLD. */
@@ -93,14 +102,7 @@ export function checkFfmpeg(path: string): FfmpegInfo {
   if (known) return known;
   const res = spawnSync(path, ["-hide_banner", "-version"], { encoding: "utf8", timeout: 10_000 });
   if (res.error || res.status !== 0) throw missing(path, res.error);
-  const parsed = parseFfmpegVersion(res.stdout);
-  // Builds from git print "ffmpeg version N-12345-g..." and are taken to be new.
-  const info: FfmpegInfo = parsed
-    ? { path, ...parsed }
-    : { path, version: res.stdout.split("\n")[0] ?? "unknown", major: 99, minor: 0 };
-  const [minMajor, minMinor] = MIN_FFMPEG_VERSION;
-  if (info.major < minMajor || (info.major === minMajor && info.minor < minMinor))
-    throw tooOld(path, info.version);
-  cache.set(path, info);
-  return info;
+  const verdict = judgeVersion(path, res.stdout, res.stdout.split("\n")[0] ?? "unknown");
+  if (verdict instanceof StreamqcError) throw verdict;
+  return verdict;
 }
