@@ -515,7 +515,8 @@ export class MediaReader {
       }
       case "thumbnail": {
         this.stats.thumbnails++;
-        const thumb: Thumbnail = { pts: media, jpeg: p.data };
+        // Kept for evidence: a copy, since the packet's bytes are reused after this call.
+        const thumb: Thumbnail = { pts: media, jpeg: new Uint8Array(p.data) };
         this.safe(() => this.handlers.thumbnail?.(thumb));
         break;
       }

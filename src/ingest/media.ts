@@ -9,7 +9,10 @@ export interface VideoFrame {
   readonly pts: number;
   readonly width: number;
   readonly height: number;
-  /** Row-major 8-bit luma, `width * height` bytes, full range as FFmpeg's `gray` gives it. */
+  /**
+   * Row-major 8-bit luma, `width * height` bytes, full range as FFmpeg's `gray` gives it.
+   * Valid only while the handler runs: the reader reuses its buffers, so copy what you keep.
+   */
   readonly luma: Uint8Array;
 }
 

@@ -52,6 +52,7 @@ export interface NutPacket {
   /** Presentation time in the stream's time base. */
   readonly pts: number;
   readonly key: boolean;
+  /** A view of the demuxer's buffer, valid only until the next `push`: copy it to keep it. */
   readonly data: Uint8Array;
 }
 
@@ -138,8 +139,9 @@ class Reader {
 }
 
 export class NutDemuxer {
-  private readonly chunks: Buffer[] = [];
-  private chunkBytes = 0;
+  /** Bytes received and not yet parsed, from the start of `pending`. */
+  private pending = Buffer.allocUnsafe(1 << 20);
+  private pendingBytes = 0;
   /** Do not parse again until this many bytes are pending (a frame's payload is still arriving). */
   private need = 0;
   private readonly frameCodes: FrameCode[] = [];
@@ -154,13 +156,22 @@ export class NutDemuxer {
 
   constructor(private readonly handlers: NutHandlers) {}
 
-  /** Feed bytes as they arrive from the pipe; complete units are parsed at once. */
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.chunkBytes += chunk.length;
-    if (this.chunkBytes < this.need) return;
-    const pending = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-    const r = new Reader(pending);
+  /**
+   * Feed bytes as they arrive from the pipe; complete units are parsed at once. The bytes are
+   * copied, so the caller may reuse `chunk`; a packet's `data` is a view of this demuxer's own
+   * buffer, valid until the next push (copy it to keep it).
+   */
+  push(chunk: Uint8Array): void {
+    const total = this.pendingBytes + chunk.length;
+    if (total > this.pending.length) {
+      const grown = Buffer.allocUnsafe(Math.max(total, this.pending.length * 2));
+      this.pending.copy(grown, 0, 0, this.pendingBytes);
+      this.pending = grown;
+    }
+    this.pending.set(chunk, this.pendingBytes);
+    this.pendingBytes = total;
+    if (total < this.need) return;
+    const r = new Reader(this.pending.subarray(0, total));
     let unitStart = 0;
     this.need = 0;
     try {
@@ -173,10 +184,9 @@ export class NutDemuxer {
       if (!(err instanceof NeedMoreData)) throw err;
       this.need = err.need - unitStart;
     }
-    const rest = pending.subarray(unitStart);
-    this.chunks.length = 0;
-    this.chunkBytes = rest.length;
-    if (rest.length > 0) this.chunks.push(rest);
+    // The unparsed rest (a unit still arriving) moves to the front; the packets handed out are done with.
+    if (unitStart > 0) this.pending.copyWithin(0, unitStart, total);
+    this.pendingBytes = total - unitStart;
   }
 
   private parseUnit(r: Reader): void {

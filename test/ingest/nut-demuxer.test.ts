@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -53,6 +54,33 @@ describe("NutDemuxer", () => {
       expect(streams[0]).toMatchObject({ width: 320, height: 180, fourcc: "Y800" });
       expect(packets.map((p) => [p.stream, p.pts, p.data.length])).toEqual(probe);
     }
+  });
+
+  it("hands each packet's exact bytes while the caller reuses one read buffer", () => {
+    const nut = join(tmp.dir, "out.nut");
+    // FFmpeg's own checksum of every packet, as it demuxes the same file.
+    const expected = execFileSync(
+      "ffmpeg",
+      ["-hide_banner", "-loglevel", "error", "-i", nut, "-map", "0", "-c", "copy", "-f", "framemd5", "-"],
+      { encoding: "utf8" },
+    )
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"))
+      .map((l) => l.split(",").map((f) => f.trim())[5]);
+    const bytes = readFileSync(nut);
+    const reused = Buffer.alloc(5000);
+    const sums: string[] = [];
+    const d = new NutDemuxer({
+      onStreams: () => undefined,
+      onPacket: (p) => sums.push(createHash("md5").update(p.data).digest("hex")),
+    });
+    for (let i = 0; i < bytes.length; i += reused.length) {
+      const n = bytes.copy(reused, 0, i, i + reused.length);
+      d.push(reused.subarray(0, n));
+      reused.fill(0xaa); // what a reused buffer holds after the call is never read again
+    }
+    expect(sums.length).toBe(expected.length);
+    expect(sums).toEqual(expected);
   });
 
   it("fails with a clear error on a damaged startcode instead of giving wrong frames", () => {
