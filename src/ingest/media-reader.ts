@@ -217,6 +217,7 @@ export class MediaReader {
   private anyPacket = false;
   /** Keyframes and frames ffmpeg flagged corrupt, by decode PTS, waiting for their analysis frame. */
   private frameNotes: { raw: number; keyframe: boolean; messages: string[]; concealed: number }[] = [];
+  private pcmScratch = new Float32Array(0);
   /** Counters for metrics and tests. */
   readonly stats = { videoFrames: 0, audioBlocks: 0, detailFrames: 0, thumbnails: 0, decoderErrors: 0 };
 
@@ -523,9 +524,7 @@ export class MediaReader {
       case "audio": {
         this.stats.audioBlocks++;
         const channels = st.channels ?? 1;
-        // Copy into an aligned buffer: the packet may start at any byte offset.
-        const samples = new Float32Array(p.data.byteLength >> 2);
-        new Uint8Array(samples.buffer).set(p.data.subarray(0, samples.length * 4));
+        const samples = this.floatView(p.data);
         const block: AudioBlock = {
           pts: media,
           sampleRate: st.sampleRate ?? AUDIO_SAMPLE_RATE,
@@ -541,6 +540,19 @@ export class MediaReader {
     if (limit !== undefined && media >= limit && (role === "video" || role === "audio")) {
       this.finish("duration");
     }
+  }
+
+  /**
+   * The packet's PCM as floats: a view when it starts on a 4-byte boundary, else a copy into a
+   * scratch buffer reused for every block (like the packet, valid only during the handlers).
+   */
+  private floatView(data: Uint8Array): Float32Array {
+    const n = data.byteLength >> 2;
+    if ((data.byteOffset & 3) === 0) return new Float32Array(data.buffer, data.byteOffset, n);
+    if (this.pcmScratch.length < n) this.pcmScratch = new Float32Array(n);
+    const out = this.pcmScratch.subarray(0, n);
+    new Uint8Array(out.buffer, 0, n * 4).set(data.subarray(0, n * 4));
+    return out;
   }
 
   private emitDecoderError(messages: readonly string[], concealed: number, at: number, frame: boolean): void {

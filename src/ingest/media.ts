@@ -40,6 +40,7 @@ export interface AudioBlock {
   readonly channels: number;
   /** Sample frames in this block (samples.length / channels). */
   readonly frames: number;
+  /** Valid only while the handler runs, like a frame's luma: copy what you keep. */
   readonly samples: Float32Array;
 }
 

@@ -176,6 +176,8 @@ export class LoudnessMeter {
   /** Momentary block energies for sliding integrated loudness (ring). */
   private readonly history: Float64Array;
   private historyCount = 0;
+  /** Per history block: 1 when it passes the absolute gate (judged once, as it is added). */
+  private readonly historyAudible: Uint8Array;
   private readonly blockHist = new Float64Array(HIST_BINS);
   private readonly blockHistN = new Uint32Array(HIST_BINS);
   private readonly stHist = new Uint32Array(HIST_BINS);
@@ -212,6 +214,7 @@ export class LoudnessMeter {
     this.state = new Float64Array(channels * 8);
     this.stepFrames = Math.round(sampleRate / 10);
     this.history = new Float64Array(Math.max(4, Math.ceil((options.historySeconds ?? 30) * 10)));
+    this.historyAudible = new Uint8Array(this.history.length);
     this.tpHistory = new Float64Array(channels * TP_TAPS);
     // The FIR sums in a different order from the bound; the 1e-9 leaves room for its rounding.
     this.tpGate =
@@ -441,6 +444,7 @@ export class LoudnessMeter {
       const energy = sum / (4 * n);
       momentary = energyToLufs(energy);
       this.history[this.historyCount % this.history.length] = energy;
+      this.historyAudible[this.historyCount % this.history.length] = momentary > ABS_GATE ? 1 : 0;
       this.historyCount++;
       if (momentary > ABS_GATE) {
         const b = bin(momentary);
@@ -497,8 +501,9 @@ export class LoudnessMeter {
     let sum = 0;
     let count = 0;
     for (let k = 1; k <= n; k++) {
-      const e = this.history[(this.historyCount - k) % len]!;
-      if (energyToLufs(e) > ABS_GATE) {
+      const i = (this.historyCount - k) % len;
+      if (this.historyAudible[i] === 1) {
+        const e = this.history[i]!;
         sum += e;
         count++;
       }
@@ -509,8 +514,9 @@ export class LoudnessMeter {
     sum = 0;
     count = 0;
     for (let k = 1; k <= n; k++) {
-      const e = this.history[(this.historyCount - k) % len]!;
-      if (e > gate && energyToLufs(e) > ABS_GATE) {
+      const i = (this.historyCount - k) % len;
+      const e = this.history[i]!;
+      if (e > gate && this.historyAudible[i] === 1) {
         sum += e;
         count++;
       }
