@@ -26,7 +26,10 @@ import {
   type StreamEvent,
   type VideoFrame,
 } from "../ingest/media.js";
-import { blockEdgeScore } from "./block-edge-measure.js";
+import { DEFAULT_BLOCK_EDGE_PARAMS, blockEdgeScore } from "./block-edge-measure.js";
+
+const FULL_LEVELS = DEFAULT_BLOCK_EDGE_PARAMS;
+const LIMITED_LEVELS = { ...FULL_LEVELS, minStep: (FULL_LEVELS.minStep * 219) / 255 };
 
 export const BlockinessOptions = z
   .object({
@@ -209,7 +212,16 @@ class BlockinessDetector implements Detector {
   pushDetail(frame: DetailFrame): void {
     const w = frame.width || DETAIL_WIDTH;
     const h = frame.height || DETAIL_HEIGHT;
-    const r = blockEdgeScore(frame.luma, w, h, 16 * frame.pixelScale, 16 * frame.pixelScale);
+    const period = 16 * frame.pixelScale;
+    // Steps are judged in full-range levels: a limited-range step is 219/255 of the same edge.
+    const r = blockEdgeScore(
+      frame.luma,
+      w,
+      h,
+      period,
+      period,
+      frame.fullRange ? FULL_LEVELS : LIMITED_LEVELS,
+    );
     this.lastScore = r.score;
     const dirty = r.score >= this.opts.minScore;
     if (this.openSince !== null) this.maxScore = Math.max(this.maxScore, r.score);

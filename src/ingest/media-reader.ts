@@ -14,6 +14,7 @@ import {
   DETAIL_FPS,
   DETAIL_HEIGHT,
   DETAIL_WIDTH,
+  LUMA_FORMATS,
   THUMBNAIL_FPS,
   THUMBNAIL_WIDTH,
   type AudioBlock,
@@ -87,6 +88,8 @@ const UNTIED_AFTER_FRAMES = 16;
 const DECODER_ERROR =
   /^\[(h264|hevc|mpeg2video|mpeg4|aac|mp2|mp3|ac3|vp9|av1|mpegts)[^\]]*\] \[(error|warning)\]/;
 const INPUT_VIDEO = /Stream #0:\d+.*: Video: .*?, (\d+)x(\d+)[ ,].*?(\d+(?:\.\d+)?) fps/;
+/** A pixel format of JPEG levels (`yuvj420p`) or tagged full range (`yuv420p(pc, ...)`). */
+const FULL_RANGE = /, (?:yuvj\w*|\w+\(pc[,)])/;
 const DURATION = /^\[info\]\s+Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/;
 const INPUT_AUDIO = /Stream #0:\d+.*: Audio: .*?, (\d+) Hz, ([^,]+),/;
 
@@ -112,6 +115,9 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
     threads,
     // Keep the media's own timestamps: without these ffmpeg rebases time and duplicates frames.
     "-copyts",
+    // Untagged video is limited range (the decoder keeps a stream's own tag): see ANALYSIS_FILTER.
+    "-color_range",
+    "tv",
     ...source.inputArgs(),
     "-map",
     "0:v:0?",
@@ -136,9 +142,11 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
       "0:v:0?",
       `-filter:v:${v}`,
       `${selectAtRate(DETAIL_FPS)},` +
-        // The centre at native size, offsets on the 16-pixel macroblock grid; gray takes the Y plane as is.
+        // The centre at native size, offsets on the 16-pixel macroblock grid.
         `crop=w='min(iw\\,${DETAIL_WIDTH})':h='min(ih\\,${DETAIL_HEIGHT})':` +
-        `x='trunc((iw-min(iw\\,${DETAIL_WIDTH}))/32)*16':y='trunc((ih-min(ih\\,${DETAIL_HEIGHT}))/32)*16',format=gray`,
+        `x='trunc((iw-min(iw\\,${DETAIL_WIDTH}))/32)*16':y='trunc((ih-min(ih\\,${DETAIL_HEIGHT}))/32)*16',` +
+        // The Y plane as the decoder gave it (see DetailFrame), 8 bits.
+        `format=${LUMA_FORMATS},extractplanes=y,format=gray`,
       `-c:v:${v}`,
       "rawvideo",
     );
@@ -218,6 +226,8 @@ export class MediaReader {
   /** Keyframes and frames ffmpeg flagged corrupt, by decode PTS, waiting for their analysis frame. */
   private frameNotes: { raw: number; keyframe: boolean; messages: string[]; concealed: number }[] = [];
   private pcmScratch = new Float32Array(0);
+  /** The input video's luma levels, from ffmpeg's description of it (detail frames carry them). */
+  private fullRange = false;
   /** Counters for metrics and tests. */
   readonly stats = { videoFrames: 0, audioBlocks: 0, detailFrames: 0, thumbnails: 0, decoderErrors: 0 };
 
@@ -408,7 +418,10 @@ export class MediaReader {
         }
         if (!formatSent) {
           const mv = INPUT_VIDEO.exec(line);
-          if (mv) inputVideo = { width: Number(mv[1]), height: Number(mv[2]), fps: Number(mv[3]) };
+          if (mv) {
+            inputVideo = { width: Number(mv[1]), height: Number(mv[2]), fps: Number(mv[3]) };
+            this.fullRange = FULL_RANGE.test(line);
+          }
           const md = DURATION.exec(line);
           if (md) inputDuration = Number(md[1]) * 3600 + Number(md[2]) * 60 + Number(md[3]);
           const ma = INPUT_AUDIO.exec(line);
@@ -510,6 +523,7 @@ export class MediaReader {
           luma: p.data,
           detail: true,
           pixelScale: 1,
+          fullRange: this.fullRange,
         };
         this.safe(() => this.handlers.detail?.(frame));
         break;

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MediaReader } from "../../src/ingest/media-reader.js";
@@ -5,6 +6,7 @@ import {
   ANALYSIS_HEIGHT,
   ANALYSIS_WIDTH,
   type AudioBlock,
+  type DetailFrame,
   type StreamEvent,
   type VideoFrame,
 } from "../../src/ingest/media.js";
@@ -49,6 +51,57 @@ describe("MediaReader on files", () => {
     expect(samples / 48000).toBeLessThan(4.1);
     const fmt = c.events.find((e) => e.kind === "format");
     expect(fmt).toMatchObject({ video: { width: 320, height: 240, fps: 25 }, audio: { sampleRate: 48000 } });
+  });
+
+  it("reads luma right from limited-range, full-range and RGB video", async () => {
+    // A white picture: Y is 235 in limited range, 255 in full range; analysis frames are full range.
+    const clips = {
+      limited: ["-pix_fmt", "yuv420p", "-c:v", "libx264", "limited.ts"],
+      full: ["-pix_fmt", "yuvj420p", "-color_range", "pc", "-c:v", "libx264", "full.ts"],
+      rgb: ["-c:v", "png", "rgb.mkv"],
+    };
+    const seen: Record<string, { analysis: number; detail: number; fullRange: boolean }> = {};
+    for (const [name, args] of Object.entries(clips)) {
+      const out = join(tmp.dir, args[args.length - 1]!);
+      execFileSync("ffmpeg", [
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=white:s=320x240:r=25:d=1",
+        ...args.slice(0, -1),
+        out,
+      ]);
+      let analysis = NaN;
+      let detail: DetailFrame | null = null;
+      let detailLuma = NaN;
+      const reader = new MediaReader(
+        openSource(out),
+        { ffmpegPath: "ffmpeg", detail: true },
+        {
+          // Frames are valid only during the call: read what the test needs there.
+          video: (f) => (analysis = f.luma[f.luma.length >> 1]!),
+          detail: (f) => {
+            detail = f;
+            detailLuma = f.luma[f.luma.length >> 1]!;
+          },
+        },
+      );
+      reader.start();
+      expect((await reader.done).reason).toBe("ended");
+      seen[name] = {
+        analysis,
+        detail: detailLuma,
+        fullRange: (detail as DetailFrame | null)?.fullRange ?? false,
+      };
+    }
+    for (const name of Object.keys(clips)) expect(seen[name]!.analysis, name).toBeGreaterThanOrEqual(253);
+    expect(seen.limited).toMatchObject({ fullRange: false });
+    expect(Math.abs(seen.limited!.detail - 235)).toBeLessThanOrEqual(2);
+    expect(seen.full).toMatchObject({ fullRange: true });
+    expect(seen.full!.detail).toBeGreaterThanOrEqual(253);
   });
 
   it("shows a stretch with no frames as a gap, never as duplicated frames", async () => {
