@@ -89,6 +89,7 @@ let fifosWork: boolean | undefined;
 function openFifos(): Fifos | null {
   if (fifosWork === false || process.platform === "win32") return null;
   let dir: string | undefined;
+  const opened: number[] = [];
   try {
     dir = mkdtempSync(join(tmpdir(), "streamqc-"));
     const out = join(dir, "stdout");
@@ -97,13 +98,15 @@ function openFifos(): Fifos | null {
     if (res.error || res.status !== 0) throw new Error("mkfifo failed");
     const open = (path: string): { read: number; write: number } => {
       // The read end first and non-blocking, so that opening the write end does not wait.
-      const read = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-      return { read, write: openSync(path, constants.O_WRONLY) };
+      opened.push(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+      opened.push(openSync(path, constants.O_WRONLY));
+      return { read: opened[opened.length - 2]!, write: opened[opened.length - 1]! };
     };
     const fifos = { stdout: open(out), stderr: open(err) };
     fifosWork = true;
     return fifos;
   } catch {
+    for (const fd of opened) closeSync(fd);
     fifosWork = false;
     return null;
   } finally {
