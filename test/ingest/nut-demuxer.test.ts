@@ -9,33 +9,42 @@ import { makeClip, tempDir } from "../helpers/media.js";
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
+/** A NUT file as the reader's decoder writes one (gray raw video and float PCM), made once. */
+let nutFile: string | undefined;
+function rawNut(): string {
+  if (nutFile) return nutFile;
+  const clip = makeClip(join(tmp.dir, "in.ts"), { duration: 2 });
+  const nut = join(tmp.dir, "out.nut");
+  execFileSync("ffmpeg", [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-copyts",
+    "-i",
+    clip,
+    "-map",
+    "0:v:0",
+    "-map",
+    "0:a:0",
+    "-vf",
+    "scale=320:180,format=gray",
+    "-c:v",
+    "rawvideo",
+    "-c:a",
+    "pcm_f32le",
+    "-fps_mode",
+    "passthrough",
+    "-f",
+    "nut",
+    nut,
+  ]);
+  nutFile = nut;
+  return nut;
+}
+
 describe("NutDemuxer", () => {
   it("gives every packet with the pts and size ffprobe reports, whatever the chunking", () => {
-    const clip = makeClip(join(tmp.dir, "in.ts"), { duration: 2 });
-    const nut = join(tmp.dir, "out.nut");
-    execFileSync("ffmpeg", [
-      "-hide_banner",
-      "-loglevel",
-      "error",
-      "-copyts",
-      "-i",
-      clip,
-      "-map",
-      "0:v:0",
-      "-map",
-      "0:a:0",
-      "-vf",
-      "scale=320:180,format=gray",
-      "-c:v",
-      "rawvideo",
-      "-c:a",
-      "pcm_f32le",
-      "-fps_mode",
-      "passthrough",
-      "-f",
-      "nut",
-      nut,
-    ]);
+    const nut = rawNut();
     const probe = execFileSync(
       "ffprobe",
       ["-v", "error", "-show_entries", "packet=stream_index,pts,size", "-of", "csv=p=0", nut],
@@ -57,7 +66,7 @@ describe("NutDemuxer", () => {
   });
 
   it("hands each packet's exact bytes while the caller reuses one read buffer", () => {
-    const nut = join(tmp.dir, "out.nut");
+    const nut = rawNut();
     // FFmpeg's own checksum of every packet, as it demuxes the same file.
     const expected = execFileSync(
       "ffmpeg",
