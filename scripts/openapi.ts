@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { buildApi } from "../src/api/server.js";
-import type { ServiceFacade } from "../src/api/service-facade.js";
+import type { ServiceFacade } from "../src/service/service-facade.js";
 
 /** The committed form: stable key order as generated, two-space indent, final newline. */
 export function renderOpenApi(doc: unknown): string {

@@ -3,7 +3,7 @@
  * is stored and kept verbatim in the outbox, so the outbox holds exactly what will be sent
  * and a retry hours later sends the same facts. Channels only re-shape it.
  */
-import type { Incident } from "../monitor/incident.js";
+import type { Incident } from "../incident.js";
 import type { AlertEvent, Json, Labels, StoredIncident, StreamRecord } from "../store/store.js";
 
 export type AlertType = "incident.opened" | "incident.updated" | "incident.resolved";

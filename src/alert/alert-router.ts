@@ -25,7 +25,7 @@ import {
   type StoredIncident,
   type StreamRecord,
 } from "../store/store.js";
-import type { Severity } from "../monitor/incident.js";
+import type { Severity } from "../incident.js";
 import { buildPayload, payloadToJson } from "./alert-payload.js";
 
 type IncidentFacts = Parameters<typeof buildPayload>[2];

@@ -5,7 +5,7 @@
  */
 import type { z } from "zod";
 import type { PagerDutyChannelSchema } from "../config/alert-config.js";
-import type { Severity } from "../monitor/incident.js";
+import type { Severity } from "../incident.js";
 import { summarize, type AlertPayload } from "./alert-payload.js";
 import {
   outcomeOf,

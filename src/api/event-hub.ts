@@ -15,7 +15,7 @@
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { LiveEvent } from "./schemas.js";
-import type { ServiceEvent, ServiceFacade, StoredIncident } from "./service-facade.js";
+import type { ServiceEvent, ServiceFacade, StoredIncident } from "../service/service-facade.js";
 import type { ApiIncident } from "./schemas.js";
 
 export interface EventHubOptions {

@@ -9,8 +9,8 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { DETECTORS } from "../detect/registry.js";
-import { SEVERITIES } from "../monitor/incident.js";
-import type { MetricsSnapshot } from "./service-facade.js";
+import { SEVERITIES } from "../incident.js";
+import type { MetricsSnapshot } from "../service/service-facade.js";
 
 /** The incident types of DESIGN.md. A new detector's types are added here with it. */
 export const KNOWN_INCIDENT_TYPES: ReadonlySet<string> = new Set([

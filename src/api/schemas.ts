@@ -3,7 +3,7 @@
  * with them, and the OpenAPI document is generated from them, so the three cannot drift.
  */
 import { z } from "zod";
-import { IncidentSchema as PublicIncidentSchema, SEVERITIES } from "../monitor/incident.js";
+import { IncidentSchema as PublicIncidentSchema, SEVERITIES } from "../incident.js";
 
 /**
  * Schemas with an `id` here become named OpenAPI components. A registry of our own rather

@@ -48,7 +48,7 @@ import {
   urlScheme,
   type ApiError,
 } from "./schemas.js";
-import type { ServiceFacade } from "./service-facade.js";
+import type { ServiceFacade } from "../service/service-facade.js";
 
 export const API_PREFIX = "/api/v1";
 

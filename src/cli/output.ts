@@ -1,5 +1,5 @@
 /** Rendering incidents for people (text) and programs (json, jsonl). */
-import type { Incident } from "../monitor/incident.js";
+import type { Incident } from "../incident.js";
 
 export const FORMATS = ["text", "json", "jsonl"] as const;
 export type Format = (typeof FORMATS)[number];

@@ -11,7 +11,7 @@ import { pino } from "pino";
 import { AlertDispatcher } from "../alert/dispatcher.js";
 import { AlertRouter } from "../alert/alert-router.js";
 import { createChannels } from "../alert/channel-factory.js";
-import { IncidentWriter } from "../alert/incident-writer.js";
+import { IncidentWriter } from "../service/incident-writer.js";
 import { redactUrl } from "../api/redact.js";
 import { buildApi } from "../api/server.js";
 import { parseAlertConfig } from "../config/alert-config.js";
@@ -21,7 +21,7 @@ import { loadServiceConfig, type ServiceConfig } from "../config/service-config.
 import { DemoChannels } from "../demo/demo-channels.js";
 import { StreamqcError } from "../errors.js";
 import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";
-import { MonitorService } from "../monitor/monitor-service.js";
+import { MonitorService } from "../service/monitor-service.js";
 import { DirectoryBlobStore, S3BlobStore, type BlobStore } from "../store/blob-store.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 

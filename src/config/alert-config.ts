@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { StreamqcError } from "../errors.js";
-import { SEVERITIES } from "../monitor/incident.js";
+import { SEVERITIES } from "../incident.js";
 
 /** Channel names end up in delivery ids (`<incident>.<event>.<channel>`): keep them plain. */
 const ChannelName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "lower-case letters, digits, - and _");

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { DETECTORS } from "../detect/registry.js";
 import type { DetectorDefinition } from "../detect/detector.js";
 import { StreamqcError } from "../errors.js";
-import { SEVERITIES, type Severity } from "../monitor/incident.js";
+import { SEVERITIES, type Severity } from "../incident.js";
 
 export const ProfileSchema = z
   .object({

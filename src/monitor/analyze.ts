@@ -7,7 +7,7 @@ import { resolveProfile, type ProfileInput } from "../config/profile.js";
 import { MediaReader, type MediaReaderOptions } from "../ingest/media-reader.js";
 import type { StreamEvent } from "../ingest/media.js";
 import { openSource } from "../ingest/open-source.js";
-import type { Incident } from "./incident.js";
+import type { Incident } from "../incident.js";
 import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
 
 export interface AnalyzeOptions {

@@ -8,7 +8,7 @@ import type { Condition, ConditionEvent, Detector } from "../detect/detector.js"
 import type { ResolvedProfile } from "../config/profile.js";
 import type { AudioBlock, DetailFrame, StreamEvent, Thumbnail, VideoFrame } from "../ingest/media.js";
 import type { MediaHandlers } from "../ingest/media-reader.js";
-import { roundTime, type Incident } from "./incident.js";
+import { roundTime, type Incident } from "../incident.js";
 
 export type IncidentPhase = "open" | "update" | "close";
 

@@ -9,7 +9,7 @@
  */
 import Database from "better-sqlite3";
 import { StreamqcError } from "../errors.js";
-import { roundTime, SEVERITIES, type Severity } from "../monitor/incident.js";
+import { roundTime, SEVERITIES, type Severity } from "../incident.js";
 import { newId } from "./ids.js";
 import {
   SEVERITY_RANK,

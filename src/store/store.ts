@@ -7,7 +7,7 @@
  * and the outbox rows that announce it are written in ONE transaction, so after a crash either
  * both exist or neither does, and the dispatcher never sends an alert for a lost incident.
  */
-import type { Incident, Severity } from "../monitor/incident.js";
+import type { Incident, Severity } from "../incident.js";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type Labels = Readonly<Record<string, string>>;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { AlertRouter } from "../../src/alert/alert-router.js";
 import { createChannels } from "../../src/alert/channel-factory.js";
 import { AlertDispatcher } from "../../src/alert/dispatcher.js";
-import { IncidentWriter } from "../../src/alert/incident-writer.js";
+import { IncidentWriter } from "../../src/service/incident-writer.js";
 import { parseAlertConfig, type AlertConfig } from "../../src/config/alert-config.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 

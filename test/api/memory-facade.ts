@@ -21,7 +21,7 @@ import type {
   ServiceFacade,
   StoredBlob,
   StoredIncident,
-} from "../../src/api/service-facade.js";
+} from "../../src/service/service-facade.js";
 
 export class MemoryFacade implements ServiceFacade {
   allowLocalFiles = false;

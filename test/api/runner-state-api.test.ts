@@ -7,9 +7,9 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildApi } from "../../src/api/server.js";
-import type { ServiceEvent } from "../../src/api/service-facade.js";
+import type { ServiceEvent } from "../../src/service/service-facade.js";
 import { resolveProfile } from "../../src/config/profile.js";
-import { StreamRunner, type StreamState as RunnerState } from "../../src/monitor/stream-runner.js";
+import { StreamRunner, type StreamState as RunnerState } from "../../src/service/stream-runner.js";
 import { MemoryFacade } from "./memory-facade.js";
 
 const MEDIA = resolve(import.meta.dirname, "../../../shared/media/big-buck-bunny-60s-360p.mp4");

@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateClip, type GroundTruth } from "../../src/gen/clip-generator.js";
 import { parseDefectSpec } from "../../src/gen/defect-spec.js";
-import type { Incident } from "../../src/monitor/incident.js";
+import type { Incident } from "../../src/incident.js";
 
 type AnalyzeInput = (
   input: string,

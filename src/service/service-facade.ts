@@ -18,7 +18,7 @@ import type {
   StreamCreate,
   StreamPatch,
   StreamState,
-} from "./schemas.js";
+} from "../api/schemas.js";
 
 /** An incident as stored: the API adds each evidence item's `url`. */
 export type StoredIncident = Omit<ApiIncident, "evidence"> & {

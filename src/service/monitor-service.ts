@@ -8,14 +8,14 @@
  */
 import type { Logger } from "pino";
 import type { AlertDispatcher } from "../alert/dispatcher.js";
-import type { IncidentWriter } from "../alert/incident-writer.js";
+import type { IncidentWriter } from "./incident-writer.js";
 import type {
   IncidentPageResult,
   MetricsSnapshot,
   ServiceEvent,
   ServiceFacade,
   StoredBlob,
-} from "../api/service-facade.js";
+} from "./service-facade.js";
 import type {
   IncidentQuery,
   Readiness,
@@ -30,7 +30,7 @@ import { StreamqcError, errorMessage, isStreamqcError } from "../errors.js";
 import type { BlobStore } from "../store/blob-store.js";
 import { saveEvidence } from "../store/evidence-writer.js";
 import type { Store, StoredIncident as StoreIncident, StreamRecord } from "../store/store.js";
-import type { IncidentEvent } from "./stream-monitor.js";
+import type { IncidentEvent } from "../monitor/stream-monitor.js";
 import { openSource } from "../ingest/open-source.js";
 import { StreamRunner, type StreamDefinition } from "./stream-runner.js";
 

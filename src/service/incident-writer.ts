@@ -4,10 +4,10 @@
  * incident is durable before any alert leaves (DESIGN.md, "store").
  */
 import { StreamqcError } from "../errors.js";
-import { roundTime, type Severity } from "../monitor/incident.js";
+import { roundTime, type Severity } from "../incident.js";
 import { newId } from "../store/ids.js";
 import type { Store, StoredIncident } from "../store/store.js";
-import type { AlertRouter } from "./alert-router.js";
+import type { AlertRouter } from "../alert/alert-router.js";
 
 export interface OpenIncident {
   readonly streamId: string;

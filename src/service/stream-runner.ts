@@ -9,9 +9,9 @@ import { MediaReader } from "../ingest/media-reader.js";
 import type { StreamEvent, Thumbnail } from "../ingest/media.js";
 import { processCpuSeconds } from "../ingest/process-cpu.js";
 import { openSource } from "../ingest/open-source.js";
-import type { Incident } from "./incident.js";
-import { LevelMeter, type Levels } from "./level-meter.js";
-import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
+import type { Incident } from "../incident.js";
+import { LevelMeter, type Levels } from "../monitor/level-meter.js";
+import { StreamMonitor, type IncidentEvent } from "../monitor/stream-monitor.js";
 
 export type StreamStatus = "starting" | "up" | "down" | "stopped" | "error";
 
