@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   SQM_ERR_PLAYLIST_PARSE: "an HLS playlist does not follow RFC 8216",
   SQM_ERR_INVALID_CURSOR: "a pagination cursor is not valid",
   SQM_ERR_EVAL_FAILED: "the evaluation could not run a clip through streamqc or the FFmpeg baseline",
+  SQM_ERR_FENCED: "a worker's write for a stream was refused: its lease (stream, epoch) is no longer held",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
