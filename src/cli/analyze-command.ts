@@ -8,7 +8,7 @@ import { analyzeInput } from "../monitor/analyze.js";
 import { FORMATS, progressBar, renderIncidents, type Format } from "./output.js";
 
 export const ANALYZE_USAGE =
-  "usage: streamqc analyze INPUT [--duration S] [--format text|json|jsonl] [--config FILE] [--threads N] [--stream NAME]";
+  "usage: streamqc analyze INPUT [--duration S] [--format text|json|jsonl] [--config FILE] [--threads N] [--stream NAME] [--mode full|light]";
 
 export async function runAnalyze(
   argv: string[],
@@ -24,6 +24,7 @@ export async function runAnalyze(
       config: { type: "string" },
       threads: { type: "string" },
       stream: { type: "string" },
+      mode: { type: "string" },
       // For the benchmark: Node's own CPU time, as JSON on stderr.
       "cpu-report": { type: "boolean", default: false },
     },
@@ -43,6 +44,10 @@ export async function runAnalyze(
     throw new StreamqcError("SQM_ERR_USAGE", `--threads must be a whole number (0: ffmpeg decides)`);
   }
   const config = loadAnalysisConfig(values.config);
+  const mode = values.mode ?? config.profile?.mode ?? "full";
+  if (mode !== "full" && mode !== "light") {
+    throw new StreamqcError("SQM_ERR_USAGE", `--mode must be full or light`);
+  }
   const ffmpegPath = ffmpegPathFrom(config);
   // The version is checked on the decoder's own banner (see MediaReader).
   locateFfmpeg(ffmpegPath);
@@ -56,6 +61,7 @@ export async function runAnalyze(
     const result = await analyzeInput(input, {
       ffmpegPath,
       threads,
+      mode,
       signal: controller.signal,
       ...(duration !== undefined ? { duration } : {}),
       ...(values.stream ? { stream: values.stream } : {}),
@@ -76,6 +82,7 @@ export async function runAnalyze(
           nodeCpuSeconds: (cpu.user + cpu.system) / 1e6,
           detectorCpuMs: result.detectorCpuMs,
           mediaSeconds: result.mediaDuration,
+          ...(result.promotions ? { promotions: result.promotions } : {}),
         }) + "\n",
       );
     }

@@ -16,6 +16,11 @@ export const ProfileSchema = z
       .default({}),
     /** Severity per incident type or type prefix (`hls`), overriding DEFAULT_SEVERITY. */
     severity: z.record(z.string(), z.enum(SEVERITIES)).default({}),
+    /**
+     * `light`: decode keyframes only (audio, transport and decoder checks in full) and promote
+     * to full decoding on a sign of trouble; `full`: decode every frame. @defaultValue "full"
+     */
+    mode: z.enum(["full", "light"]).optional(),
   })
   .strict();
 
@@ -44,6 +49,8 @@ export interface ResolvedDetector {
 
 export interface ResolvedProfile {
   readonly detectors: readonly ResolvedDetector[];
+  /** How the stream is decoded (ProfileSchema.mode); absent means full. */
+  readonly mode?: "full" | "light";
   severityOf(type: string): Severity;
 }
 
@@ -81,6 +88,7 @@ export function resolveProfile(input: unknown, where = "profile"): ResolvedProfi
   const severity = { ...DEFAULT_SEVERITY, ...parsed.data.severity };
   return Object.freeze({
     detectors: Object.freeze(detectors),
+    mode: parsed.data.mode ?? "full",
     severityOf(type: string): Severity {
       return severity[type] ?? severity[type.split(".")[0] ?? ""] ?? "minor";
     },
