@@ -48,6 +48,9 @@ export class ApiMetrics {
   private readonly costPerMediaSecond: Gauge<"stream">;
   private readonly deliveries: Counter<"channel" | "outcome">;
   private readonly deliveryFailures: Counter<"channel">;
+  private readonly promoted: Gauge<"stream">;
+  private readonly promotionsTotal: Counter<"stream">;
+  private readonly promotionSlots: Gauge<"state">;
   private readonly knownDetectors: ReadonlySet<string> = new Set(DETECTORS.map((d) => d.type));
 
   constructor(
@@ -59,6 +62,24 @@ export class ApiMetrics {
       name: "streamqc_stream_up",
       help: "1 when the stream's source is connected and decoding, else 0.",
       labelNames: ["stream"],
+      registers,
+    });
+    this.promoted = new Gauge({
+      name: "streamqc_stream_promoted",
+      help: "Light streams: 1 while promoted to full decoding, else 0.",
+      labelNames: ["stream"],
+      registers,
+    });
+    this.promotionsTotal = new Counter({
+      name: "streamqc_promotions_total",
+      help: "Light streams: promotions to full decoding since the stream's runner started.",
+      labelNames: ["stream"],
+      registers,
+    });
+    this.promotionSlots = new Gauge({
+      name: "streamqc_promotion_slots",
+      help: "Promotion slots of this process: active (decoding in full), queued (waiting), max (the limit).",
+      labelNames: ["state"],
       registers,
     });
     this.frames = new Counter({
@@ -159,6 +180,9 @@ export class ApiMetrics {
       this.costPerMediaSecond,
       this.deliveries,
       this.deliveryFailures,
+      this.promoted,
+      this.promotionsTotal,
+      this.promotionSlots,
     ]) {
       m.reset();
     }
@@ -167,6 +191,10 @@ export class ApiMetrics {
       this.up.set({ stream }, st.up ? 1 : 0);
       this.frames.inc({ stream }, st.frames);
       this.restarts.inc({ stream }, st.restarts);
+      if (st.promotions !== undefined) {
+        this.promoted.set({ stream }, st.promoted ? 1 : 0);
+        this.promotionsTotal.inc({ stream }, st.promotions);
+      }
       if (st.cpuSecondsPerMediaSecond !== null) {
         this.costPerMediaSecond.set({ stream }, st.cpuSecondsPerMediaSecond);
       }
@@ -192,6 +220,11 @@ export class ApiMetrics {
         { channel: bounded(d.channel, KNOWN_CHANNELS), outcome: bounded(d.outcome, KNOWN_OUTCOMES) },
         d.count,
       );
+    }
+    if (s.promotions) {
+      for (const state of ["active", "queued", "max"] as const) {
+        this.promotionSlots.set({ state }, s.promotions[state]);
+      }
     }
     for (const f of s.alertFailures) {
       this.deliveryFailures.inc({ channel: bounded(f.channel, KNOWN_CHANNELS) }, f.count);

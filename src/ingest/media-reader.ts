@@ -149,7 +149,7 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
     "-color_range",
     "tv",
     // Light: the video decoder skips every frame but keyframes (audio decodes in full).
-    ...(opts.mode === "light" ? ["-skip_frame:v", "nokey"] : []),
+    ...(opts.mode === "light" ? ["-skip_frame:v", "nokey", "-flags:v", "+low_delay"] : []),
     ...(opts.decoderOptions ?? []),
     ...(opts.seekRaw !== undefined ? ["-ss", opts.seekRaw.toFixed(3)] : []),
     ...source.inputArgs(),
@@ -520,6 +520,16 @@ export class MediaReader {
     const role = roles[p.stream];
     if (!st || !role || role === "other") return;
     const raw = (p.pts * st.timeBase.num) / st.timeBase.den;
+    if (role === "packets") {
+      // Copied packets only report their time and size: they never move the timeline. Packets
+      // without a timestamp (pre-roll, some MP4 edits) come out with nonsense ones: skipped.
+      if (this.runOrigin === null) return;
+      const at = raw - this.runOrigin + this.runBase;
+      if (!(Math.abs(at - this.lastMedia) < 30)) return;
+      const info: VideoPacket = { pts: at, size: p.data.byteLength, keyframe: p.key };
+      this.safe(() => this.handlers.packet?.(info));
+      return;
+    }
     if (this.runOrigin === null) {
       this.runOrigin = raw;
       const fixed = this.options.timeline;
@@ -576,11 +586,6 @@ export class MediaReader {
           fullRange: this.fullRange,
         };
         this.safe(() => this.handlers.detail?.(frame));
-        break;
-      }
-      case "packets": {
-        const info: VideoPacket = { pts: media, size: p.data.byteLength, keyframe: p.key };
-        this.safe(() => this.handlers.packet?.(info));
         break;
       }
       case "thumbnail": {

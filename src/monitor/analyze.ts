@@ -33,6 +33,8 @@ export interface AnalyzeOptions {
   /** Light mode: promotions of this process at once (default 1 for one input). */
   readonly limiter?: PromotionLimiter;
   readonly onPromotion?: (change: PromotionChange) => void;
+  /** Light mode: false never promotes (keyframe timing only). Default true. */
+  readonly promote?: boolean;
   /** Extra decoder options before the input, full decoding only (see decode-policy.ts). */
   readonly decoderOptions?: readonly string[];
 }
@@ -135,6 +137,7 @@ async function analyzeLight(
     profile,
     reader: readerOptions,
     limiter: options.limiter ?? new PromotionLimiter(1),
+    ...(options.promote === false ? { promote: false } : {}),
     onIncident: (e) => {
       if (e.phase === "close") incidents.push(e.incident);
       options.onIncident?.(e);

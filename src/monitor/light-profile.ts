@@ -2,8 +2,9 @@
  * What a profile becomes in light mode, where the decoder gives pictures at keyframes only
  * (`-skip_frame nokey`, one picture every GOP) while audio, transport, playlist and decoder
  * checks run in full:
- * - `video.freeze` and `video.black` compare keyframes (their frame-gap rule is widened to the
- *   keyframe interval), so their onsets are accurate to one keyframe interval; promotion
+ * - `video.freeze` compares consecutive keyframes (keyframe-freeze-detector.ts) and
+ *   `video.black` judges each keyframe (its frame-gap rule widened to the keyframe
+ *   interval), so their onsets are accurate to one keyframe interval; promotion
  *   (light-session.ts) re-times what they see with full decoding.
  * - `video.blockiness` judges decoder and transport errors only (no detail frames are made).
  * - `av.sync` needs every frame's motion: it stays registered but says it is off.
@@ -12,6 +13,7 @@
  */
 import type { ResolvedDetector, ResolvedProfile } from "../config/profile.js";
 import type { Detector, DetectorDefinition } from "../detect/detector.js";
+import { keyframeFreezeDetector } from "../detect/keyframe-freeze-detector.js";
 
 /** Incident types whose timing in light mode is a keyframe's: promotion confirms and re-times them. */
 export const PROMOTED_TYPES: ReadonlySet<string> = new Set([
@@ -73,7 +75,11 @@ export function lightProfile(full: ResolvedProfile): LightProfile {
       const definition: DetectorDefinition = { ...r.definition, create: () => new OffDetector(type, off) };
       return { definition, options: r.options };
     }
-    if (type === "video.freeze" || type === "video.black") return widened(r);
+    if (type === "video.freeze") {
+      // Keyframes one interval apart need their own rule (keyframe-freeze-detector.ts).
+      return widened({ definition: keyframeFreezeDetector as DetectorDefinition, options: r.options });
+    }
+    if (type === "video.black") return widened(r);
     if (type === "stream.health") {
       const inner = r.definition;
       const definition: DetectorDefinition = {

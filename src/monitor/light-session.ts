@@ -76,6 +76,8 @@ export interface LightSessionOptions {
   readonly cleanSeconds?: number;
   /** Least seconds decoded again before a sign; the session widens it to two keyframe intervals + 1 s. Default 5. */
   readonly lookbackSeconds?: number;
+  /** False: never promote; every incident keeps its keyframe timing (the cheapest monitoring). Default true. */
+  readonly promote?: boolean;
   readonly onIncident: (event: IncidentEvent) => void;
   readonly onPromotion?: (change: PromotionChange) => void;
   /** Called for the light decoder's media (progress, levels, thumbnails, state). */
@@ -103,8 +105,13 @@ interface Request {
 
 export const DEFAULT_CLEAN_SECONDS = 10;
 export const DEFAULT_LOOKBACK_SECONDS = 5;
-/** How far back a feeding source's bytes are kept for a promotion to replay. */
-export const REPLAY_SECONDS = 8;
+/**
+ * How far back a feeding source's bytes are kept for a promotion to replay: the lookback
+ * (two keyframe intervals and a second) plus the decoder's reorder delay, by which light
+ * keyframes reach us late (with B-frames, ffmpeg's H.264 decoder holds each output picture
+ * until `has_b_frames` more pictures are decoded: with keyframes only, that is keyframes).
+ */
+export const REPLAY_SECONDS = 12;
 
 export class LightSession {
   readonly reader: MediaReader;
@@ -264,7 +271,7 @@ export class LightSession {
   }
 
   private sign(s: TroubleSign): Request | null {
-    if (this.closed) return null;
+    if (this.closed || this.opts.promote === false) return null;
     const at = Math.max(s.at, 0);
     const last = this.requests[this.requests.length - 1];
     const lookback = this.lookback();

@@ -32,7 +32,11 @@ import { saveEvidence } from "../store/evidence-writer.js";
 import type { Store, StoredIncident as StoreIncident, StreamRecord } from "../store/store.js";
 import type { IncidentEvent } from "../monitor/stream-monitor.js";
 import { openSource } from "../ingest/open-source.js";
+import { PromotionLimiter } from "../monitor/promotion-limiter.js";
 import { StreamRunner, type StreamDefinition } from "./stream-runner.js";
+
+/** Promotions at once per process by default: four full 1080p decoders fill about a core. */
+export const DEFAULT_MAX_PROMOTIONS = 4;
 
 export interface MonitorServiceOptions {
   readonly store: Store;
@@ -45,6 +49,8 @@ export interface MonitorServiceOptions {
   readonly logger: Logger;
   /** The decoder watchdog's stall timeout; default DEFAULT_STALL_TIMEOUT_MS (10 s). */
   readonly stallTimeoutMs?: number;
+  /** Light streams decoding in full at once (promotions); default DEFAULT_MAX_PROMOTIONS. */
+  readonly maxPromotions?: number;
   /** Seconds between `stream.levels` events. Default 1. */
   readonly levelsEverySeconds?: number;
 }
@@ -96,6 +102,8 @@ export class MonitorService implements ServiceFacade {
   private readonly runners = new Map<string, StreamRunner>();
   /** The last state of streams that are not running, so that their state reads `stopped`, not unknown. */
   private readonly stoppedStates = new Map<string, ApiStreamState>();
+  /** Promotion slots shared by this process's light streams. */
+  private readonly promotions: PromotionLimiter;
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly tracked = new Map<string, Tracked>();
   private readonly listeners = new Set<(e: ServiceEvent) => void>();
@@ -104,6 +112,7 @@ export class MonitorService implements ServiceFacade {
 
   constructor(private readonly o: MonitorServiceOptions) {
     this.allowLocalFiles = o.allowLocalFiles;
+    this.promotions = new PromotionLimiter(o.maxPromotions ?? DEFAULT_MAX_PROMOTIONS);
   }
 
   profileNames(): readonly string[] {
@@ -233,6 +242,7 @@ export class MonitorService implements ServiceFacade {
       ffmpegPath: this.o.ffmpegPath,
       allowFiles: this.o.allowLocalFiles,
       ...(this.o.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.o.stallTimeoutMs } : {}),
+      promotions: this.promotions,
       onIncident: (e) => this.incident(r.id, e),
       onState: (state) => {
         log.info({ status: state.status, error: state.lastError }, "stream state");
@@ -542,6 +552,9 @@ export class MonitorService implements ServiceFacade {
         restarts: st.restarts,
         detectorCpuSeconds,
         cpuSecondsPerMediaSecond: st.cost.perMediaSecond,
+        ...(st.promotion
+          ? { promoted: st.promotion.phase === "promoted", promotions: st.promotion.promotions }
+          : {}),
       };
     });
     const incidents = (await this.o.store.countIncidents()).map((c) => ({ ...c }));
@@ -554,7 +567,12 @@ export class MonitorService implements ServiceFacade {
     const alertFailures = deliveries
       .filter((d) => d.status === "failed")
       .map((d) => ({ channel: d.channel, count: d.count }));
-    return { streams, incidents, alertDeliveries, alertFailures };
+    const promotions = {
+      active: this.promotions.active,
+      queued: this.promotions.waiting,
+      max: this.promotions.max,
+    };
+    return { streams, incidents, alertDeliveries, alertFailures, promotions };
   }
 
   async readiness(): Promise<Readiness> {
