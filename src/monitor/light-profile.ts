@@ -77,7 +77,7 @@ export function lightProfile(full: ResolvedProfile): LightProfile {
     }
     if (type === "video.freeze") {
       // Keyframes one interval apart need their own rule (keyframe-freeze-detector.ts).
-      return widened({ definition: keyframeFreezeDetector as DetectorDefinition, options: r.options });
+      return widened({ definition: keyframeFreezeDetector, options: r.options });
     }
     if (type === "video.black") return widened(r);
     if (type === "stream.health") {
