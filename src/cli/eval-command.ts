@@ -14,12 +14,13 @@ import { runEvaluation } from "../eval/eval-runner.js";
 import { defaultSuite, REAL_MEDIA } from "../eval/eval-suite.js";
 import { checkTargets, renderReport } from "../eval/report-table.js";
 
-export const EVAL_USAGE = `usage: streamqc eval [--suite DIR] [--jobs N] [--real FILE]
+export const EVAL_USAGE = `usage: streamqc eval [--suite DIR] [--jobs N] [--real FILE] [--mode full|light]
 
   --suite DIR   where the clips and their truths are generated and cached (default .streamqc-eval)
   --jobs N      clips worked on at once (default 2)
   --real FILE   the real recording used as a clean clip and as a base for defects
                 (default ${REAL_MEDIA} from the project root; skipped when absent)
+  --mode M      full (default) or light: keyframes only, promoted to full decoding on trouble
 `;
 
 function usage(message: string): StreamqcError {
@@ -40,6 +41,7 @@ export async function runEval(argv: string[], out: NodeJS.WritableStream): Promi
         suite: { type: "string" },
         jobs: { type: "string" },
         real: { type: "string" },
+        mode: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -54,6 +56,8 @@ export async function runEval(argv: string[], out: NodeJS.WritableStream): Promi
   const jobs = values.jobs === undefined ? 2 : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64)
     throw usage(`--jobs must be an integer 1..64, got "${values.jobs}"`);
+  const mode = values.mode ?? "full";
+  if (mode !== "full" && mode !== "light") throw usage(`--mode must be full or light, got "${mode}"`);
   const dir = resolve(values.suite ?? ".streamqc-eval");
   const realCandidate = values.real ?? resolve(PROJECT_ROOT, REAL_MEDIA);
   let realMedia: string | null = null;
@@ -68,6 +72,7 @@ export async function runEval(argv: string[], out: NodeJS.WritableStream): Promi
     realMedia,
     ffmpegPath: readEnvironment().ffmpegPath,
     jobs,
+    mode,
     onProgress: (m) => out.write(`  ${m}\n`),
   });
   out.write(`\n${renderReport(result)}\n`);
