@@ -114,6 +114,7 @@ export class KeyframeFreezeDetector implements Detector {
 export const keyframeFreezeDetector = defineDetector({
   type: "video.freeze",
   description: "Picture unchanged across keyframes for at least minDuration (light mode).",
+  emits: [{ type: "video.freeze", severity: "major" }],
   needs: { video: true },
   options: FreezeOptions,
   create: (options, sink) => new KeyframeFreezeDetector(options, sink),
