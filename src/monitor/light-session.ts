@@ -101,6 +101,8 @@ interface Request {
   monitor: StreamMonitor | null;
   position: number;
   readonly held: Map<string, Held>;
+  /** Light incidents dropped because this run covers their onset: released if it never reaches it. */
+  readonly covered: Map<string, Held>;
 }
 
 export const DEFAULT_CLEAN_SECONDS = 10;
@@ -291,6 +293,7 @@ export class LightSession {
       monitor: null,
       position: 0,
       held: new Map(),
+      covered: new Map(),
     };
     this.requests.push(req);
     if (this.requests.length === 1) this.begin(req);
@@ -343,8 +346,13 @@ export class LightSession {
     };
     let readerOptions = options;
     if (!src.live && src.kind === "file" && timeline) {
-      // Files: seek back (the input's own timestamps; -copyts keeps them).
-      readerOptions = { ...options, seekRaw: req.from - timeline.base + timeline.origin };
+      // Files: seek back (the input's own timestamps; -copyts keeps them). A file that gives
+      // nothing for a while is a busy machine, not a stalled source: a long watchdog.
+      readerOptions = {
+        ...options,
+        seekRaw: req.from - timeline.base + timeline.origin,
+        stallTimeoutMs: Math.max(options.stallTimeoutMs ?? 0, 120_000),
+      };
     } else if (this.recording) {
       const replay = this.recording.replay(Math.max(0, this.lightPos - req.from));
       source = replay.source;
@@ -384,7 +392,7 @@ export class LightSession {
     });
     // Light incidents held for this promotion: dropped where it covers their onset.
     for (const [id, held] of req.held) {
-      if (held.start >= req.from - 1e-3) this.suppressed.add(id);
+      if (held.start >= req.from - 1e-3) this.cover(req, id, held);
       else this.release(id, held);
     }
     req.held.clear();
@@ -411,6 +419,15 @@ export class LightSession {
     }
     for (const [id, held] of req.held) this.release(id, held);
     req.held.clear();
+    // A run that stopped early (its decoder failed) never confirmed what lies beyond it.
+    const reached = req.started ? Math.max(at, req.position) : -Infinity;
+    for (const [id, held] of req.covered) {
+      if (held.start > reached) {
+        this.suppressed.delete(id);
+        this.release(id, held);
+      }
+    }
+    req.covered.clear();
     req.ticket?.release();
     const reader = req.reader;
     req.reader = null;
@@ -431,6 +448,7 @@ export class LightSession {
       return;
     }
     if (this.suppressed.has(idOf(inc))) {
+      for (const r of this.requests) r.covered.get(idOf(inc))?.events.push(e);
       if (e.phase === "close") this.suppressed.delete(idOf(inc));
       return;
     }
@@ -451,10 +469,15 @@ export class LightSession {
         return;
       }
     } else if (req && req.from <= inc.start + 1e-3) {
-      this.suppressed.add(idOf(inc));
+      this.cover(req, idOf(inc), { start: inc.start, events: [e] });
       return;
     }
     this.release(idOf(inc), { start: inc.start, events: [e] });
+  }
+
+  private cover(req: Request, id: string, held: Held): void {
+    this.suppressed.add(id);
+    req.covered.set(id, held);
   }
 
   /** A light incident no promotion could confirm goes out as it is, with keyframe timing. */
