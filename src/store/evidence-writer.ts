@@ -4,6 +4,7 @@
  * a row pointing at nothing.
  */
 import type { BlobStore } from "./blob-store.js";
+import type { Fence } from "./lease-port.js";
 import type { EvidenceRecord, Store } from "./store.js";
 
 /** `incidents/<incident id>/<name>`: one folder per incident, easy to list and delete. */
@@ -18,8 +19,10 @@ export async function saveEvidence(
   name: string,
   bytes: Uint8Array,
   contentType: string,
+  /** A fleet worker's lease on the incident's stream: the row is refused without it. */
+  fence?: Fence,
 ): Promise<EvidenceRecord> {
   const blobKey = evidenceKey(incidentId, name);
   await blobs.put(blobKey, bytes, contentType);
-  return store.addEvidence({ incidentId, name, contentType, blobKey, size: bytes.byteLength });
+  return store.addEvidence({ incidentId, name, contentType, blobKey, size: bytes.byteLength }, fence);
 }

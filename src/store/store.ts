@@ -8,6 +8,7 @@
  * both exist or neither does, and the dispatcher never sends an alert for a lost incident.
  */
 import type { Incident, Severity } from "../incident.js";
+import type { Fence } from "./lease-port.js";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type Labels = Readonly<Record<string, string>>;
@@ -196,13 +197,22 @@ export interface Store {
    */
   deleteStream(id: string): Promise<void>;
 
-  /** Stores the incident and its deliveries in one transaction. */
-  recordIncident(incident: NewIncident, deliveries: readonly NewDelivery[]): Promise<StoredIncident>;
-  /** Updates (or closes, with `end`) the incident and enqueues its deliveries in one transaction. */
+  /**
+   * Stores the incident and its deliveries in one transaction. With a `fence` (a fleet
+   * worker's lease), only while that lease is held, in the same statement; else
+   * SQM_ERR_FENCED. The embedded store has no leases and accepts every write.
+   */
+  recordIncident(
+    incident: NewIncident,
+    deliveries: readonly NewDelivery[],
+    fence?: Fence,
+  ): Promise<StoredIncident>;
+  /** Updates (or closes, with `end`) the incident and enqueues its deliveries in one transaction; fenced like recordIncident. */
   updateIncident(
     id: string,
     patch: IncidentPatch,
     deliveries: readonly NewDelivery[],
+    fence?: Fence,
   ): Promise<StoredIncident>;
   getIncident(id: string): Promise<StoredIncident | null>;
   queryIncidents(query: IncidentQuery): Promise<Page<StoredIncident>>;
@@ -213,7 +223,8 @@ export interface Store {
   /** Latest `startedAt` of an incident of this stream and type whose alert was queued. */
   lastAlertedStart(streamId: string, type: string): Promise<string | null>;
 
-  addEvidence(evidence: NewEvidence): Promise<EvidenceRecord>;
+  /** Fenced like recordIncident. */
+  addEvidence(evidence: NewEvidence, fence?: Fence): Promise<EvidenceRecord>;
   listEvidence(incidentId: string): Promise<readonly EvidenceRecord[]>;
 
   /**
