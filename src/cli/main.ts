@@ -14,7 +14,8 @@ usage:
   streamqc analyze INPUT [--duration S] [--format text|json|jsonl] [--config FILE]
   streamqc watch URL [--config FILE]
   streamqc gen OUT.ts --defects freeze@10:4,black@20:3,... [--duration S] [--size WxH] [--fps N]
-  streamqc serve [--config FILE] [--data DIR] [--host H] [--port P] [--demo]
+  streamqc serve [--config FILE] [--data DIR] [--host H] [--port P] [--demo] [--db URL] [--no-monitor]
+  streamqc worker --db URL [--name NAME] [--pool POOL] [--capacity N] [--config FILE]
   streamqc eval [--suite DIR] [--jobs N] [--real FILE]
   streamqc bench [--service] [--streams N] [--service-seconds S] [--baseline-seconds S]
 
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   watch: () => Promise.resolve(runWatch),
   gen: async () => (await import("./gen-command.js")).runGen,
   serve: async () => (await import("./serve-command.js")).runServe,
+  worker: async () => (await import("./worker-command.js")).runWorker,
   bench: async () => (await import("./bench-command.js")).runBench,
   eval: async () => (await import("./eval-command.js")).runEval,
 };
