@@ -222,9 +222,9 @@ export class PgLeaseStore implements LeasePort {
 
   /**
    * Gives every stream its pool (from its profile): new streams get a lease row, a stream
-   * whose profile moved to another pool changes pool (its holder loses it at the next
-   * renewal, since renewals require the holder's pool). Called by `serve`, which owns the
-   * configuration of profiles.
+   * whose profile moved to another pool changes pool and is revoked (its holder's writes
+   * and next renewal are refused; the new pool claims it at once). Called by `serve`, which
+   * owns the configuration of profiles.
    */
   async syncPools(pools: ReadonlyMap<string, string>): Promise<void> {
     if (pools.size === 0) return;
@@ -232,7 +232,8 @@ export class PgLeaseStore implements LeasePort {
       `INSERT INTO stream_leases (stream_id, pool)
        SELECT v.stream_id, v.pool FROM unnest($1::text[], $2::text[]) AS v(stream_id, pool)
        JOIN streams s ON s.id = v.stream_id
-       ON CONFLICT (stream_id) DO UPDATE SET pool = EXCLUDED.pool
+       ON CONFLICT (stream_id) DO UPDATE
+         SET pool = EXCLUDED.pool, worker = NULL, expires_at = NULL, epoch = stream_leases.epoch + 1
        WHERE stream_leases.pool IS DISTINCT FROM EXCLUDED.pool`,
       [[...pools.keys()], [...pools.values()]],
     );

@@ -68,8 +68,8 @@ export function claimCount(me: Me, view: PoolView, o: PlacementOptions = DEFAULT
 
 /**
  * The index of one stream to give back, or -1. Only a worker above its share gives back,
- * only when a live worker of the pool is lighter by more than the stream's weight (the move
- * narrows the gap, so streams never bounce), and one stream per call: the caller calls it
+ * only when a live worker of the pool is lighter by at least twice the stream's weight (the
+ * receiver ends no heavier than the giver, so streams never bounce), and one stream per call: the caller calls it
  * once per rebalance interval, so a joining worker takes streams over gradually.
  */
 export function shedIndex(
@@ -86,9 +86,10 @@ export function shedIndex(
   let bestScore = Infinity;
   me.costs.forEach((c, i) => {
     const w = weigh(c);
-    if (w >= gap) return;
-    // Closest to half the gap evens the two best; streams in an incident only if nothing else.
-    const score = Math.abs(gap / 2 - w) + (avoid.has(i) ? 1e9 : 0);
+    // At most half the gap: afterwards the receiver is still no heavier than the giver.
+    if (w > gap / 2) return;
+    // The largest that fits evens the two best; streams in an incident only if nothing else.
+    const score = gap / 2 - w + (avoid.has(i) ? 1e9 : 0);
     if (score < bestScore) {
       best = i;
       bestScore = score;
