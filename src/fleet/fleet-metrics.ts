@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import type { WorkerInfo } from "../store/lease-port.js";
+
 import type { WorkerCounters } from "./worker-service.js";
 
 function counter(registry: Registry, name: string, help: string, read: () => number): void {
@@ -59,33 +59,6 @@ export function workerRegistry(read: () => WorkerCounters): Registry {
 }
 
 /** Adds the fleet-wide gauges to the API's registry. */
-export function registerFleetGauges(registry: Registry, workers: () => Promise<readonly WorkerInfo[]>): void {
-  let last: readonly WorkerInfo[] = [];
-  const refresh = async (): Promise<void> => {
-    last = await workers();
-  };
-  new Gauge({
-    name: "streamqc_fleet_worker_streams",
-    help: "Streams each fleet worker holds a lease on (from the database).",
-    labelNames: ["worker", "pool"],
-    registers: [registry],
-    async collect() {
-      await refresh();
-      this.reset();
-      for (const w of last) this.set({ worker: w.name, pool: w.pool }, w.streams);
-    },
-  });
-  new Gauge({
-    name: "streamqc_fleet_worker_load",
-    help: "Measured load of each fleet worker: CPU seconds per media second, summed over its streams.",
-    labelNames: ["worker", "pool"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const w of last) this.set({ worker: w.name, pool: w.pool }, w.load);
-    },
-  });
-}
 
 /** `GET /metrics` on loopback (or the given host) for a worker. */
 export async function serveMetrics(registry: Registry, host: string, port: number): Promise<Server> {
