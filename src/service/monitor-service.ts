@@ -30,6 +30,7 @@ import { StreamqcError, errorMessage, isStreamqcError } from "../errors.js";
 import type { BlobStore } from "../store/blob-store.js";
 import type { Store, StreamRecord } from "../store/store.js";
 import { openSource } from "../ingest/open-source.js";
+import { applyConfiguredStreams } from "./configured-streams.js";
 import { IncidentRecorder, toFacadeIncident } from "./incident-recorder.js";
 import { StreamRunner, type StreamDefinition } from "./stream-runner.js";
 
@@ -115,44 +116,7 @@ export class MonitorService implements ServiceFacade {
       reason: string;
     }[] = [],
   ): Promise<void> {
-    for (const c of configured) {
-      const existing = await this.o.store.getStreamByName(c.name);
-      if (!existing) {
-        await this.o.store.createStream({
-          name: c.name,
-          url: c.url,
-          profile: c.profile,
-          labels: c.labels,
-          enabled: c.enabled,
-        });
-      } else if (
-        existing.url !== c.url ||
-        existing.profile !== c.profile ||
-        JSON.stringify(existing.labels) !== JSON.stringify(c.labels)
-      ) {
-        await this.o.store.updateStream(existing.id, { url: c.url, profile: c.profile, labels: c.labels });
-      }
-    }
-    for (const w of maintenance) {
-      const streamId =
-        w.stream === undefined ? null : ((await this.o.store.getStreamByName(w.stream))?.id ?? null);
-      if (w.stream !== undefined && streamId === null) continue;
-      const known = await this.o.store.listMaintenanceWindows();
-      const same = known.some(
-        (k) =>
-          k.streamId === streamId &&
-          Date.parse(k.startsAt) === Date.parse(w.startsAt) &&
-          Date.parse(k.endsAt) === Date.parse(w.endsAt),
-      );
-      if (!same) {
-        await this.o.store.addMaintenanceWindow({
-          streamId,
-          startsAt: w.startsAt,
-          endsAt: w.endsAt,
-          reason: w.reason,
-        });
-      }
-    }
+    await applyConfiguredStreams(this.o.store, configured, maintenance);
     await this.closeLeftoverIncidents();
     for (const s of await this.o.store.listStreams()) {
       if (s.enabled) this.startRunner(s);
