@@ -8,7 +8,6 @@
  */
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { AlertDispatcher } from "../alert/dispatcher.js";
 import { AlertRouter } from "../alert/alert-router.js";
@@ -26,6 +25,7 @@ import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { MonitorService } from "../service/monitor-service.js";
 import { DirectoryBlobStore, S3BlobStore, type BlobStore } from "../store/blob-store.js";
 import { SqliteStore } from "../store/sqlite-store.js";
+import type { Io, ServeOptions as ServeCliOptions } from "./command-options.js";
 
 export interface RunningService {
   readonly service: MonitorService;
@@ -132,21 +132,8 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   };
 }
 
-export async function runServe(argv: string[], out: NodeJS.WriteStream): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: "string" },
-      data: { type: "string" },
-      host: { type: "string" },
-      port: { type: "string" },
-      demo: { type: "boolean", default: false },
-      db: { type: "string" },
-      "no-monitor": { type: "boolean", default: false },
-      // Tests and the fleet benchmark only: accept `sim:` streams.
-      "allow-simulated": { type: "boolean", default: false },
-    },
-  });
+export async function runServe(values: ServeCliOptions, io: Io): Promise<number> {
+  const { out } = io;
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
     throw new StreamqcError("SQM_ERR_USAGE", "--port must be a whole number from 0 to 65535");
@@ -155,13 +142,11 @@ export async function runServe(argv: string[], out: NodeJS.WriteStream): Promise
     ...(values.host !== undefined ? { host: values.host } : {}),
     ...(port !== undefined ? { port } : {}),
   };
-  const base = values.config ? undefined : {};
   const db = values.db ?? readEnvironment().databaseUrl;
-  if (values["no-monitor"] && db === undefined) {
+  if (!values.monitor && db === undefined) {
     throw new StreamqcError("SQM_ERR_USAGE", "--no-monitor needs --db (a fleet database)");
   }
   const overrides = {
-    ...(base ?? {}),
     ...(values.data !== undefined ? { dataDir: values.data } : {}),
     ...(Object.keys(server).length > 0 ? { server: server as ServiceConfig["server"] } : {}),
     ...(values.demo ? { demo: true } : {}),
@@ -173,10 +158,10 @@ export async function runServe(argv: string[], out: NodeJS.WriteStream): Promise
           await import("../fleet/start-fleet-service.js")
         ).startFleetService({
           db,
-          monitor: !values["no-monitor"],
+          monitor: values.monitor,
           ...(values.config ? { config: values.config } : {}),
           overrides,
-          allowSimulated: values["allow-simulated"],
+          allowSimulated: values.allowSimulated,
           logStream: out,
         })
       : await startService({

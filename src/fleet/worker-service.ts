@@ -129,13 +129,13 @@ export class WorkerService {
       const record = await this.#o.store.getStream(g.streamId);
       if (!record) throw new Error("the stream no longer exists");
       // Incidents the previous owner left open: continued when seen again, else closed.
-      const left = await this.#o.store.queryIncidents({ streamId: g.streamId, open: true, limit: 100 });
+      const left = await this.#o.store.openIncidents(g.streamId);
       if (entry.cancelled) return;
-      this.#recorder.adopt(g.streamId, left.items, this.#o.adoptGraceMs ?? 30_000);
+      this.#recorder.adopt(g.streamId, left, this.#o.adoptGraceMs ?? 30_000);
       const runner = this.#makeRunner(record);
       entry.runner = runner;
       runner.start();
-      log.info({ stream: record.name, adopted: left.items.length }, "stream claimed");
+      log.info({ stream: record.name, adopted: left.length }, "stream claimed");
     } catch (err) {
       log.error({ err: errorMessage(err) }, "could not start a claimed stream: giving it back");
       await this.#keeper.lose(g.streamId, "rebalance", true);
