@@ -51,8 +51,20 @@ export function fleetPool(url: string, o: FleetDbOptions = {}): pg.Pool {
   return pool;
 }
 
-/** The PostgreSQL Store on a pool. */
-export function openFleetStore(pool: pg.Pool): Promise<Store> {
-  void pool;
-  return Promise.reject(new StreamqcError("SQM_ERR_STORE", "the PostgreSQL store is not part of this build"));
+/**
+ * The PostgreSQL Store (migrated to this program's schema). Its statements are limited to
+ * the lease length: a write that cannot finish by then is refused by the fence anyway.
+ */
+export async function openFleetStore(
+  url: string,
+  o: { applicationName: string; statementTimeoutMs: number; log: (message: string) => void },
+): Promise<Store> {
+  const { PostgresStore } = await import("../store/postgres-store.js");
+  return PostgresStore.open(checkDatabaseUrl(url), {
+    poolSize: 4,
+    connectTimeoutMs: 3000,
+    statementTimeoutMs: o.statementTimeoutMs,
+    applicationName: o.applicationName,
+    onConnectionError: (err) => o.log(`database connection lost: ${err.message}`),
+  });
 }

@@ -62,7 +62,11 @@ export async function startFleetService(o: FleetServeOptions): Promise<RunningFl
     (o.logStream ?? process.stdout) as pino.DestinationStream,
   );
   const pool = fleetPool(o.db, { max: 8, applicationName: "streamqc-serve" });
-  const store = await openFleetStore(pool);
+  const store = await openFleetStore(o.db, {
+    applicationName: "streamqc-serve",
+    statementTimeoutMs: 10_000,
+    log: (m) => logger.warn(m),
+  });
   const leases = new PgLeaseStore(pool);
   const dataDir = resolve(config.dataDir);
   const blobs: BlobStore =

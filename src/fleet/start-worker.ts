@@ -65,7 +65,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     applicationName: `streamqc-worker ${name}`,
     queryTimeoutMs: Math.max(1000, leaseMs / 2),
   });
-  const store = await openFleetStore(pool);
+  const store = await openFleetStore(o.db, {
+    applicationName: `streamqc-worker ${name}`,
+    statementTimeoutMs: leaseMs,
+    log: (m) => logger.warn(m),
+  });
   const leases = new PgLeaseStore(pool);
   const blobs: BlobStore =
     config.evidence.store === "s3" && config.evidence.s3
