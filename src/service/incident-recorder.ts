@@ -201,7 +201,11 @@ export class IncidentRecorder {
     void this.#enqueue(streamId, async (fence) => {
       const id = await tracked.storedId;
       if (!id) return;
-      const stored = await this.#o.writer.update(id, { details }, fence);
+      const stored = await this.#o.writer.update(
+        id,
+        { details: tracked.adopted ? { ...details, continuedBy: "failover" } : details },
+        fence,
+      );
       this.#o.emit({ type: "incident.updated", incident: toFacadeIncident(stored) });
     });
   }
@@ -224,7 +228,8 @@ export class IncidentRecorder {
         const since = (Date.parse(endedAt) - Date.parse(a.startedAt)) / 1000;
         end = roundTime(a.start + Math.max(seen, Number.isFinite(since) ? since : 0));
       }
-      const stored = await this.#o.writer.close(id, end, { endedAt, details: e.incident.details }, fence);
+      const details = a ? { ...e.incident.details, continuedBy: "failover" } : e.incident.details;
+      const stored = await this.#o.writer.close(id, end, { endedAt, details }, fence);
       this.#o.emit({ type: "incident.closed", incident: toFacadeIncident(stored) });
     });
   }
