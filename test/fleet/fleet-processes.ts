@@ -49,7 +49,7 @@ export function startWorkerProcess(
   });
   const logs: Record<string, unknown>[] = [];
   let buf = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
     buf += d;
     let nl: number;
     while ((nl = buf.indexOf("\n")) >= 0) {
@@ -71,7 +71,7 @@ export function startWorkerProcess(
     exited: new Promise((r) => child.on("exit", (code) => r(code))),
   };
   w.metricsUrl = new Promise((r) => {
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
       w.stderr += d;
       const m = /metrics (http:\/\/\S+?)\)/.exec(w.stderr);
       if (m) r(m[1]!);
