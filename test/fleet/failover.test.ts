@@ -77,7 +77,8 @@ describe.skipIf(skip)("fleet failover (real processes, simulated streams)", () =
     workers.push(...ws);
     await until(
       "workers to register",
-      async () => Number((await pool.query("SELECT count(*) AS n FROM workers")).rows[0].n) === n,
+      async () =>
+        Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM workers")).rows[0]?.n) === n,
       60_000,
       200,
     );
