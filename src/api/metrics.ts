@@ -41,6 +41,8 @@ export class ApiMetrics {
   private readonly promoted: Gauge<"stream">;
   private readonly promotionsTotal: Counter<"stream">;
   private readonly promotionSlots: Gauge<"state">;
+  private readonly workerStreams: Gauge<"worker" | "pool">;
+  private readonly workerLoad: Gauge<"worker" | "pool">;
   private readonly knownDetectors: ReadonlySet<string> = new Set(DETECTORS.map((d) => d.type));
 
   constructor(
@@ -114,6 +116,18 @@ export class ApiMetrics {
       labelNames: ["channel"],
       registers,
     });
+    this.workerStreams = new Gauge({
+      name: "streamqc_fleet_worker_streams",
+      help: "Fleet: stream leases each worker holds (from the database).",
+      labelNames: ["worker", "pool"],
+      registers,
+    });
+    this.workerLoad = new Gauge({
+      name: "streamqc_fleet_worker_load",
+      help: "Fleet: each worker's measured load, CPU seconds per media second over its streams.",
+      labelNames: ["worker", "pool"],
+      registers,
+    });
     new Gauge({
       name: "streamqc_sse_clients",
       help: "Connected live-event (SSE) clients.",
@@ -173,6 +187,8 @@ export class ApiMetrics {
       this.promoted,
       this.promotionsTotal,
       this.promotionSlots,
+      this.workerStreams,
+      this.workerLoad,
     ]) {
       m.reset();
     }
@@ -218,6 +234,10 @@ export class ApiMetrics {
     }
     for (const f of s.alertFailures) {
       this.deliveryFailures.inc({ channel: bounded(f.channel, KNOWN_CHANNELS) }, f.count);
+    }
+    for (const w of s.workers ?? []) {
+      this.workerStreams.set({ worker: w.name, pool: w.pool }, w.streams);
+      this.workerLoad.set({ worker: w.name, pool: w.pool }, w.load);
     }
   }
 }

@@ -21,6 +21,14 @@ export const ProfileSchema = z
      * to full decoding on a sign of trouble; `full`: decode every frame. @defaultValue "full"
      */
     mode: z.enum(["full", "light"]).optional(),
+    /**
+     * The fleet pool whose workers run streams of this profile (`streamqc worker --pool`),
+     * e.g. `light`, `full`, `radio`. Default: `default`. Ignored without a fleet.
+     */
+    pool: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, "1-64 letters, digits, '.', '_' or '-'")
+      .optional(),
   })
   .strict();
 
@@ -47,6 +55,8 @@ export interface ResolvedProfile {
   readonly detectors: readonly ResolvedDetector[];
   /** How the stream is decoded (ProfileSchema.mode); absent means full. */
   readonly mode?: "full" | "light";
+  /** The fleet pool that runs streams of this profile. */
+  readonly pool: string;
   severityOf(type: string): Severity;
 }
 
@@ -85,6 +95,7 @@ export function resolveProfile(input: unknown, where = "profile"): ResolvedProfi
   return Object.freeze({
     detectors: Object.freeze(detectors),
     mode: parsed.data.mode ?? "full",
+    pool: parsed.data.pool ?? "default",
     severityOf(type: string): Severity {
       return severity[type] ?? severity[type.split(".")[0] ?? ""] ?? "minor";
     },

@@ -105,6 +105,8 @@ export function lightProfile(full: ResolvedProfile): LightProfile {
   return {
     profile: Object.freeze({
       detectors: Object.freeze(detectors),
+      mode: "light" as const,
+      pool: full.pool,
       severityOf: (t: string) => full.severityOf(t),
     }),
     packetTimed,
@@ -115,6 +117,8 @@ export function lightProfile(full: ResolvedProfile): LightProfile {
 export function promotedProfile(full: ResolvedProfile): ResolvedProfile {
   return Object.freeze({
     detectors: Object.freeze(full.detectors.filter((r) => PROMOTED_TYPES.has(r.definition.type))),
+    mode: "full" as const,
+    pool: full.pool,
     severityOf: (t: string) => full.severityOf(t),
   });
 }

@@ -19,6 +19,7 @@ import type {
   StreamPatch,
   StreamState,
 } from "../api/schemas.js";
+import type { WorkerInfo } from "../store/lease-port.js";
 
 /** An incident as stored: the API adds each evidence item's `url`. */
 export type StoredIncident = Omit<ApiIncident, "evidence"> & {
@@ -86,6 +87,8 @@ export interface MetricsSnapshot {
   readonly alertFailures: readonly { readonly channel: string; readonly count: number }[];
   /** Promotion slots of light streams: in use, waiting, and the limit. */
   readonly promotions?: { readonly active: number; readonly queued: number; readonly max: number };
+  /** Fleet: each worker's streams and measured load (from the database). */
+  readonly workers?: readonly WorkerInfo[];
 }
 
 export interface ServiceFacade {
@@ -126,6 +129,8 @@ export interface ServiceFacade {
   subscribe(listener: (event: ServiceEvent) => void): () => void;
 
   metrics(): Promise<MetricsSnapshot>;
+  /** Fleet: the workers seen in the database. A single process has none (the list is empty). */
+  listWorkers?(): Promise<readonly WorkerInfo[]>;
   /** Store reachable and runners started. */
   readiness(): Promise<Readiness>;
 }

@@ -47,9 +47,9 @@ export interface StreamState {
   };
   readonly detectorCpuMs: Readonly<Record<string, number>>;
   /** How the stream is decoded: `light` (keyframes, promoted on trouble) or `full`. */
-  readonly mode: "full" | "light";
+  readonly mode?: "full" | "light";
   /** Light mode: promotion to full decoding, and the detectors that are off. */
-  readonly promotion: PromotionState | null;
+  readonly promotion?: PromotionState | null;
 }
 
 export interface StreamRunnerDeps {
