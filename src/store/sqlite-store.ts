@@ -23,6 +23,7 @@ import {
   type IncidentQuery,
   type IncidentCount,
   type DeliveryCount,
+  type Acknowledgement,
   type Json,
   type Labels,
   type MaintenanceWindow,
@@ -37,6 +38,7 @@ import {
   type StreamPatch,
   type StreamRecord,
   type StreamReport,
+  windowCovers,
 } from "./store.js";
 
 export interface SqliteStoreOptions {
@@ -122,6 +124,15 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE streams ADD COLUMN deleted_ms INTEGER;
   `,
+  // 3: operators acknowledge incidents (who, when, why; the first acknowledgement stands), and
+  // a maintenance window may mute a set of streams by labels (JSON object, all must match).
+  `
+  ALTER TABLE incidents ADD COLUMN ack_ms INTEGER;
+  ALTER TABLE incidents ADD COLUMN ack_by TEXT;
+  ALTER TABLE incidents ADD COLUMN ack_comment TEXT;
+  ALTER TABLE maintenance_windows ADD COLUMN labels TEXT;
+  ALTER TABLE maintenance_windows ADD COLUMN created_by TEXT;
+  `,
 ];
 
 interface StreamRow {
@@ -148,6 +159,9 @@ interface IncidentRow {
   details: string;
   alert_state: string;
   revision: number;
+  ack_ms: number | null;
+  ack_by: string | null;
+  ack_comment: string | null;
 }
 
 interface EvidenceRow {
@@ -179,6 +193,8 @@ interface WindowRow {
   starts_ms: number;
   ends_ms: number;
   reason: string;
+  labels: string | null;
+  created_by: string | null;
 }
 
 const DEFAULT_PAGE = 50;
@@ -388,6 +404,8 @@ export class SqliteStore implements Store {
       alertState: r.alert_state as AlertState,
       revision: r.revision,
       evidence,
+      acknowledged:
+        r.ack_ms === null ? null : { at: iso(r.ack_ms), by: r.ack_by ?? "", comment: r.ack_comment },
     };
   }
 
@@ -499,6 +517,17 @@ export class SqliteStore implements Store {
     });
   }
 
+  acknowledgeIncident(id: string, ack: Acknowledgement): Promise<StoredIncident | null> {
+    return this.#run(() => {
+      const at = toMs(ack.at, "at");
+      // `ack_ms IS NULL`: the first acknowledgement stands; a repeat changes nothing.
+      this.#stmt(
+        "UPDATE incidents SET ack_ms = ?, ack_by = ?, ack_comment = ? WHERE id = ? AND ack_ms IS NULL",
+      ).run(at, ack.by, ack.comment, id);
+      return this.#getIncident(id);
+    });
+  }
+
   queryIncidents(query: IncidentQuery): Promise<Page<StoredIncident>> {
     return this.#run(() => {
       const where: string[] = [];
@@ -544,6 +573,8 @@ export class SqliteStore implements Store {
         args.push(bound(query.to, "to"));
       }
       if (query.open !== undefined) where.push(query.open ? "media_end IS NULL" : "media_end IS NOT NULL");
+      if (query.acknowledged !== undefined)
+        where.push(query.acknowledged ? "ack_ms IS NOT NULL" : "ack_ms IS NULL");
       if (query.cursor !== undefined) {
         const c = decodeCursor(query.cursor);
         where.push("(started_ms < ? OR (started_ms = ? AND id < ?))");
@@ -792,6 +823,8 @@ export class SqliteStore implements Store {
     return {
       id: r.id,
       streamId: r.stream_id,
+      labels: r.labels === null ? null : (JSON.parse(r.labels) as Labels),
+      createdBy: r.created_by,
       startsAt: iso(r.starts_ms),
       endsAt: iso(r.ends_ms),
       reason: r.reason,
@@ -804,42 +837,79 @@ export class SqliteStore implements Store {
       const ends = toMs(window.endsAt, "endsAt");
       if (ends <= starts)
         throw new StreamqcError("SQM_ERR_USAGE", "a maintenance window must end after it starts");
+      const labels = window.labels ?? null;
+      if (labels !== null && window.streamId !== null) {
+        throw new StreamqcError(
+          "SQM_ERR_USAGE",
+          "a maintenance window is for one stream or for labels, not both",
+        );
+      }
       const id = newId();
       this.#stmt(
-        "INSERT INTO maintenance_windows (id, stream_id, starts_ms, ends_ms, reason) VALUES (?, ?, ?, ?, ?)",
-      ).run(id, window.streamId, starts, ends, window.reason);
-      return {
+        `INSERT INTO maintenance_windows (id, stream_id, starts_ms, ends_ms, reason, labels, created_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
         id,
-        streamId: window.streamId,
-        startsAt: iso(starts),
-        endsAt: iso(ends),
+        window.streamId,
+        starts,
+        ends,
+        window.reason,
+        labels === null ? null : JSON.stringify(labels),
+        window.createdBy ?? null,
+      );
+      return this.#windowFromRow({
+        id,
+        stream_id: window.streamId,
+        starts_ms: starts,
+        ends_ms: ends,
         reason: window.reason,
-      };
+        labels: labels === null ? null : JSON.stringify(labels),
+        created_by: window.createdBy ?? null,
+      });
     });
+  }
+
+  /** The windows covering a stream, by its id and labels (matched here, so the SQL stays plain). */
+  #windowsFor(streamId: string | undefined, rows: WindowRow[]): MaintenanceWindow[] {
+    const windows = rows.map((r) => this.#windowFromRow(r));
+    if (streamId === undefined) return windows;
+    const stream = this.#stmt("SELECT id, labels FROM streams WHERE id = ?").get(streamId) as
+      { id: string; labels: string } | undefined;
+    const target = {
+      id: streamId,
+      labels: stream === undefined ? {} : (JSON.parse(stream.labels) as Labels),
+    };
+    return windows.filter((w) => windowCovers(w, target));
   }
 
   listMaintenanceWindows(streamId?: string): Promise<readonly MaintenanceWindow[]> {
     return this.#run(() => {
       const rows = this.#stmt(
-        "SELECT * FROM maintenance_windows WHERE @stream IS NULL OR stream_id = @stream OR stream_id IS NULL ORDER BY starts_ms",
-      ).all({ stream: streamId ?? null }) as WindowRow[];
-      return rows.map((r) => this.#windowFromRow(r));
+        "SELECT * FROM maintenance_windows ORDER BY starts_ms, id",
+      ).all() as WindowRow[];
+      return this.#windowsFor(streamId, rows);
     });
   }
 
-  deleteMaintenanceWindow(id: string): Promise<void> {
+  getMaintenanceWindow(id: string): Promise<MaintenanceWindow | null> {
     return this.#run(() => {
-      this.#stmt("DELETE FROM maintenance_windows WHERE id = ?").run(id);
+      const r = this.#stmt("SELECT * FROM maintenance_windows WHERE id = ?").get(id) as WindowRow | undefined;
+      return r === undefined ? null : this.#windowFromRow(r);
+    });
+  }
+
+  deleteMaintenanceWindow(id: string): Promise<boolean> {
+    return this.#run(() => {
+      return this.#stmt("DELETE FROM maintenance_windows WHERE id = ?").run(id).changes > 0;
     });
   }
 
   inMaintenance(streamId: string, at: Date): Promise<boolean> {
     return this.#run(() => {
-      const r = this.#stmt(
-        `SELECT 1 FROM maintenance_windows WHERE (stream_id = ? OR stream_id IS NULL) AND starts_ms <= ? AND ends_ms > ?
-         LIMIT 1`,
-      ).get(streamId, at.getTime(), at.getTime());
-      return r !== undefined;
+      const rows = this.#stmt(
+        "SELECT * FROM maintenance_windows WHERE starts_ms <= ? AND ends_ms > ? ORDER BY starts_ms, id",
+      ).all(at.getTime(), at.getTime()) as WindowRow[];
+      return this.#windowsFor(streamId, rows).length > 0;
     });
   }
 
