@@ -10,8 +10,8 @@
  * the longest stream's span, so at each loop the video clock jumped (136 ms, measured) and
  * the UDP channel reported a `ts.pcr-gap` that no one injected. Encoding at a constant frame
  * rate (`-fps_mode cfr`) and resampling audio to its clock (`aresample=async`) makes the
- * timestamps continuous; one encoder feeds both outputs (the tee muxer), about 5-10% of a
- * core at 640x360. The service is told of the channels only once the HLS playlist lists two
+ * timestamps continuous; one encode (x264 ultrafast, 640x360, one thread) feeds both outputs
+ * (the tee muxer), so the loop costs one small encode instead of two copies. The service is told of the channels only once the HLS playlist lists two
  * segments, so no channel opens with a `stream.down` because its publisher was not ready.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -41,16 +41,21 @@ export const DEMO_DEFECTS: readonly Defect[] = [
 
 /** Segments the playlist must list before the channels are handed to the monitor. */
 const READY_SEGMENTS = 2;
-/** How long the publisher may take to get there (encoder start-up plus two 2 s segments). */
+/** How long the publisher may take to get there (encoder start-up plus two 4 s segments). */
 const READY_TIMEOUT_MS = 30_000;
 
 /**
  * ffmpeg arguments that publish `clip` in a real-time loop with continuous timestamps, to
- * UDP (MPEG-TS) and to `live.m3u8` in the working directory (HLS, 2 s segments), from one
- * encode. 2 s GOPs without B-frames so every HLS segment starts on a keyframe.
+ * UDP (MPEG-TS) and to `live.m3u8` in the working directory (HLS), from one encode. 2 s GOPs
+ * without B-frames so every HLS segment starts on a keyframe. Segments of 4 s, not 2: a reader
+ * reloads after a target duration, or half of one when nothing changed (RFC 8216 6.3.4), so a
+ * healthy playlist can look unchanged for up to 1.5 target durations, which is where
+ * `hls.stale-playlist` starts; the margin left for the publisher's own jitter is half a target
+ * duration, and 2 s of it (not 1 s) keeps a busy machine from showing a stale playlist no one
+ * injected (seen with 2 s segments while the test machine was loaded).
  */
 export function demoLoopArgs(clip: string, udpPort: number): string[] {
-  const hls = "f=hls:hls_time=2:hls_list_size=6:hls_flags=delete_segments+omit_endlist+temp_file";
+  const hls = "f=hls:hls_time=4:hls_list_size=5:hls_flags=delete_segments+omit_endlist+temp_file";
   return [
     "-re",
     "-stream_loop",
@@ -64,7 +69,7 @@ export function demoLoopArgs(clip: string, udpPort: number): string[] {
     "-c:v",
     "libx264",
     "-preset",
-    "veryfast",
+    "ultrafast",
     "-tune",
     "zerolatency",
     "-threads",
