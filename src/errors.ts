@@ -26,7 +26,7 @@ export const ERROR_CODES = {
   SQM_ERR_NOT_FOUND: code("the requested object does not exist", 404),
   SQM_ERR_FORBIDDEN_URL: code("the URL is not allowed by the configuration", 400),
   SQM_ERR_CONFLICT: code("the object conflicts with an existing one (e.g. a stream name is taken)", 409),
-  SQM_ERR_STORE: code("the database could not be opened or migrated", 503),
+  SQM_ERR_STORE: code("the database could not be opened, migrated or reached", 503),
   SQM_ERR_BLOB_KEY: code("a blob key is not valid (empty, absolute, or escapes the store)", 500),
   SQM_ERR_BLOB_STORE: code("the blob store (directory or S3 bucket) refused a request", 503),
   SQM_ERR_PLAYLIST_PARSE: code("an HLS playlist does not follow RFC 8216", 422),
