@@ -257,6 +257,8 @@ export class LoudnessDetector implements Detector {
       loudnessRange: num(m?.loudnessRange),
       truePeakDbtp: num(m?.truePeak),
       target: this.target,
+      tolerance: this.tolerance,
+      truePeakLimit: this.truePeakLimit,
     };
   }
 }
