@@ -58,6 +58,9 @@ export function measure(label: string, argv: readonly string[]): Promise<Measure
 }
 
 export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise<number> {
+  if (argv.includes("--architecture") || argv.includes("--architecture-child")) {
+    return (await import("./architecture-bench-command.js")).runArchitectureBenchCommand(argv, out);
+  }
   const { values } = parseArgs({
     args: argv,
     options: {

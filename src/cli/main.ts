@@ -17,6 +17,7 @@ usage:
   streamqc serve [--config FILE] [--data DIR] [--host H] [--port P] [--demo]
   streamqc eval [--suite DIR] [--jobs N] [--real FILE]
   streamqc bench [--service] [--streams N] [--service-seconds S] [--baseline-seconds S]
+  streamqc bench --architecture [--streams N] [--seconds S] [--chunk S] [--invoke warm|cold] [--format text|json]
 
 See README.md and docs/errors.md.`;
 
