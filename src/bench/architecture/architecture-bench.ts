@@ -61,6 +61,13 @@ export interface ArchitectureBenchOptions {
   readonly width?: number;
   readonly height?: number;
   readonly log?: (line: string) => void;
+  /**
+   * The decoder watchdog's stall timeout in both designs; default 60 s. The service's 10 s
+   * default fired spuriously here at start-up on a machine loaded about 10x its cores by
+   * other work (a decoder starved of CPU writes nothing for 10 s), restarting one design's
+   * decoder and not the other's: a difference of the machine, not of the architecture.
+   */
+  readonly stallTimeoutMs?: number;
 }
 
 export interface ArchitectureResult {
@@ -227,6 +234,7 @@ export async function runArchitectureBench(o: ArchitectureBenchOptions): Promise
       dataDir: inDir,
       ffmpegPath: o.ffmpegPath,
       profile: profileInput,
+      stallTimeoutMs: o.stallTimeoutMs ?? 60_000,
     } satisfies InProcessStart);
 
     const converterRequests = emptyCounts();
@@ -258,6 +266,7 @@ export async function runArchitectureBench(o: ArchitectureBenchOptions): Promise
         ffmpegPath: o.ffmpegPath,
         detail: profile.detectors.some((d) => d.definition.needs.detail),
         s3,
+        stallTimeoutMs: o.stallTimeoutMs ?? 60_000,
       } satisfies ConverterStart);
       return { child: c, end };
     });

@@ -77,7 +77,14 @@ export async function convertStream(o: ConverterStart, s3: ObjectClient): Promis
   const reader = new MediaReader(
     source,
     // The service's decoder options (stream-runner.ts), plus the duration the benchmark runs.
-    { ffmpegPath: o.ffmpegPath, threads: 1, thumbnails: true, detail: o.detail, duration: o.seconds },
+    {
+      ffmpegPath: o.ffmpegPath,
+      threads: 1,
+      thumbnails: true,
+      detail: o.detail,
+      duration: o.seconds,
+      stallTimeoutMs: o.stallTimeoutMs,
+    },
     {
       video: (frame) => {
         if (frame.pts >= boundary && records.length > 0) {

@@ -30,6 +30,7 @@ export async function runInProcess(o: InProcessStart): Promise<number> {
         dataDir: o.dataDir,
         ffmpeg: o.ffmpegPath,
         allowFileInputs: true,
+        stallTimeoutMs: o.stallTimeoutMs,
         server: { host: "127.0.0.1", port: 0 },
         profiles: { default: { detectors: o.profile.detectors ?? {}, severity: o.profile.severity ?? {} } },
         streams: o.streams.map((s) => ({
@@ -48,16 +49,21 @@ export async function runInProcess(o: InProcessStart): Promise<number> {
     send({ kind: "running" });
     const streams = await running.service.listStreams();
     // Live: the service runs until every stream has played `seconds` of media.
+    // Each stream is stopped (as `POST /streams/{id}/stop` does) once it has played `seconds`
+    // of media, like the staged converter's reader, so both designs see the same media.
     const deadline = Date.now() + (o.seconds * 4 + 30) * 1000;
-    for (;;) {
-      let all = true;
+    const live = new Set(streams.map((s) => s.id));
+    while (live.size > 0 && Date.now() < deadline) {
       for (const s of streams) {
+        if (!live.has(s.id)) continue;
         const t = running.service.streamState(s.id)?.mediaTime ?? 0;
         mediaSeconds[s.name] = t;
-        if (t < o.seconds) all = false;
+        if (t >= o.seconds) {
+          live.delete(s.id);
+          await running.service.stopStream(s.id);
+        }
       }
-      if (all || Date.now() > deadline) break;
-      await sleep(100);
+      await sleep(20);
     }
     await running.close();
   } catch (err) {

@@ -81,6 +81,8 @@ export interface ConverterStart {
   readonly ffmpegPath: string;
   readonly detail: boolean;
   readonly s3: ObjectClientOptions;
+  /** The decoder watchdog's stall timeout, the same in both designs. */
+  readonly stallTimeoutMs: number;
 }
 
 export type ConverterReply =
@@ -102,6 +104,8 @@ export interface InProcessStart {
   readonly dataDir: string;
   readonly ffmpegPath: string;
   readonly profile: ProfileInput;
+  /** The decoder watchdog's stall timeout, the same in both designs. */
+  readonly stallTimeoutMs: number;
 }
 
 export type InProcessReply =

@@ -9,6 +9,11 @@
  * invokes the aggregator. A state transition is counted on entering each state, so a chunk
  * costs groups + 2 transitions (the standard workflow's billing unit). A stream's executions
  * run one after the other: each needs the detector state its previous chunk wrote.
+ *
+ * The aggregator runs with a concurrency of one across streams (a function's reserved
+ * concurrency of 1): it is the incident store's only writer, and the embedded store (SQLite)
+ * takes one writer at a time; two aggregators in two processes failed with "database is
+ * locked" under load.
  */
 import type { ChunkManifest } from "./chunk-codec.js";
 import type { DetectorGroup } from "./detector-group.js";
@@ -26,6 +31,7 @@ export interface OrchestratorTotals {
 
 export class StagedOrchestrator {
   private readonly queues = new Map<string, Promise<void>>();
+  private aggregating: Promise<unknown> = Promise.resolve();
   readonly totals: OrchestratorTotals = {
     executions: 0,
     stateTransitions: 0,
@@ -57,7 +63,10 @@ export class StagedOrchestrator {
         await this.pool.invoke("detect", { manifest, group });
       }
       this.totals.stateTransitions++; // Aggregate
-      await this.pool.invoke("aggregate", { manifest, groups: this.groups.map((g) => g.name) });
+      const input = { manifest, groups: this.groups.map((g) => g.name) };
+      const run = this.aggregating.then(() => this.pool.invoke("aggregate", input));
+      this.aggregating = run.catch(() => undefined);
+      await run;
     } catch (err) {
       this.totals.errors.push(`${manifest.stream} chunk ${manifest.index}: ${String(err)}`);
     }
