@@ -8,22 +8,12 @@
  * severities, detectors, channels and outcomes come from known sets, anything else is `other`.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import { DETECTORS } from "../detect/registry.js";
+import { DETECTORS, INCIDENT_TYPES } from "../detect/registry.js";
 import { SEVERITIES } from "../incident.js";
 import type { MetricsSnapshot } from "../service/service-facade.js";
 
-/** The incident types of DESIGN.md. A new detector's types are added here with it. */
-export const KNOWN_INCIDENT_TYPES: ReadonlySet<string> = new Set([
-  "video.freeze",
-  "video.black",
-  "video.blockiness",
-  "audio.silence",
-  "audio.clipping",
-  "audio.loudness",
-  "av.sync",
-  "stream.gap",
-  "stream.down",
-]);
+/** Every incident type a registered detector declares; anything else is counted as `other`. */
+export const KNOWN_INCIDENT_TYPES: ReadonlySet<string> = new Set(INCIDENT_TYPES.keys());
 const KNOWN_SEVERITIES: ReadonlySet<string> = new Set(SEVERITIES);
 const KNOWN_CHANNELS: ReadonlySet<string> = new Set(["webhook", "slack", "pagerduty"]);
 const KNOWN_OUTCOMES: ReadonlySet<string> = new Set(["delivered", "retry", "failed"]);

@@ -5,13 +5,13 @@
  * `--architecture-child ROLE` is internal: the entry of the benchmark's child processes.
  */
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { ffmpegPathFrom } from "../config/config.js";
 import { StreamqcError } from "../errors.js";
 import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { runArchitectureBench } from "../bench/architecture/architecture-bench.js";
 import { formatArchitectureReport } from "../bench/architecture/architecture-report.js";
 import type { ChildRole } from "../bench/architecture/child-launcher.js";
+import type { BenchOptions, Io } from "./command-options.js";
 
 function positive(name: string, text: string, integer: boolean): number {
   const n = Number(text);
@@ -39,24 +39,8 @@ async function runChild(role: string): Promise<number> {
   }
 }
 
-export async function runArchitectureBenchCommand(argv: string[], out: NodeJS.WriteStream): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      architecture: { type: "boolean", default: false },
-      "architecture-child": { type: "boolean", default: false },
-      streams: { type: "string", default: "2" },
-      seconds: { type: "string", default: "20" },
-      chunk: { type: "string", default: "1" },
-      invoke: { type: "string", default: "warm" },
-      format: { type: "string", default: "text" },
-      keep: { type: "boolean", default: false },
-    },
-  });
-  if (values["architecture-child"]) return runChild(positionals[0] ?? "");
-  if (positionals.length > 0)
-    throw new StreamqcError("SQM_ERR_USAGE", `unexpected argument "${positionals[0]}"`);
+export async function runArchitectureBenchCommand(values: BenchOptions, io: Io): Promise<number> {
+  if (values.architectureChild !== undefined) return runChild(values.architectureChild);
   if (values.format !== "text" && values.format !== "json") {
     throw new StreamqcError("SQM_ERR_USAGE", "--format must be text or json");
   }
@@ -70,7 +54,7 @@ export async function runArchitectureBenchCommand(argv: string[], out: NodeJS.Wr
   const ffmpegPath = ffmpegPathFrom({});
   checkFfmpeg(ffmpegPath);
   const result = await runArchitectureBench({
-    streams: positive("streams", values.streams, true),
+    streams: positive("streams", values.streams ?? "2", true),
     seconds,
     chunkSeconds,
     invoke: values.invoke,
@@ -85,9 +69,9 @@ export async function runArchitectureBenchCommand(argv: string[], out: NodeJS.Wr
         "--architecture-child",
       ],
     },
-    log: (line) => process.stderr.write(`${line}\n`),
+    log: (line) => io.err.write(`${line}\n`),
   });
-  out.write(
+  io.out.write(
     values.format === "json" ? JSON.stringify(result, null, 2) + "\n" : formatArchitectureReport(result),
   );
   return 0;

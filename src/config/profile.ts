@@ -3,7 +3,7 @@
  * incident type. Validated once against every registered detector's own schema, then frozen.
  */
 import { z } from "zod";
-import { DETECTORS } from "../detect/registry.js";
+import { DETECTORS, INCIDENT_TYPES } from "../detect/registry.js";
 import type { DetectorDefinition } from "../detect/detector.js";
 import { StreamqcError } from "../errors.js";
 import { SEVERITIES, type Severity } from "../incident.js";
@@ -21,21 +21,17 @@ export const ProfileSchema = z
 
 export type ProfileInput = z.input<typeof ProfileSchema>;
 
-/** Defaults by how much a viewer suffers: a black or dead channel is worst. */
-export const DEFAULT_SEVERITY: Readonly<Record<string, Severity>> = {
-  "video.black": "critical",
-  "stream.down": "critical",
-  "video.freeze": "major",
-  "audio.silence": "major",
-  "video.blockiness": "major",
-  "av.sync": "major",
-  "stream.gap": "major",
-  "audio.clipping": "minor",
-  "audio.loudness": "minor",
+/**
+ * Default severity per incident type, from the types each registered detector declares
+ * (`emits` in detect/registry.ts), plus a fallback per family for types no detector declares
+ * (a fault type added to a source before its detector lists it).
+ */
+export const DEFAULT_SEVERITY: Readonly<Record<string, Severity>> = Object.freeze({
   hls: "minor",
   ts: "minor",
   stream: "minor",
-};
+  ...Object.fromEntries(INCIDENT_TYPES),
+});
 
 export interface ResolvedDetector {
   readonly definition: DetectorDefinition;
