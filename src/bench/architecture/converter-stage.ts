@@ -87,7 +87,10 @@ export async function convertStream(o: ConverterStart, s3: ObjectClient): Promis
     },
     {
       video: (frame) => {
-        if (frame.pts >= boundary && records.length > 0) {
+        // The reader stops at the first frame at or past the run's length: that frame stays in
+        // the last chunk instead of opening a chunk of one frame (which would overstate the
+        // per-chunk counts of a short run).
+        if (frame.pts >= boundary && records.length > 0 && frame.pts < o.seconds) {
           flushChunk(false);
           while (frame.pts >= boundary) boundary += o.chunkSeconds;
         }
