@@ -38,6 +38,8 @@ export class ApiMetrics {
   private readonly costPerMediaSecond: Gauge<"stream">;
   private readonly deliveries: Counter<"channel" | "outcome">;
   private readonly deliveryFailures: Counter<"channel">;
+  private readonly workerStreams: Gauge<"worker" | "pool">;
+  private readonly workerLoad: Gauge<"worker" | "pool">;
   private readonly knownDetectors: ReadonlySet<string> = new Set(DETECTORS.map((d) => d.type));
 
   constructor(
@@ -91,6 +93,18 @@ export class ApiMetrics {
       name: "streamqc_alert_delivery_failures_total",
       help: "Alerts given up on after the last retry, by channel.",
       labelNames: ["channel"],
+      registers,
+    });
+    this.workerStreams = new Gauge({
+      name: "streamqc_fleet_worker_streams",
+      help: "Fleet: stream leases each worker holds (from the database).",
+      labelNames: ["worker", "pool"],
+      registers,
+    });
+    this.workerLoad = new Gauge({
+      name: "streamqc_fleet_worker_load",
+      help: "Fleet: each worker's measured load, CPU seconds per media second over its streams.",
+      labelNames: ["worker", "pool"],
       registers,
     });
     new Gauge({
@@ -149,6 +163,8 @@ export class ApiMetrics {
       this.costPerMediaSecond,
       this.deliveries,
       this.deliveryFailures,
+      this.workerStreams,
+      this.workerLoad,
     ]) {
       m.reset();
     }
@@ -185,6 +201,10 @@ export class ApiMetrics {
     }
     for (const f of s.alertFailures) {
       this.deliveryFailures.inc({ channel: bounded(f.channel, KNOWN_CHANNELS) }, f.count);
+    }
+    for (const w of s.workers ?? []) {
+      this.workerStreams.set({ worker: w.name, pool: w.pool }, w.streams);
+      this.workerLoad.set({ worker: w.name, pool: w.pool }, w.load);
     }
   }
 }

@@ -16,6 +16,14 @@ export const ProfileSchema = z
       .default({}),
     /** Severity per incident type or type prefix (`hls`), overriding DEFAULT_SEVERITY. */
     severity: z.record(z.string(), z.enum(SEVERITIES)).default({}),
+    /**
+     * The fleet pool whose workers run streams of this profile (`streamqc worker --pool`),
+     * e.g. `light`, `full`, `radio`. Default: `default`. Ignored without a fleet.
+     */
+    pool: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, "1-64 letters, digits, '.', '_' or '-'")
+      .optional(),
   })
   .strict();
 
@@ -40,6 +48,8 @@ export interface ResolvedDetector {
 
 export interface ResolvedProfile {
   readonly detectors: readonly ResolvedDetector[];
+  /** The fleet pool that runs streams of this profile. */
+  readonly pool: string;
   severityOf(type: string): Severity;
 }
 
@@ -77,6 +87,7 @@ export function resolveProfile(input: unknown, where = "profile"): ResolvedProfi
   const severity = { ...DEFAULT_SEVERITY, ...parsed.data.severity };
   return Object.freeze({
     detectors: Object.freeze(detectors),
+    pool: parsed.data.pool ?? "default",
     severityOf(type: string): Severity {
       return severity[type] ?? severity[type.split(".")[0] ?? ""] ?? "minor";
     },
