@@ -36,8 +36,10 @@ export async function convertStream(o: ConverterStart, s3: ObjectClient): Promis
   let records: ChunkRecord[] = [];
   let firstPts: number | null = null;
   let lastVideoPts = 0;
-  // Chunks are written in order, one after the other, as they fill.
+  // Chunks are written in order, one after the other, as they fill. A failed write is kept
+  // as the run's error (never an unhandled rejection that would kill the converter).
   let writing: Promise<void> = Promise.resolve();
+  let writeError: string | undefined;
 
   const flushChunk = (final: boolean): void => {
     const chunk = records;
@@ -45,29 +47,31 @@ export async function convertStream(o: ConverterStart, s3: ObjectClient): Promis
     records = [];
     firstPts = null;
     index++;
-    writing = writing.then(async () => {
-      const before = { ...s3.counts };
-      const objects: Partial<Record<MediaKind, number>> = {};
-      for (const kind of KINDS) {
-        const of = chunk.filter((r) => r.kind === kind);
-        if (of.length === 0) continue;
-        const bytes = encodeRecords(of);
-        await s3.put(keys.media(o.stream, m.index, kind), bytes);
-        objects[kind] = bytes.byteLength;
-      }
-      const manifest: ChunkManifest = { stream: o.stream, ...m, final, objects };
-      send({
-        kind: "chunk",
-        manifest,
-        requests: {
-          put: s3.counts.put - before.put,
-          get: s3.counts.get - before.get,
-          list: s3.counts.list - before.list,
-          bytesPut: s3.counts.bytesPut - before.bytesPut,
-          bytesGot: s3.counts.bytesGot - before.bytesGot,
-        },
-      });
-    });
+    writing = writing
+      .then(async () => {
+        const before = { ...s3.counts };
+        const objects: Partial<Record<MediaKind, number>> = {};
+        for (const kind of KINDS) {
+          const of = chunk.filter((r) => r.kind === kind);
+          if (of.length === 0) continue;
+          const bytes = encodeRecords(of);
+          await s3.put(keys.media(o.stream, m.index, kind), bytes);
+          objects[kind] = bytes.byteLength;
+        }
+        const manifest: ChunkManifest = { stream: o.stream, ...m, final, objects };
+        send({
+          kind: "chunk",
+          manifest,
+          requests: {
+            put: s3.counts.put - before.put,
+            get: s3.counts.get - before.get,
+            list: s3.counts.list - before.list,
+            bytesPut: s3.counts.bytesPut - before.bytesPut,
+            bytesGot: s3.counts.bytesGot - before.bytesGot,
+          },
+        });
+      })
+      .catch((err: unknown) => void (writeError ??= errorMessage(err)));
   };
 
   const add = (r: ChunkRecord): void => {
@@ -115,7 +119,8 @@ export async function convertStream(o: ConverterStart, s3: ObjectClient): Promis
   }
   await reader.close();
   flushChunk(true);
-  await writing.catch((err: unknown) => void (error ??= errorMessage(err)));
+  await writing;
+  error ??= writeError;
   send({
     kind: "end",
     cpu: cpuTimes(),

@@ -48,13 +48,28 @@ export class ObjectClient {
   }
 
   private async request(method: string, url: URL, body: Uint8Array | null): Promise<Response> {
-    const headers = signV4(
-      { method, url, headers: {}, payloadHash: sha256Hex(body ?? "") },
-      this.o,
-      REGION,
-      new Date(),
-    );
-    const res = await fetch(url, { method, headers, ...(body === null ? {} : { body }) });
+    // A connection the server closed while idle ("other side closed", EPIPE) fails the request
+    // before it reaches the server: retried, as S3 clients do; only answered requests are counted.
+    for (let attempt = 1; ; attempt++) {
+      const headers = signV4(
+        { method, url, headers: {}, payloadHash: sha256Hex(body ?? "") },
+        this.o,
+        REGION,
+        new Date(),
+      );
+      let res: Response;
+      try {
+        res = await fetch(url, { method, headers, ...(body === null ? {} : { body }) });
+      } catch (err) {
+        if (attempt >= 4) throw err;
+        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        continue;
+      }
+      return this.check(method, url, res);
+    }
+  }
+
+  private async check(method: string, url: URL, res: Response): Promise<Response> {
     if (!res.ok && res.status !== 404 && !(method === "PUT" && res.status === 409)) {
       const text = await res.text().catch(() => "");
       throw new Error(`S3 ${method} ${url.pathname}: HTTP ${res.status} ${text.slice(0, 200)}`);
