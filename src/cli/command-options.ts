@@ -1,0 +1,83 @@
+/**
+ * The values each command receives, as commander parses them (src/cli/commands.ts): camelCase
+ * keys, strings for numbers, which each command validates itself with an exact message.
+ */
+/** The streams a command writes to; tests and the entry pass process.stdout/stderr. */
+export interface Io {
+  readonly out: NodeJS.WriteStream;
+  readonly err: NodeJS.WriteStream;
+}
+
+export interface AnalyzeOptions {
+  readonly duration?: string;
+  readonly format: string;
+  readonly config?: string;
+  readonly threads?: string;
+  readonly stream?: string;
+  readonly cpuReport: boolean;
+}
+
+export interface WatchOptions {
+  readonly config?: string;
+  readonly duration?: string;
+}
+
+export interface GenOptions {
+  readonly defects?: string;
+  readonly duration?: string;
+  readonly size?: string;
+  readonly fps?: string;
+  readonly seed?: string;
+  readonly base?: string;
+}
+
+export interface ServeOptions {
+  readonly config?: string;
+  readonly data?: string;
+  readonly host?: string;
+  readonly port?: string;
+  readonly demo: boolean;
+  readonly db?: string;
+  /** commander's `--no-monitor`: false when given. */
+  readonly monitor: boolean;
+  readonly allowSimulated: boolean;
+}
+
+export interface WorkerCliOptions {
+  readonly db?: string;
+  readonly name?: string;
+  readonly pool?: string;
+  readonly capacity?: string;
+  readonly config?: string;
+  readonly leaseMs?: string;
+  readonly renewMs?: string;
+  readonly claimMs?: string;
+  readonly safetyMs?: string;
+  readonly rebalanceMs?: string;
+  readonly claimBatch?: string;
+  readonly adoptGraceMs?: string;
+  readonly metricsPort?: string;
+  readonly allowSimulated: boolean;
+}
+
+export interface EvalOptions {
+  readonly suite?: string;
+  readonly jobs?: string;
+  readonly real?: string;
+  readonly part?: string;
+  readonly falseAlarms?: boolean;
+  readonly minutes?: string;
+}
+
+export interface BenchOptions {
+  readonly duration: string;
+  readonly size: string;
+  readonly service: boolean;
+  readonly streams: string;
+  readonly serviceSeconds: string;
+  readonly baselineSeconds: string;
+  readonly rounds: string;
+  readonly skipService: boolean;
+  readonly serviceChild?: string;
+  readonly serviceLog?: string;
+}
