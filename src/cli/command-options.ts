@@ -64,6 +64,9 @@ export interface EvalOptions {
   readonly suite?: string;
   readonly jobs?: string;
   readonly real?: string;
+  readonly part?: string;
+  readonly falseAlarms?: boolean;
+  readonly minutes?: string;
 }
 
 export interface BenchOptions {

@@ -149,7 +149,17 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     )
     .option("--suite <dir>", "where clips and truths are generated and cached (default .streamqc-eval)")
     .option("--jobs <n>", "clips worked on at once (default 2)")
-    .option("--real <file>", "the real recording used as a clean clip and a base for defects")
+    .option(
+      "--real <file>",
+      "the real recording used as a clean clip, a base for defects and the real-content lossy part",
+    )
+    .option(
+      "--part <part>",
+      "all, synthetic (the generated suite) or real-lossy (real content re-encoded as broadcast, scored per half: held-out, then tune)",
+      "all",
+    )
+    .option("--false-alarms", "loop clean real content through analyze; report incidents per hour by type")
+    .option("--minutes <m>", "minutes of clean content for --false-alarms, over 5 encodes (default 10)")
     .action(async (opts: EvalOptions) => {
       const { runEval } = await import("./eval-command.js");
       setExit(await runEval(opts, io));
