@@ -4,7 +4,6 @@
  * auth. It talks to the service only through a ServiceFacade.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import swagger from "@fastify/swagger";
 import Fastify, {
@@ -28,6 +27,7 @@ import { StreamqcError, isStreamqcError, type ErrorCode } from "../errors.js";
 import { EventHub, withEvidenceUrls, type EventHubOptions } from "./event-hub.js";
 import { ApiMetrics } from "./metrics.js";
 import { redactUrl } from "./redact.js";
+import { registerWebAssets, WEB_PUBLIC_ROUTES } from "./web-assets.js";
 import {
   ErrorSchema,
   EvidenceParamsSchema,
@@ -84,7 +84,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** Routes open without a token: liveness and readiness probes, and the dashboard's static shell. */
-const PUBLIC_ROUTES = new Set(["/healthz", "/readyz", "/"]);
+const PUBLIC_ROUTES = new Set<string>(["/healthz", "/readyz", ...WEB_PUBLIC_ROUTES]);
 
 /**
  * Compares in constant time. Hashing first gives both sides the same length, so neither the
@@ -298,34 +298,11 @@ export function buildApi(facade: ServiceFacade, options: ApiOptions): ApiInstanc
         return reply.code(readiness.ready ? 200 : 503).send(readiness);
       },
     );
-    let dashboard: Promise<string> | null = null;
-    root.get("/", { schema: { hide: true } }, async (_req, reply) => {
-      dashboard ??= readDashboard();
-      return reply
-        .type("text/html; charset=utf-8")
-        .header("cache-control", "no-cache")
-        .send(await dashboard);
-    });
+    registerWebAssets(root);
     done();
   });
 
   return app;
-}
-
-/** The dashboard page: beside this module in src/, or (after `tsc` to dist/) in src/ still. */
-async function readDashboard(): Promise<string> {
-  const candidates = [
-    new URL("./dashboard.html", import.meta.url),
-    new URL("../../src/api/dashboard.html", import.meta.url),
-  ];
-  for (const url of candidates) {
-    try {
-      return await readFile(url, "utf8");
-    } catch {
-      // Try the next place.
-    }
-  }
-  throw new StreamqcError("SQM_ERR_NOT_FOUND", "the dashboard page (src/api/dashboard.html) is missing");
 }
 
 function sendBytes(reply: FastifyReply, blob: { contentType: string; bytes: Uint8Array }): FastifyReply {
