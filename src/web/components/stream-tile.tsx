@@ -143,21 +143,21 @@ export function StreamTile({ store, entry, large = false, onFocusView }: TilePro
       </div>
       {visible.value || large ? <TileMeters entry={entry} /> : <div class="meters" />}
       <div class="tile-actions">
-        <a href={routeHref({ page: "channel", id: entry.id })} aria-label={`Details of ${stream.name}`}>
-          Details
+        <a href={routeHref({ page: "channel", id: entry.id })}>
+          Details<span class="visually-hidden"> of {stream.name}</span>
         </a>
         {onFocusView ? (
-          <button type="button" onClick={() => onFocusView(entry.id)} aria-label={`Enlarge ${stream.name}`}>
-            Enlarge
+          <button type="button" onClick={() => onFocusView(entry.id)}>
+            Enlarge<span class="visually-hidden"> {stream.name}</span>
           </button>
         ) : null}
         {unacked.length > 0 ? (
-          <button
-            type="button"
-            onClick={() => requestAck(`Acknowledge all of ${stream.name}`, unacked)}
-            aria-label={`Acknowledge ${unacked.length} alarm${unacked.length > 1 ? "s" : ""} of ${stream.name}`}
-          >
-            Ack {unacked.length}
+          <button type="button" onClick={() => requestAck(`Acknowledge all of ${stream.name}`, unacked)}>
+            Acknowledge {unacked.length}
+            <span class="visually-hidden">
+              {" "}
+              alarm{unacked.length > 1 ? "s" : ""} of {stream.name}
+            </span>
           </button>
         ) : null}
       </div>
