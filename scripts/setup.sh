@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares a fresh Debian machine (or a clean clone) for streamqc: ffmpeg and chromium from
+# Prepares a fresh Debian machine (or a clean clone) for streamqc: ffmpeg, PostgreSQL and chromium from
 # Debian's packages when they are missing, npm packages when they are missing or stale, and the build.
 # Safe to run again: it does only what is not done yet.
 set -euo pipefail
@@ -17,6 +17,24 @@ if need_ffmpeg; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get install -y --no-install-recommends ffmpeg >/dev/null 2>&1 \
     || { $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends ffmpeg >/dev/null; }
+fi
+
+# PostgreSQL (the fleet backend and its tests): Debian's server package, whose binaries the
+# test cluster runs from /usr/lib/postgresql/<version>/bin (scripts/pg-test-cluster.sh). The
+# package may also create and start Debian's own `main` cluster on 5432; nothing here uses it.
+need_postgres() {
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return 1
+  [ -n "${STREAMQC_PG_BIN:-}" ] && [ -x "${STREAMQC_PG_BIN}/initdb" ] && return 1
+  return 0
+}
+
+if need_postgres; then
+  echo "setup: installing postgresql from Debian's packages" >&2
+  SUDO=""
+  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1 \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends postgresql >/dev/null; }
 fi
 
 # Chromium from Debian's packages: the dashboard's tests and the wall bench drive it through

@@ -21,7 +21,9 @@ import {
   type AlertEvent,
   type AlertState,
   type NewDelivery,
-  type Store,
+  type IncidentStore,
+  type MaintenanceStore,
+  type OutboxStore,
   type StoredIncident,
   type StreamRecord,
 } from "../store/store.js";
@@ -44,11 +46,16 @@ export function routeMatches(
   return Object.entries(route.labels).every(([k, v]) => labels[k] === v);
 }
 
+/** What routing reads: channel state and past deliveries, maintenance windows, the last alert. */
+export type RouterStore = Pick<OutboxStore, "getChannelState" | "listDeliveries"> &
+  Pick<MaintenanceStore, "inMaintenance"> &
+  Pick<IncidentStore, "lastAlertedStart">;
+
 export class AlertRouter {
   readonly #config: AlertConfig;
-  readonly #store: Store;
+  readonly #store: RouterStore;
 
-  constructor(config: AlertConfig, store: Store) {
+  constructor(config: AlertConfig, store: RouterStore) {
     this.#config = config;
     this.#store = store;
   }

@@ -18,12 +18,12 @@
 import { pino, type Logger } from "pino";
 import { DispatcherConfigSchema, type DispatcherConfig } from "../config/alert-config.js";
 import { errorMessage, StreamqcError } from "../errors.js";
-import type { DeliveryRecord, Store } from "../store/store.js";
+import type { DeliveryRecord, OutboxStore } from "../store/store.js";
 import type { AlertPayload } from "./alert-payload.js";
 import type { AlertChannel, SendOutcome } from "./channel.js";
 
 export interface DispatcherOptions {
-  readonly store: Store;
+  readonly store: OutboxStore;
   readonly channels: readonly AlertChannel[];
   /** Defaults as documented in config/alert-config.ts. */
   readonly config?: Partial<DispatcherConfig>;
@@ -33,7 +33,7 @@ export interface DispatcherOptions {
 }
 
 export class AlertDispatcher {
-  readonly #store: Store;
+  readonly #store: OutboxStore;
   readonly #channels: ReadonlyMap<string, AlertChannel>;
   readonly #config: DispatcherConfig;
   readonly #log: Logger;

@@ -1,39 +1,16 @@
 /** `streamqc analyze INPUT [--duration S] [--format text|json|jsonl] [--config FILE]` */
-import { parseArgs } from "node:util";
 import { ffmpegPathFrom } from "../config/config.js";
 import { loadAnalysisConfig } from "../config/service-config.js";
 import { StreamqcError } from "../errors.js";
 import { locateFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { analyzeInput } from "../monitor/analyze.js";
-import { FORMATS, progressBar, renderIncidents, type Format } from "./output.js";
+import type { AnalyzeOptions, Io } from "./command-options.js";
+import { progressBar, renderIncidents, type Format } from "./output.js";
 
-export const ANALYZE_USAGE =
-  "usage: streamqc analyze INPUT [--duration S] [--format text|json|jsonl] [--config FILE] [--threads N] [--stream NAME]";
-
-export async function runAnalyze(
-  argv: string[],
-  out: NodeJS.WriteStream,
-  err: NodeJS.WriteStream,
-): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      duration: { type: "string" },
-      format: { type: "string", default: "text" },
-      config: { type: "string" },
-      threads: { type: "string" },
-      stream: { type: "string" },
-      // For the benchmark: Node's own CPU time, as JSON on stderr.
-      "cpu-report": { type: "boolean", default: false },
-    },
-  });
-  const input = positionals[0];
-  if (!input || positionals.length > 1) throw new StreamqcError("SQM_ERR_USAGE", ANALYZE_USAGE);
+export async function runAnalyze(input: string, values: AnalyzeOptions, io: Io): Promise<number> {
+  const { err, out } = io;
+  // commander has checked it against FORMATS.
   const format = values.format as Format;
-  if (!FORMATS.includes(format)) {
-    throw new StreamqcError("SQM_ERR_USAGE", `--format must be one of ${FORMATS.join(", ")}`);
-  }
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (duration !== undefined && !(duration > 0)) {
     throw new StreamqcError("SQM_ERR_USAGE", `--duration must be a positive number of seconds`);
@@ -69,7 +46,7 @@ export async function runAnalyze(
     });
     if (showProgress) err.write(`\r${" ".repeat(80)}\r`);
     out.write(renderIncidents(result.incidents, format, { input, mediaDuration: result.mediaDuration }));
-    if (values["cpu-report"]) {
+    if (values.cpuReport) {
       const cpu = process.cpuUsage();
       err.write(
         JSON.stringify({

@@ -8,12 +8,12 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { ffmpegPathFrom } from "../config/config.js";
 import { StreamqcError } from "../errors.js";
 import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { generateClip } from "../gen/clip-generator.js";
 import { runServiceBench, runServiceBenchChild } from "./service-bench.js";
+import type { BenchOptions, Io } from "./command-options.js";
 
 interface Measured {
   readonly label: string;
@@ -57,34 +57,17 @@ export function measure(label: string, argv: readonly string[]): Promise<Measure
   });
 }
 
-export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      duration: { type: "string", default: "60" },
-      size: { type: "string", default: "1920x1080" },
-      service: { type: "boolean", default: false },
-      streams: { type: "string", default: "16" },
-      "service-seconds": { type: "string", default: "60" },
-      "baseline-seconds": { type: "string", default: "20" },
-      // CPU time on a shared machine varies by ~10 % from run to run: the three runs are
-      // interleaved this many times and each is reported by its median.
-      rounds: { type: "string", default: "3" },
-      "skip-service": { type: "boolean", default: false },
-      // Internal: the child process of the service benchmark.
-      "service-child": { type: "string" },
-      "service-log": { type: "string" },
-    },
-  });
-  if (values["service-child"] !== undefined) {
-    return runServiceBenchChild(values["service-child"], values["service-log"] ?? "/dev/null");
+export async function runBench(values: BenchOptions, io: Io): Promise<number> {
+  const { out } = io;
+  if (values.serviceChild !== undefined) {
+    return runServiceBenchChild(values.serviceChild, values.serviceLog ?? "/dev/null");
   }
   const ffmpeg = ffmpegPathFrom({});
   checkFfmpeg(ffmpeg);
   mkdirSync(".bench", { recursive: true });
   const streams = Number(values.streams);
-  const serviceSeconds = Number(values["service-seconds"]);
-  const baselineSeconds = Number(values["baseline-seconds"]);
+  const serviceSeconds = Number(values.serviceSeconds);
+  const baselineSeconds = Number(values.baselineSeconds);
   const rounds = Number(values.rounds);
   for (const [name, v] of [
     ["--rounds", rounds],
@@ -210,7 +193,7 @@ export async function runBench(argv: string[], out: NodeJS.WriteStream): Promise
       `${roundChainRatio.toFixed(3)} of decode-alone throughput; Node ${(100 * roundNodeShare).toFixed(1)}% of analyze\n`,
   );
   out.write("\n");
-  if (!values["skip-service"]) await service();
+  if (!values.skipService) await service();
   return 0;
 }
 

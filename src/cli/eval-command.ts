@@ -7,50 +7,22 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { readEnvironment } from "../config/env.js";
 import { StreamqcError } from "../errors.js";
 import { runEvaluation } from "../eval/eval-runner.js";
 import { defaultSuite, REAL_MEDIA } from "../eval/eval-suite.js";
 import { checkTargets, renderReport } from "../eval/report-table.js";
-
-export const EVAL_USAGE = `usage: streamqc eval [--suite DIR] [--jobs N] [--real FILE]
-
-  --suite DIR   where the clips and their truths are generated and cached (default .streamqc-eval)
-  --jobs N      clips worked on at once (default 2)
-  --real FILE   the real recording used as a clean clip and as a base for defects
-                (default ${REAL_MEDIA} from the project root; skipped when absent)
-`;
+import type { EvalOptions, Io } from "./command-options.js";
 
 function usage(message: string): StreamqcError {
-  return new StreamqcError("SQM_ERR_USAGE", `${message}\n${EVAL_USAGE}`);
+  return new StreamqcError("SQM_ERR_USAGE", `${message} (see streamqc eval --help)`);
 }
 
 /** The project root: two levels above this module, in src/cli as in dist/cli. */
 const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-export async function runEval(argv: string[], out: NodeJS.WritableStream): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        suite: { type: "string" },
-        jobs: { type: "string" },
-        real: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    throw usage(err instanceof Error ? err.message : String(err));
-  }
-  const { values } = parsed;
-  if (values.help === true) {
-    out.write(EVAL_USAGE);
-    return 0;
-  }
+export async function runEval(values: EvalOptions, io: Io): Promise<number> {
+  const { out } = io;
   const jobs = values.jobs === undefined ? 2 : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64)
     throw usage(`--jobs must be an integer 1..64, got "${values.jobs}"`);

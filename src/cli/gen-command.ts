@@ -2,25 +2,14 @@
  * `streamqc gen OUT.ts --defects LIST [--duration S] [--size WxH] [--fps N] [--seed N] [--base FILE]`:
  * a test clip with injected defects and its ground truth (OUT.truth.json).
  */
-import { parseArgs } from "node:util";
 import { readEnvironment } from "../config/env.js";
 import { StreamqcError } from "../errors.js";
 import { generateClip, truthPathFor } from "../gen/clip-generator.js";
-import { DEFECT_KINDS, parseDefectSpec } from "../gen/defect-spec.js";
-
-export const GEN_USAGE = `usage: streamqc gen OUT.ts --defects LIST [--duration S] [--size WxH] [--fps N] [--seed N] [--base FILE]
-
-  --defects LIST  type@start:duration,... in seconds, e.g. freeze@10:4,black@20:3,silence@30:3,clipping@40:2
-                  types: ${Object.keys(DEFECT_KINDS).join(", ")}
-  --duration S    clip length in seconds (default: the last defect's end + 5 s, at least 10 s)
-  --size WxH      picture size (default 640x360)
-  --fps N         frame rate (default 25)
-  --seed N        noise seed (default 1)
-  --base FILE     inject into this recording (looped if short) instead of synthetic content
-`;
+import { parseDefectSpec } from "../gen/defect-spec.js";
+import type { GenOptions, Io } from "./command-options.js";
 
 function usage(message: string): StreamqcError {
-  return new StreamqcError("SQM_ERR_USAGE", `${message}\n${GEN_USAGE}`);
+  return new StreamqcError("SQM_ERR_USAGE", `${message} (see streamqc gen --help)`);
 }
 
 function positiveNumber(name: string, text: string | undefined): number | undefined {
@@ -34,33 +23,8 @@ function positiveNumber(name: string, text: string | undefined): number | undefi
  * Runs the command; returns the exit code. Usage and spec errors are thrown as
  * StreamqcError (SQM_ERR_USAGE, SQM_ERR_DEFECT_SPEC) for the CLI entry to print.
  */
-export async function runGen(argv: string[], out: NodeJS.WritableStream): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        defects: { type: "string" },
-        duration: { type: "string" },
-        size: { type: "string" },
-        fps: { type: "string" },
-        seed: { type: "string" },
-        base: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    throw usage(err instanceof Error ? err.message : String(err));
-  }
-  const { values, positionals } = parsed;
-  if (values.help === true) {
-    out.write(GEN_USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1 || positionals[0] === undefined) throw usage("gen takes exactly one OUT file");
-  const target = positionals[0];
+export async function runGen(target: string, values: GenOptions, io: Io): Promise<number> {
+  const { out } = io;
   if (values.defects === undefined)
     throw usage("--defects is required (an empty list makes a clean clip: --defects '')");
   const defects = parseDefectSpec(values.defects);

@@ -6,7 +6,6 @@
  */
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { AlertDispatcher } from "../alert/dispatcher.js";
 import { AlertRouter } from "../alert/alert-router.js";
@@ -24,6 +23,7 @@ import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { MonitorService } from "../service/monitor-service.js";
 import { DirectoryBlobStore, S3BlobStore, type BlobStore } from "../store/blob-store.js";
 import { SqliteStore } from "../store/sqlite-store.js";
+import type { Io, ServeOptions as ServeCliOptions } from "./command-options.js";
 
 export interface RunningService {
   readonly service: MonitorService;
@@ -130,17 +130,8 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   };
 }
 
-export async function runServe(argv: string[], out: NodeJS.WriteStream): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: "string" },
-      data: { type: "string" },
-      host: { type: "string" },
-      port: { type: "string" },
-      demo: { type: "boolean", default: false },
-    },
-  });
+export async function runServe(values: ServeCliOptions, io: Io): Promise<number> {
+  const { out } = io;
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
     throw new StreamqcError("SQM_ERR_USAGE", "--port must be a whole number from 0 to 65535");

@@ -3,7 +3,6 @@
  * levels, and incidents as they open and close. On a terminal it redraws a status panel;
  * piped, it prints one line per event.
  */
-import { parseArgs } from "node:util";
 import { ffmpegPathFrom } from "../config/config.js";
 import { loadAnalysisConfig } from "../config/service-config.js";
 import { resolveProfile } from "../config/profile.js";
@@ -16,21 +15,10 @@ import { streamNameOf } from "../monitor/analyze.js";
 import { LevelMeter, type Levels } from "../monitor/level-meter.js";
 import { StreamMonitor, type IncidentEvent } from "../monitor/stream-monitor.js";
 import { formatClock, incidentLine } from "./output.js";
+import type { Io, WatchOptions } from "./command-options.js";
 
-export const WATCH_USAGE = "usage: streamqc watch URL [--config FILE] [--duration S]";
-
-export async function runWatch(
-  argv: string[],
-  out: NodeJS.WriteStream,
-  _err: NodeJS.WriteStream,
-): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { config: { type: "string" }, duration: { type: "string" } },
-  });
-  const url = positionals[0];
-  if (!url || positionals.length > 1) throw new StreamqcError("SQM_ERR_USAGE", WATCH_USAGE);
+export async function runWatch(url: string, values: WatchOptions, io: Io): Promise<number> {
+  const { out } = io;
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (duration !== undefined && !(duration > 0)) {
     throw new StreamqcError("SQM_ERR_USAGE", "--duration must be a positive number of seconds");

@@ -290,14 +290,20 @@ export class FfmpegProcess {
   }
 }
 
+/** ffmpeg's start-up banner (version, build, library versions): never a reason for a failure. */
+const BANNER_LINE = /^\s*(ffmpeg version |built with |configuration: |lib(av|sw|post)\w*\s+\d+\.\s*\d+\.)/;
+
 /** A one-line reason from ffmpeg's last log lines, for "could not read the input" messages. */
 export function describeFailure(exit: FfmpegExit): string {
-  const meaningful = exit.lastLines.filter(
-    (l) => !/^\s*(Press \[q\]|Input #|Output #|Stream mapping|Conversion failed|Exiting normally)/.test(l),
-  );
-  const last = meaningful
-    .slice(-2)
+  const last = exit.lastLines
+    // `[info]`, `[mpegts @ 0x…]`: the level and the component say nothing to a person here.
     .map((l) => l.replace(/^(\[[^\]]+\]\s*)+/, ""))
+    .filter(
+      (l) =>
+        !BANNER_LINE.test(l) &&
+        !/^\s*(Press \[q\]|Input #|Output #|Stream mapping|Conversion failed|Exiting normally)/.test(l),
+    )
+    .slice(-2)
     .join("; ")
     .trim();
   const how = exit.signal ? `killed by ${exit.signal}` : `exit status ${String(exit.code)}`;

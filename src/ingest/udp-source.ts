@@ -14,6 +14,11 @@ import { registerUdpSource, type Feed, type FeedContext, type Source, type Sourc
 
 /** No datagram for this long: the source is reported lost (and connected when they resume). */
 export const UDP_SILENCE_MS = 2000;
+/**
+ * A source that has sent nothing at all since we began listening is down after this long
+ * (a sender starting a little after the monitor is normal; one that never starts is not).
+ */
+export const UDP_NEVER_MS = 5000;
 
 export class UdpSource implements Source {
   readonly kind = "udp" as const;
@@ -24,6 +29,8 @@ export class UdpSource implements Source {
   private analyzer: TsAnalyzer | null = null;
   private lastDatagramAt = 0;
   private receiving = false;
+  private listeningSince = 0;
+  private silentReported = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly host: string;
   private readonly port: number;
@@ -86,6 +93,7 @@ export class UdpSource implements Source {
     });
     if (this.multicast) socket.addMembership(this.host, this.localAddress);
     socket.setRecvBufferSize(8 * 1024 * 1024);
+    this.listeningSince = performance.now();
     this.timer = setInterval(() => this.checkSilence(), 250);
     this.timer.unref();
   }
@@ -113,6 +121,20 @@ export class UdpSource implements Source {
   }
 
   private checkSilence(): void {
+    if (this.datagrams === 0 && !this.silentReported) {
+      const waited = performance.now() - this.listeningSince;
+      if (waited > UDP_NEVER_MS) {
+        // Regression: `analyze udp://… --duration 3` with no sender used to report "0 incidents".
+        this.silentReported = true;
+        this.events?.emit({
+          kind: "lost",
+          at: 0,
+          reason: `no UDP datagrams received in ${Math.round(waited / 1000)} s of listening (is the sender running, and sending to this address and port?)`,
+          fatal: false,
+        });
+      }
+      return;
+    }
     if (this.receiving && performance.now() - this.lastDatagramAt > UDP_SILENCE_MS) {
       this.receiving = false;
       // The loss happened when the last datagram came, not when the silence was noticed.

@@ -6,7 +6,7 @@
 import { StreamqcError } from "../errors.js";
 import { roundTime, type Severity } from "../incident.js";
 import { newId } from "../store/ids.js";
-import type { Store, StoredIncident } from "../store/store.js";
+import type { IncidentStore, StoredIncident, StreamStore } from "../store/store.js";
 import type { AlertRouter } from "../alert/alert-router.js";
 
 export interface OpenIncident {
@@ -21,13 +21,13 @@ export interface OpenIncident {
 }
 
 export class IncidentWriter {
-  readonly #store: Store;
+  readonly #store: StreamStore & IncidentStore;
   readonly #router: AlertRouter;
   readonly #notify: () => void;
   readonly #now: () => Date;
 
   constructor(options: {
-    store: Store;
+    store: StreamStore & IncidentStore;
     router: AlertRouter;
     /** Called after a change enqueued deliveries, e.g. `() => dispatcher.notify()`. */
     notify?: () => void;

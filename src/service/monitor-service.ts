@@ -472,25 +472,19 @@ export class MonitorService implements ServiceFacade {
       if (await this.o.store.getStream(query.stream)) streamId = query.stream;
       else streamName = query.stream;
     }
-    try {
-      const page = await this.o.store.queryIncidents({
-        ...(streamId ? { streamId } : {}),
-        ...(streamName ? { stream: streamName } : {}),
-        ...(query.type ? { type: query.type } : {}),
-        ...(query.severity ? { severity: query.severity } : {}),
-        ...(query.from ? { from: query.from } : {}),
-        ...(query.to ? { to: query.to } : {}),
-        ...(query.open !== undefined ? { open: query.open } : {}),
-        ...(query.cursor ? { cursor: query.cursor } : {}),
-        limit: query.limit,
-      });
-      return { items: page.items.map(toFacadeIncident), next: page.next };
-    } catch (err) {
-      if (query.cursor && isStreamqcError(err) && err.code !== "SQM_ERR_CLOSED") {
-        throw new StreamqcError("SQM_ERR_INVALID_CURSOR", `cursor is not valid: ${err.message}`);
-      }
-      throw err;
-    }
+    // An invalid cursor is refused by the store itself (SQM_ERR_INVALID_CURSOR, 400).
+    const page = await this.o.store.queryIncidents({
+      ...(streamId ? { streamId } : {}),
+      ...(streamName ? { stream: streamName } : {}),
+      ...(query.type ? { type: query.type } : {}),
+      ...(query.severity ? { severity: query.severity } : {}),
+      ...(query.from ? { from: query.from } : {}),
+      ...(query.to ? { to: query.to } : {}),
+      ...(query.open !== undefined ? { open: query.open } : {}),
+      ...(query.cursor ? { cursor: query.cursor } : {}),
+      limit: query.limit,
+    });
+    return { items: page.items.map(toFacadeIncident), next: page.next };
   }
 
   async getIncident(id: string): Promise<FacadeIncident> {

@@ -9,22 +9,40 @@
  */
 import Database from "better-sqlite3";
 import { StreamqcError } from "../errors.js";
-import { roundTime, SEVERITIES, type Severity } from "../incident.js";
+import type { Severity } from "../incident.js";
+import { deliveryId } from "./delivery-id.js";
 import { newId } from "./ids.js";
+import { incidentPage, incidentQuerySql } from "./incident-query.js";
+import type { Fence } from "./lease-port.js";
+import { pendingMigrations } from "./migrations.js";
+import { SQLITE_MIGRATIONS } from "./sqlite-schema.js";
+import { checkEvidenceName, checkSeverity, iso, optionalMs, toMs, windowBounds } from "./store-input.js";
+import {
+  channelFromRow,
+  deliveryFromRow,
+  evidenceByIncident,
+  evidenceFromRow,
+  incidentFromRow,
+  streamFromRow,
+  windowFromRow,
+  type ChannelRow,
+  type EvidenceRow,
+  type IncidentRow,
+  type OutboxRow,
+  type StreamRow,
+  type WindowRow,
+} from "./store-rows.js";
 import {
   SEVERITY_RANK,
-  type AlertEvent,
-  type AlertState,
   type ChannelState,
+  type DeliveryCount,
   type DeliveryRecord,
   type DeliveryStatus,
   type EvidenceRecord,
+  type IncidentCount,
   type IncidentPatch,
   type IncidentQuery,
-  type IncidentCount,
-  type DeliveryCount,
   type Json,
-  type Labels,
   type MaintenanceWindow,
   type NewDelivery,
   type NewEvidence,
@@ -38,167 +56,11 @@ import {
   type StreamRecord,
   type StreamReport,
 } from "./store.js";
+import { buildReport, INCIDENT_OVERLAP, reportPeriod, type ReportRow } from "./stream-report.js";
 
 export interface SqliteStoreOptions {
   /** `full` (default) survives power loss; `normal` survives a process crash only. */
   readonly synchronous?: "full" | "normal";
-}
-
-/** Schema migrations by version (`PRAGMA user_version`); append, never edit a shipped one. */
-const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE streams (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    url TEXT NOT NULL,
-    profile TEXT NOT NULL,
-    labels TEXT NOT NULL,
-    enabled INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-  );
-  CREATE TABLE incidents (
-    id TEXT PRIMARY KEY,
-    stream_id TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
-    stream_name TEXT NOT NULL,
-    type TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    severity_rank INTEGER NOT NULL,
-    media_start REAL NOT NULL,
-    media_end REAL,
-    started_ms INTEGER NOT NULL,
-    ended_ms INTEGER,
-    details TEXT NOT NULL,
-    alert_state TEXT NOT NULL,
-    revision INTEGER NOT NULL DEFAULT 0
-  );
-  CREATE INDEX incidents_by_time ON incidents(started_ms DESC, id DESC);
-  CREATE INDEX incidents_by_stream ON incidents(stream_id, started_ms DESC, id DESC);
-  CREATE INDEX incidents_by_stream_type ON incidents(stream_id, type, started_ms DESC);
-  CREATE TABLE evidence (
-    incident_id TEXT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    content_type TEXT NOT NULL,
-    blob_key TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (incident_id, name)
-  );
-  CREATE TABLE outbox (
-    id TEXT PRIMARY KEY,
-    incident_id TEXT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
-    event TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_ms INTEGER NOT NULL,
-    last_error TEXT,
-    created_at TEXT NOT NULL,
-    delivered_at TEXT
-  );
-  CREATE INDEX outbox_due ON outbox(status, next_attempt_ms);
-  CREATE INDEX outbox_by_incident ON outbox(incident_id);
-  CREATE TABLE channel_state (
-    channel TEXT PRIMARY KEY,
-    disabled INTEGER NOT NULL,
-    reason TEXT,
-    since TEXT
-  );
-  CREATE TABLE maintenance_windows (
-    id TEXT PRIMARY KEY,
-    stream_id TEXT REFERENCES streams(id) ON DELETE CASCADE,
-    starts_ms INTEGER NOT NULL,
-    ends_ms INTEGER NOT NULL,
-    reason TEXT NOT NULL
-  );
-  CREATE TABLE settings (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-  );
-  `,
-  // 2: deleting a stream keeps its recorded incidents (they are never lost); the row is kept,
-  // marked deleted and renamed so the name can be used again.
-  `
-  ALTER TABLE streams ADD COLUMN deleted_ms INTEGER;
-  `,
-];
-
-interface StreamRow {
-  id: string;
-  name: string;
-  url: string;
-  profile: string;
-  labels: string;
-  enabled: number;
-  created_at: string;
-  updated_at: string;
-}
-
-interface IncidentRow {
-  id: string;
-  stream_id: string;
-  stream_name: string;
-  type: string;
-  severity: string;
-  media_start: number;
-  media_end: number | null;
-  started_ms: number;
-  ended_ms: number | null;
-  details: string;
-  alert_state: string;
-  revision: number;
-}
-
-interface EvidenceRow {
-  incident_id: string;
-  name: string;
-  content_type: string;
-  blob_key: string;
-  size: number;
-  created_at: string;
-}
-
-interface OutboxRow {
-  id: string;
-  incident_id: string;
-  event: string;
-  channel: string;
-  payload: string;
-  status: string;
-  attempts: number;
-  next_attempt_ms: number;
-  last_error: string | null;
-  created_at: string;
-  delivered_at: string | null;
-}
-
-interface WindowRow {
-  id: string;
-  stream_id: string | null;
-  starts_ms: number;
-  ends_ms: number;
-  reason: string;
-}
-
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 500;
-// Evidence names end up in URLs and file names: keep them boring.
-const EVIDENCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-
-function toMs(iso: string, what: string): number {
-  const ms = Date.parse(iso);
-  if (!Number.isFinite(ms)) throw new StreamqcError("SQM_ERR_USAGE", `${what} is not a valid date: ${iso}`);
-  return ms;
-}
-
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-/** A stable delivery id; receivers dedupe on it (see alert/dispatcher.ts). */
-export function deliveryId(incidentId: string, event: AlertEvent, channel: string, revision: number): string {
-  return event === "update"
-    ? `${incidentId}.update-${revision}.${channel}`
-    : `${incidentId}.${event}.${channel}`;
 }
 
 export class SqliteStore implements Store {
@@ -221,20 +83,14 @@ export class SqliteStore implements Store {
   }
 
   /** The schema version this code writes. */
-  static readonly SCHEMA_VERSION = MIGRATIONS.length;
+  static readonly SCHEMA_VERSION = SQLITE_MIGRATIONS.length;
 
   #migrate(): void {
     const current = this.#db.pragma("user_version", { simple: true }) as number;
-    if (current > MIGRATIONS.length) {
-      throw new StreamqcError(
-        "SQM_ERR_STORE",
-        `the database schema is version ${current}, newer than this program (${MIGRATIONS.length})`,
-      );
-    }
-    for (let v = current; v < MIGRATIONS.length; v++) {
+    for (const { version, migration } of pendingMigrations("SQLite", current, SQLITE_MIGRATIONS)) {
       this.#db.transaction(() => {
-        this.#db.exec(MIGRATIONS[v]!);
-        this.#db.pragma(`user_version = ${v + 1}`);
+        this.#db.exec(migration.sql);
+        this.#db.pragma(`user_version = ${version}`);
       })();
     }
   }
@@ -263,19 +119,6 @@ export class SqliteStore implements Store {
   }
 
   // ---- streams
-
-  #streamFromRow(r: StreamRow): StreamRecord {
-    return {
-      id: r.id,
-      name: r.name,
-      url: r.url,
-      profile: JSON.parse(r.profile) as Json,
-      labels: JSON.parse(r.labels) as Labels,
-      enabled: r.enabled === 1,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-    };
-  }
 
   createStream(stream: NewStream): Promise<StreamRecord> {
     return this.#run(() => {
@@ -312,7 +155,7 @@ export class SqliteStore implements Store {
   #getStream(id: string): StreamRecord | null {
     const r = this.#stmt("SELECT * FROM streams WHERE id = ? AND deleted_ms IS NULL").get(id) as
       StreamRow | undefined;
-    return r === undefined ? null : this.#streamFromRow(r);
+    return r === undefined ? null : streamFromRow(r);
   }
 
   getStream(id: string): Promise<StreamRecord | null> {
@@ -325,7 +168,7 @@ export class SqliteStore implements Store {
     return this.#run(() => {
       const r = this.#stmt("SELECT * FROM streams WHERE name = ? AND deleted_ms IS NULL").get(name) as
         StreamRow | undefined;
-      return r === undefined ? null : this.#streamFromRow(r);
+      return r === undefined ? null : streamFromRow(r);
     });
   }
 
@@ -334,7 +177,7 @@ export class SqliteStore implements Store {
       const rows = this.#stmt(
         "SELECT * FROM streams WHERE deleted_ms IS NULL ORDER BY name",
       ).all() as StreamRow[];
-      return rows.map((r) => this.#streamFromRow(r));
+      return rows.map((r) => streamFromRow(r));
     });
   }
 
@@ -372,28 +215,9 @@ export class SqliteStore implements Store {
 
   // ---- incidents
 
-  #incidentFromRow(r: IncidentRow, evidence: readonly EvidenceRecord[]): StoredIncident {
-    return {
-      id: r.id,
-      streamId: r.stream_id,
-      stream: r.stream_name,
-      type: r.type,
-      start: r.media_start,
-      end: r.media_end,
-      duration: r.media_end === null ? null : roundTime(r.media_end - r.media_start),
-      severity: r.severity as Severity,
-      details: JSON.parse(r.details) as Record<string, unknown>,
-      startedAt: iso(r.started_ms),
-      endedAt: r.ended_ms === null ? null : iso(r.ended_ms),
-      alertState: r.alert_state as AlertState,
-      revision: r.revision,
-      evidence,
-    };
-  }
-
   #getIncident(id: string): StoredIncident | null {
     const r = this.#stmt("SELECT * FROM incidents WHERE id = ?").get(id) as IncidentRow | undefined;
-    return r === undefined ? null : this.#incidentFromRow(r, this.#listEvidence(id));
+    return r === undefined ? null : incidentFromRow(r, this.#listEvidence(id));
   }
 
   #insertDeliveries(incidentId: string, revision: number, deliveries: readonly NewDelivery[]): void {
@@ -416,17 +240,17 @@ export class SqliteStore implements Store {
     }
   }
 
-  recordIncident(incident: NewIncident, deliveries: readonly NewDelivery[]): Promise<StoredIncident> {
+  /** One process owns every stream: a fence is accepted as held (lease-port.ts). */
+  recordIncident(
+    incident: NewIncident,
+    deliveries: readonly NewDelivery[],
+    _fence?: Fence,
+  ): Promise<StoredIncident> {
     return this.#run(() => {
-      if (!SEVERITIES.includes(incident.severity)) {
-        throw new StreamqcError("SQM_ERR_USAGE", `unknown severity ${String(incident.severity)}`);
-      }
+      checkSeverity(incident.severity);
       const id = incident.id ?? newId();
       const startedMs = toMs(incident.startedAt, "startedAt");
-      const endedMs =
-        incident.endedAt === undefined || incident.endedAt === null
-          ? null
-          : toMs(incident.endedAt, "endedAt");
+      const endedMs = optionalMs(incident.endedAt, "endedAt");
       this.#db.transaction(() => {
         const stream = this.#getStream(incident.streamId);
         if (stream === null) throw new StreamqcError("SQM_ERR_NOT_FOUND", `no stream ${incident.streamId}`);
@@ -462,19 +286,16 @@ export class SqliteStore implements Store {
     id: string,
     patch: IncidentPatch,
     deliveries: readonly NewDelivery[],
+    _fence?: Fence,
   ): Promise<StoredIncident> {
     return this.#run(() => {
+      if (patch.severity !== undefined) checkSeverity(patch.severity);
       this.#db.transaction(() => {
         const old = this.#stmt("SELECT * FROM incidents WHERE id = ?").get(id) as IncidentRow | undefined;
         if (old === undefined) throw new StreamqcError("SQM_ERR_NOT_FOUND", `no incident ${id}`);
         const severity = patch.severity ?? (old.severity as Severity);
         const revision = old.revision + 1;
-        const endedMs =
-          patch.endedAt === undefined
-            ? old.ended_ms
-            : patch.endedAt === null
-              ? null
-              : toMs(patch.endedAt, "endedAt");
+        const endedMs = patch.endedAt === undefined ? old.ended_ms : optionalMs(patch.endedAt, "endedAt");
         this.#stmt(
           `UPDATE incidents SET media_end = ?, ended_ms = ?, severity = ?, severity_rank = ?, details = ?, revision = ?
            WHERE id = ?`,
@@ -501,68 +322,22 @@ export class SqliteStore implements Store {
 
   queryIncidents(query: IncidentQuery): Promise<Page<StoredIncident>> {
     return this.#run(() => {
-      const where: string[] = [];
-      const args: (string | number)[] = [];
-      if (query.streamId !== undefined) {
-        where.push("stream_id = ?");
-        args.push(query.streamId);
-      }
-      if (query.stream !== undefined) {
-        where.push("stream_name = ?");
-        args.push(query.stream);
-      }
-      if (query.type !== undefined) {
-        // A name without a dot is a family: `hls` matches every `hls.*` type.
-        if (query.type.includes(".")) {
-          where.push("type = ?");
-          args.push(query.type);
-        } else {
-          where.push("(type = ? OR substr(type, 1, ?) = ?)");
-          args.push(query.type, query.type.length + 1, `${query.type}.`);
-        }
-      }
-      if (query.severity !== undefined) {
-        where.push("severity_rank >= ?");
-        args.push(SEVERITY_RANK[query.severity]);
-      }
-      const byMedia = query.timeField === "start";
-      const bound = (v: string | number, what: string): number => {
-        if (byMedia) {
-          if (typeof v !== "number")
-            throw new StreamqcError("SQM_ERR_USAGE", `${what} must be media seconds`);
-          return v;
-        }
-        return typeof v === "number" ? v : toMs(v, what);
-      };
-      const column = byMedia ? "media_start" : "started_ms";
-      if (query.from !== undefined) {
-        where.push(`${column} >= ?`);
-        args.push(bound(query.from, "from"));
-      }
-      if (query.to !== undefined) {
-        where.push(`${column} < ?`);
-        args.push(bound(query.to, "to"));
-      }
-      if (query.open !== undefined) where.push(query.open ? "media_end IS NULL" : "media_end IS NOT NULL");
-      if (query.cursor !== undefined) {
-        const c = decodeCursor(query.cursor);
-        where.push("(started_ms < ? OR (started_ms = ? AND id < ?))");
-        args.push(c.s, c.s, c.i);
-      }
-      const limit = Math.min(Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE)), MAX_PAGE);
-      const sql =
-        `SELECT * FROM incidents ${where.length > 0 ? "WHERE " + where.join(" AND ") : ""}` +
-        ` ORDER BY started_ms DESC, id DESC LIMIT ?`;
-      const rows = this.#stmt(sql).all(...args, limit + 1) as IncidentRow[];
-      const more = rows.length > limit;
-      const page = more ? rows.slice(0, limit) : rows;
-      const evidence = this.#evidenceFor(page.map((r) => r.id));
-      const items = page.map((r) => this.#incidentFromRow(r, evidence.get(r.id) ?? []));
-      const last = page[page.length - 1];
-      return {
-        items,
-        next: more && last !== undefined ? encodeCursor({ s: last.started_ms, i: last.id }) : null,
-      };
+      const q = incidentQuerySql(query);
+      const rows = this.#stmt(`SELECT * FROM incidents ${q.clause}`).all(...q.args) as IncidentRow[];
+      return incidentPage(rows, q.limit, (page) => {
+        const evidence = this.#evidenceFor(page.map((r) => r.id));
+        return page.map((r) => incidentFromRow(r, evidence.get(r.id) ?? []));
+      });
+    });
+  }
+
+  openIncidents(streamId: string): Promise<readonly StoredIncident[]> {
+    return this.#run(() => {
+      const rows = this.#stmt(
+        "SELECT * FROM incidents WHERE stream_id = ? AND media_end IS NULL ORDER BY started_ms, id",
+      ).all(streamId) as IncidentRow[];
+      const evidence = this.#evidenceFor(rows.map((r) => r.id));
+      return rows.map((r) => incidentFromRow(r, evidence.get(r.id) ?? []));
     });
   }
 
@@ -593,49 +368,27 @@ export class SqliteStore implements Store {
 
   // ---- evidence
 
-  #evidenceFromRow(r: EvidenceRow): EvidenceRecord {
-    return {
-      incidentId: r.incident_id,
-      name: r.name,
-      contentType: r.content_type,
-      blobKey: r.blob_key,
-      size: r.size,
-      createdAt: r.created_at,
-    };
-  }
-
   #listEvidence(incidentId: string): EvidenceRecord[] {
     const rows = this.#stmt("SELECT * FROM evidence WHERE incident_id = ? ORDER BY created_at, name").all(
       incidentId,
     ) as EvidenceRow[];
-    return rows.map((r) => this.#evidenceFromRow(r));
+    return rows.map((r) => evidenceFromRow(r));
   }
 
   #evidenceFor(ids: readonly string[]): Map<string, EvidenceRecord[]> {
-    const out = new Map<string, EvidenceRecord[]>();
-    if (ids.length === 0) return out;
+    if (ids.length === 0) return new Map();
     // Not cached: the placeholder count varies with the page size.
     const rows = this.#db
       .prepare(
         `SELECT * FROM evidence WHERE incident_id IN (${ids.map(() => "?").join(",")}) ORDER BY created_at, name`,
       )
       .all(...ids) as EvidenceRow[];
-    for (const r of rows) {
-      let list = out.get(r.incident_id);
-      if (list === undefined) out.set(r.incident_id, (list = []));
-      list.push(this.#evidenceFromRow(r));
-    }
-    return out;
+    return evidenceByIncident(rows);
   }
 
-  addEvidence(evidence: NewEvidence): Promise<EvidenceRecord> {
+  addEvidence(evidence: NewEvidence, _fence?: Fence): Promise<EvidenceRecord> {
     return this.#run(() => {
-      if (!EVIDENCE_NAME.test(evidence.name)) {
-        throw new StreamqcError(
-          "SQM_ERR_USAGE",
-          `evidence name ${JSON.stringify(evidence.name)} is not valid`,
-        );
-      }
+      checkEvidenceName(evidence.name);
       const createdAt = new Date().toISOString();
       try {
         this.#stmt(
@@ -666,22 +419,6 @@ export class SqliteStore implements Store {
 
   // ---- outbox
 
-  #deliveryFromRow(r: OutboxRow): DeliveryRecord {
-    return {
-      id: r.id,
-      incidentId: r.incident_id,
-      event: r.event as AlertEvent,
-      channel: r.channel,
-      payload: JSON.parse(r.payload) as Json,
-      status: r.status as DeliveryStatus,
-      attempts: r.attempts,
-      nextAttemptAt: iso(r.next_attempt_ms),
-      lastError: r.last_error,
-      createdAt: r.created_at,
-      deliveredAt: r.delivered_at,
-    };
-  }
-
   claimDueDeliveries(now: Date, limit: number, leaseMs: number): Promise<readonly DeliveryRecord[]> {
     return this.#run(() => {
       const nowMs = now.getTime();
@@ -699,7 +436,7 @@ export class SqliteStore implements Store {
         );
         for (const r of rows) lease.run(nowMs + leaseMs, r.id);
         return rows.map((r) =>
-          this.#deliveryFromRow({ ...r, attempts: r.attempts + 1, next_attempt_ms: nowMs + leaseMs }),
+          deliveryFromRow({ ...r, attempts: r.attempts + 1, next_attempt_ms: nowMs + leaseMs }),
         );
       })();
       return claimed;
@@ -733,7 +470,7 @@ export class SqliteStore implements Store {
   getDelivery(id: string): Promise<DeliveryRecord | null> {
     return this.#run(() => {
       const r = this.#stmt("SELECT * FROM outbox WHERE id = ?").get(id) as OutboxRow | undefined;
-      return r === undefined ? null : this.#deliveryFromRow(r);
+      return r === undefined ? null : deliveryFromRow(r);
     });
   }
 
@@ -752,7 +489,7 @@ export class SqliteStore implements Store {
         status: filter.status ?? null,
         channel: filter.channel ?? null,
       }) as OutboxRow[];
-      return rows.map((r) => this.#deliveryFromRow(r));
+      return rows.map((r) => deliveryFromRow(r));
     });
   }
 
@@ -779,31 +516,16 @@ export class SqliteStore implements Store {
   getChannelState(channel: string): Promise<ChannelState> {
     return this.#run(() => {
       const r = this.#stmt("SELECT * FROM channel_state WHERE channel = ?").get(channel) as
-        { channel: string; disabled: number; reason: string | null; since: string | null } | undefined;
-      return r === undefined
-        ? { channel, disabled: false, reason: null, since: null }
-        : { channel, disabled: r.disabled === 1, reason: r.reason, since: r.since };
+        ChannelRow | undefined;
+      return channelFromRow(channel, r);
     });
   }
 
   // ---- maintenance windows
 
-  #windowFromRow(r: WindowRow): MaintenanceWindow {
-    return {
-      id: r.id,
-      streamId: r.stream_id,
-      startsAt: iso(r.starts_ms),
-      endsAt: iso(r.ends_ms),
-      reason: r.reason,
-    };
-  }
-
   addMaintenanceWindow(window: NewMaintenanceWindow): Promise<MaintenanceWindow> {
     return this.#run(() => {
-      const starts = toMs(window.startsAt, "startsAt");
-      const ends = toMs(window.endsAt, "endsAt");
-      if (ends <= starts)
-        throw new StreamqcError("SQM_ERR_USAGE", "a maintenance window must end after it starts");
+      const { starts, ends } = windowBounds(window.startsAt, window.endsAt);
       const id = newId();
       this.#stmt(
         "INSERT INTO maintenance_windows (id, stream_id, starts_ms, ends_ms, reason) VALUES (?, ?, ?, ?, ?)",
@@ -823,7 +545,7 @@ export class SqliteStore implements Store {
       const rows = this.#stmt(
         "SELECT * FROM maintenance_windows WHERE @stream IS NULL OR stream_id = @stream OR stream_id IS NULL ORDER BY starts_ms",
       ).all({ stream: streamId ?? null }) as WindowRow[];
-      return rows.map((r) => this.#windowFromRow(r));
+      return rows.map((r) => windowFromRow(r));
     });
   }
 
@@ -865,54 +587,12 @@ export class SqliteStore implements Store {
 
   report(streamId: string, from: Date, to: Date, now: Date): Promise<StreamReport> {
     return this.#run(() => {
-      const fromMs = from.getTime();
-      const toMsClipped = Math.max(fromMs, Math.min(to.getTime(), now.getTime()));
+      const period = reportPeriod(from, to, now);
       const rows = this.#stmt(
-        `SELECT type, started_ms, ended_ms FROM incidents
-         WHERE stream_id = ? AND started_ms < ? AND (ended_ms IS NULL OR ended_ms > ?)
+        `SELECT type, started_ms, ended_ms FROM incidents WHERE stream_id = ? AND ${INCIDENT_OVERLAP}
          ORDER BY type, started_ms`,
-      ).all(streamId, toMsClipped, fromMs) as { type: string; started_ms: number; ended_ms: number | null }[];
-      const defectMs = new Map<string, number>();
-      // Merge overlapping intervals per type so two overlapping incidents do not count twice.
-      let type: string | null = null;
-      let curStart = 0;
-      let curEnd = 0;
-      const flush = (): void => {
-        if (type !== null && curEnd > curStart)
-          defectMs.set(type, (defectMs.get(type) ?? 0) + curEnd - curStart);
-      };
-      for (const r of rows) {
-        const s = Math.max(r.started_ms, fromMs);
-        // Open incidents count to now.
-        const e = Math.min(r.ended_ms ?? now.getTime(), toMsClipped);
-        if (e <= s) continue;
-        if (r.type !== type) {
-          flush();
-          type = r.type;
-          curStart = s;
-          curEnd = e;
-        } else if (s <= curEnd) {
-          curEnd = Math.max(curEnd, e);
-        } else {
-          flush();
-          curStart = s;
-          curEnd = e;
-        }
-      }
-      flush();
-      const periodSeconds = (toMsClipped - fromMs) / 1000;
-      const downSeconds = (defectMs.get("stream.down") ?? 0) / 1000;
-      const defectSeconds: Record<string, number> = {};
-      for (const [t, ms] of defectMs) defectSeconds[t] = ms / 1000;
-      return {
-        streamId,
-        from: iso(fromMs),
-        to: iso(toMsClipped),
-        periodSeconds,
-        downSeconds,
-        availability: periodSeconds > 0 ? 1 - downSeconds / periodSeconds : 1,
-        defectSeconds,
-      };
+      ).all(streamId, period.toMs, period.fromMs) as ReportRow[];
+      return buildReport(streamId, rows, period, now);
     });
   }
 
@@ -929,27 +609,4 @@ export class SqliteStore implements Store {
     }
     return Promise.resolve();
   }
-}
-
-function encodeCursor(c: { s: number; i: string }): string {
-  return Buffer.from(JSON.stringify(c)).toString("base64url");
-}
-
-function decodeCursor(cursor: string): { s: number; i: string } {
-  try {
-    const c = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (
-      typeof c === "object" &&
-      c !== null &&
-      "s" in c &&
-      "i" in c &&
-      typeof c.s === "number" &&
-      typeof c.i === "string"
-    ) {
-      return { s: c.s, i: c.i };
-    }
-  } catch {
-    // fall through to the usage error
-  }
-  throw new StreamqcError("SQM_ERR_USAGE", "the cursor is not valid");
 }

@@ -8,6 +8,7 @@
  * both exist or neither does, and the dispatcher never sends an alert for a lost incident.
  */
 import type { Incident, Severity } from "../incident.js";
+import type { Fence } from "./lease-port.js";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type Labels = Readonly<Record<string, string>>;
@@ -184,7 +185,12 @@ export interface DeliveryCount {
   readonly attempts: number;
 }
 
-export interface Store {
+/**
+ * The store is split into the ports its users need (a dispatcher gets the outbox, an
+ * evidence writer gets evidence), so each stage depends on the least it can; `Store` is all
+ * of them, which each backend implements.
+ */
+export interface StreamStore {
   createStream(stream: NewStream): Promise<StreamRecord>;
   getStream(id: string): Promise<StreamRecord | null>;
   getStreamByName(name: string): Promise<StreamRecord | null>;
@@ -195,32 +201,55 @@ export interface Store {
    * recorded incidents, evidence and pending deliveries stay (incidents are never lost).
    */
   deleteStream(id: string): Promise<void>;
+}
 
+/**
+ * Incidents and the outbox rows that announce them. A fleet worker passes its `fence` with
+ * every write for a stream it owns: the write happens only while that (stream, epoch) lease
+ * is held, in the same transaction, and is otherwise refused with `SQM_ERR_FENCED` having
+ * written nothing (lease-port.ts). Without a fence the write is unconditional (one process).
+ */
+export interface IncidentStore {
   /** Stores the incident and its deliveries in one transaction. */
-  recordIncident(incident: NewIncident, deliveries: readonly NewDelivery[]): Promise<StoredIncident>;
+  recordIncident(
+    incident: NewIncident,
+    deliveries: readonly NewDelivery[],
+    fence?: Fence,
+  ): Promise<StoredIncident>;
   /** Updates (or closes, with `end`) the incident and enqueues its deliveries in one transaction. */
   updateIncident(
     id: string,
     patch: IncidentPatch,
     deliveries: readonly NewDelivery[],
+    fence?: Fence,
   ): Promise<StoredIncident>;
   getIncident(id: string): Promise<StoredIncident | null>;
   queryIncidents(query: IncidentQuery): Promise<Page<StoredIncident>>;
+  /**
+   * The stream's incidents still open (no end), oldest first: a worker that takes a stream
+   * over continues these instead of opening duplicates of them.
+   */
+  openIncidents(streamId: string): Promise<readonly StoredIncident[]>;
   /** Incidents stored, by stream name, type and severity (for metrics that survive restarts). */
   countIncidents(): Promise<readonly IncidentCount[]>;
-  /** Outbox rows by channel and status, with their send attempts (for metrics). */
-  countDeliveries(): Promise<readonly DeliveryCount[]>;
   /** Latest `startedAt` of an incident of this stream and type whose alert was queued. */
   lastAlertedStart(streamId: string, type: string): Promise<string | null>;
+}
 
-  addEvidence(evidence: NewEvidence): Promise<EvidenceRecord>;
+export interface EvidenceStore {
+  /** With a fence, refused (`SQM_ERR_FENCED`) unless the incident's stream is still held. */
+  addEvidence(evidence: NewEvidence, fence?: Fence): Promise<EvidenceRecord>;
   listEvidence(incidentId: string): Promise<readonly EvidenceRecord[]>;
+}
 
+/** What the alert dispatcher needs: the outbox and the state of its channels. */
+export interface OutboxStore {
   /**
    * Claims up to `limit` pending deliveries due at `now` by pushing their next attempt to
    * `now + leaseMs`: a dispatcher that dies mid-send leaves them to be re-sent after the lease.
    * A row is not claimed while an earlier row of the same incident and channel is pending
-   * (per-incident, per-channel order: a close never overtakes its open).
+   * (per-incident, per-channel order: a close never overtakes its open). Two dispatchers
+   * claiming at once never get the same row.
    */
   claimDueDeliveries(now: Date, limit: number, leaseMs: number): Promise<readonly DeliveryRecord[]>;
   markDelivered(id: string, at: Date): Promise<void>;
@@ -234,22 +263,40 @@ export interface Store {
   }): Promise<readonly DeliveryRecord[]>;
   /** Earliest `nextAttemptAt` of a pending delivery, so the dispatcher can sleep until then. */
   nextDueAt(): Promise<Date | null>;
+  /** Outbox rows by channel and status, with their send attempts (for metrics). */
+  countDeliveries(): Promise<readonly DeliveryCount[]>;
 
   disableChannel(channel: string, reason: string, at: Date): Promise<void>;
   getChannelState(channel: string): Promise<ChannelState>;
+}
 
+export interface MaintenanceStore {
   addMaintenanceWindow(window: NewMaintenanceWindow): Promise<MaintenanceWindow>;
   listMaintenanceWindows(streamId?: string): Promise<readonly MaintenanceWindow[]>;
   deleteMaintenanceWindow(id: string): Promise<void>;
   /** Whether a window covering this stream (or all streams) contains `at`. */
   inMaintenance(streamId: string, at: Date): Promise<boolean>;
+}
 
+export interface SettingsStore {
   getSetting(key: string): Promise<Json | undefined>;
   setSetting(key: string, value: Json): Promise<void>;
+}
 
+export interface ReportStore {
   report(streamId: string, from: Date, to: Date, now: Date): Promise<StreamReport>;
+}
 
-  /** Idempotent. */
+export interface Store
+  extends
+    StreamStore,
+    IncidentStore,
+    EvidenceStore,
+    OutboxStore,
+    MaintenanceStore,
+    SettingsStore,
+    ReportStore {
+  /** Idempotent; any use afterwards throws `SQM_ERR_CLOSED`. */
   close(): Promise<void>;
 }
 

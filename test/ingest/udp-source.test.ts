@@ -93,4 +93,28 @@ describe("UDP source", () => {
     sender.kill("SIGKILL");
     await reader.close();
   });
+
+  it("reports a source that never sends as lost, and connected once a late sender starts", async () => {
+    const clip = makeClip(join(tmp.dir, "late.ts"), { duration: 2 });
+    const port = await freePort();
+    const events: StreamEvent[] = [];
+    const frames: VideoFrame[] = [];
+    const reader = new MediaReader(
+      openSource(`udp://127.0.0.1:${port}`),
+      { ffmpegPath: "ffmpeg" },
+      { video: (f) => frames.push(f), event: (e) => events.push(e) },
+    );
+    reader.start();
+    await waitFor(() => events.some((e) => e.kind === "lost"), 9000, "never-received reported");
+    const lost = events.find((e) => e.kind === "lost");
+    expect(lost).toMatchObject({ kind: "lost", at: 0, fatal: false });
+    expect(lost?.kind === "lost" ? lost.reason : "").toMatch(
+      /^no UDP datagrams received in 5 s of listening/,
+    );
+    const sender = send(clip, `udp://127.0.0.1:${port}?pkt_size=1316`);
+    await waitFor(() => frames.length > 10, 10_000, "frames from the late sender");
+    expect(events.filter((e) => e.kind === "connected")).toHaveLength(1);
+    sender.kill("SIGKILL");
+    await reader.close();
+  });
 });

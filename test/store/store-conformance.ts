@@ -10,6 +10,17 @@ export interface StoreFixture {
   readonly store: Store;
   /** Closes the store and removes whatever the backend created. */
   cleanup(): Promise<void>;
+  /**
+   * Backends with leases (PostgreSQL): sets the stream's lease row as the fleet's lease port
+   * would, expiring `ttlMs` from now by the database's clock (negative: already expired;
+   * worker null: released). Without it, the backend is one process and accepts every fence.
+   */
+  readonly setLease?: (
+    streamId: string,
+    worker: string | null,
+    epoch: number,
+    ttlMs: number,
+  ) => Promise<void>;
 }
 
 const code = (c: ErrorCode) => (e: unknown) => isStreamqcError(e, c);
@@ -308,7 +319,14 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
         expect(new Set(seen)).toEqual(new Set(ids));
         const starts = await Promise.all(seen.map(async (id) => (await store.getIncident(id))!.startedAt));
         expect([...starts].sort().reverse()).toEqual(starts);
-        await expect(store.queryIncidents({ cursor: "garbage" })).rejects.toSatisfy(code("SQM_ERR_USAGE"));
+        // The store itself refuses a cursor it did not hand out, with the code the API maps to 400.
+        await expect(store.queryIncidents({ cursor: "garbage" })).rejects.toSatisfy(
+          code("SQM_ERR_INVALID_CURSOR"),
+        );
+        const forged = Buffer.from(JSON.stringify({ s: "x", i: 1 })).toString("base64url");
+        await expect(store.queryIncidents({ cursor: forged })).rejects.toSatisfy(
+          code("SQM_ERR_INVALID_CURSOR"),
+        );
       });
 
       it("filters by stream, type, minimum severity, time range and open", async () => {
@@ -333,6 +351,112 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
         await store.recordIncident({ ...base, startedAt: at(20), alertState: "cooldown" }, []);
         await store.recordIncident({ ...base, type: "video.black", startedAt: at(30) }, []);
         expect(await store.lastAlertedStart(ch12.id, "video.freeze")).toBe(at(10));
+      });
+    });
+
+    describe("continuing open incidents", () => {
+      it("lists a stream's open incidents, oldest first, so a new owner adopts them", async () => {
+        const other = await store.createStream({ name: "ch-99", url: "udp://x" });
+        const base = { streamId: ch12.id, severity: "major", start: 0 } as const;
+        const late = await store.recordIncident({ ...base, type: "video.black", startedAt: at(50) }, []);
+        const early = await store.recordIncident({ ...base, type: "video.freeze", startedAt: at(10) }, []);
+        const closed = await store.recordIncident({ ...base, type: "audio.silence", startedAt: at(5) }, []);
+        await store.updateIncident(closed.id, { end: 3, endedAt: at(8) }, []);
+        await store.recordIncident(
+          { ...base, streamId: other.id, type: "video.black", startedAt: at(1) },
+          [],
+        );
+        const open = await store.openIncidents(ch12.id);
+        expect(open.map((i) => i.id)).toEqual([early.id, late.id]);
+        expect(open[0]).toMatchObject({ type: "video.freeze", end: null, stream: "ch-12" });
+        expect(await store.openIncidents("no-such-stream")).toEqual([]);
+      });
+    });
+
+    describe("fenced writes", () => {
+      const newIncident = (startedAt: string) =>
+        ({ streamId: ch12.id, type: "video.freeze", severity: "major", start: 1, startedAt }) as const;
+      const evidence = (incidentId: string, name: string) => ({
+        incidentId,
+        name,
+        contentType: "image/jpeg",
+        blobKey: `incidents/${incidentId}/${name}`,
+        size: 10,
+      });
+
+      it("accepts every write at the current epoch of an unexpired lease", async () => {
+        await fx.setLease?.(ch12.id, "w1", 3, 30_000);
+        const fence = { streamId: ch12.id, epoch: 3 };
+        const inc = await store.recordIncident(newIncident(at(1)), [openDelivery("a")], fence);
+        const upd = await store.updateIncident(
+          inc.id,
+          { end: 2, endedAt: at(2) },
+          [{ event: "close", channel: "a", payload: {} }],
+          fence,
+        );
+        expect(upd.end).toBe(2);
+        await store.addEvidence(evidence(inc.id, "during.jpg"), fence);
+        expect((await store.listDeliveries({ incidentId: inc.id })).map((d) => d.event)).toEqual([
+          "open",
+          "close",
+        ]);
+        expect((await store.listEvidence(inc.id)).map((e) => e.name)).toEqual(["during.jpg"]);
+      });
+
+      it("refuses, writing nothing, a write at an old epoch, after expiry, after release, or for another stream", async (ctx) => {
+        if (fx.setLease === undefined) {
+          ctx.skip(`${backend} runs one process and has no leases: every fence is held`);
+          return;
+        }
+        const other = await store.createStream({ name: "ch-99", url: "udp://x" });
+        await fx.setLease(ch12.id, "w1", 3, 30_000);
+        await fx.setLease(other.id, "w1", 7, 30_000);
+        const held = { streamId: ch12.id, epoch: 3 };
+        const inc = await store.recordIncident(newIncident(at(1)), [openDelivery("a")], held);
+        const nothingChanged = async (): Promise<void> => {
+          expect((await store.queryIncidents({ streamId: ch12.id })).items.map((i) => i.id)).toEqual([
+            inc.id,
+          ]);
+          expect(await store.getIncident(inc.id)).toMatchObject({ revision: 0, end: null, evidence: [] });
+          expect((await store.listDeliveries({})).map((d) => d.id)).toEqual([`${inc.id}.open.a`]);
+        };
+        const refusedAll = async (fence: { streamId: string; epoch: number }): Promise<void> => {
+          await expect(
+            store.recordIncident(newIncident(at(2)), [openDelivery("b")], fence),
+          ).rejects.toSatisfy(code("SQM_ERR_FENCED"));
+          await expect(
+            store.updateIncident(
+              inc.id,
+              { end: 2, endedAt: at(2) },
+              [{ event: "close", channel: "a", payload: {} }],
+              fence,
+            ),
+          ).rejects.toSatisfy(code("SQM_ERR_FENCED"));
+          await expect(store.addEvidence(evidence(inc.id, "late.jpg"), fence)).rejects.toSatisfy(
+            code("SQM_ERR_FENCED"),
+          );
+          await nothingChanged();
+        };
+
+        // Another worker claimed the stream since: epoch 4.
+        await fx.setLease(ch12.id, "w2", 4, 30_000);
+        await refusedAll(held);
+        // Its own epoch, but the lease ran out by the database's clock.
+        await fx.setLease(ch12.id, "w2", 4, -1);
+        await refusedAll({ streamId: ch12.id, epoch: 4 });
+        // Released (drained): nobody holds it.
+        await fx.setLease(ch12.id, null, 4, 30_000);
+        await refusedAll({ streamId: ch12.id, epoch: 4 });
+        // A lease on another stream does not cover this stream's incident.
+        await refusedAll({ streamId: other.id, epoch: 7 });
+        // No lease row at all.
+        const third = await store.createStream({ name: "ch-100", url: "udp://y" });
+        await expect(
+          store.recordIncident({ ...newIncident(at(3)), streamId: third.id }, [], {
+            streamId: third.id,
+            epoch: 0,
+          }),
+        ).rejects.toSatisfy(code("SQM_ERR_FENCED"));
       });
     });
 

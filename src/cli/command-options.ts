@@ -1,0 +1,59 @@
+/**
+ * The values each command receives, as commander parses them (src/cli/commands.ts): camelCase
+ * keys, strings for numbers, which each command validates itself with an exact message.
+ */
+/** The streams a command writes to; tests and the entry pass process.stdout/stderr. */
+export interface Io {
+  readonly out: NodeJS.WriteStream;
+  readonly err: NodeJS.WriteStream;
+}
+
+export interface AnalyzeOptions {
+  readonly duration?: string;
+  readonly format: string;
+  readonly config?: string;
+  readonly threads?: string;
+  readonly stream?: string;
+  readonly cpuReport: boolean;
+}
+
+export interface WatchOptions {
+  readonly config?: string;
+  readonly duration?: string;
+}
+
+export interface GenOptions {
+  readonly defects?: string;
+  readonly duration?: string;
+  readonly size?: string;
+  readonly fps?: string;
+  readonly seed?: string;
+  readonly base?: string;
+}
+
+export interface ServeOptions {
+  readonly config?: string;
+  readonly data?: string;
+  readonly host?: string;
+  readonly port?: string;
+  readonly demo: boolean;
+}
+
+export interface EvalOptions {
+  readonly suite?: string;
+  readonly jobs?: string;
+  readonly real?: string;
+}
+
+export interface BenchOptions {
+  readonly duration: string;
+  readonly size: string;
+  readonly service: boolean;
+  readonly streams: string;
+  readonly serviceSeconds: string;
+  readonly baselineSeconds: string;
+  readonly rounds: string;
+  readonly skipService: boolean;
+  readonly serviceChild?: string;
+  readonly serviceLog?: string;
+}

@@ -1,0 +1,134 @@
+/**
+ * Every command of the command line, as commander definitions: arguments, options with their
+ * defaults and what they do. `streamqc CMD --help` prints them; a mistyped command or option
+ * gets a suggestion. The definitions are cheap; each command's code is imported only when it
+ * runs (the bundle keeps each command in a chunk of its own, so `analyze` starts fast).
+ *
+ * Values reach the commands as commander gives them (camelCase keys, strings for numbers):
+ * each command validates its own values and says exactly what is wrong.
+ */
+import { Command, Option } from "commander";
+import { DEFECT_KINDS } from "../gen/defect-spec.js";
+import type {
+  AnalyzeOptions,
+  BenchOptions,
+  EvalOptions,
+  GenOptions,
+  Io,
+  ServeOptions,
+  WatchOptions,
+} from "./command-options.js";
+import { FORMATS } from "./output.js";
+
+/** What a command's action resolves to: its exit status. */
+export type ExitCode = number;
+
+/**
+ * Builds the program. `setExit` receives each command's exit status (commander's actions
+ * return nothing of their own).
+ */
+export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
+  const program = new Command("streamqc")
+    .description("live audio/video stream quality monitor: decode once, detect defects, record incidents")
+    .showSuggestionAfterError(true)
+    .showHelpAfterError("(add --help for usage)")
+    .configureOutput({
+      writeOut: (s) => io.out.write(s),
+      writeErr: (s) => io.err.write(s),
+    })
+    .exitOverride()
+    .addHelpText("after", "\nEvery error is one line with a code documented in docs/errors.md.");
+
+  const command = (name: string): Command =>
+    program
+      .command(name)
+      .showSuggestionAfterError(true)
+      .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
+      .exitOverride();
+
+  command("analyze")
+    .description("read a file to its end (or a live input for --duration seconds) and print its incidents")
+    .argument("<input>", "a file, http(s)://…m3u8, udp://, srt:// or rtmp:// URL")
+    .option("--duration <seconds>", "stop after this many seconds of media (required for live inputs to end)")
+    .addOption(new Option("--format <format>", "how incidents are printed").choices(FORMATS).default("text"))
+    .option("--config <file>", "a configuration file (JSON) with the profile and ffmpeg path")
+    .option("--threads <n>", "decoder threads (0: ffmpeg decides)", "0")
+    .option("--stream <name>", "the stream name printed in each incident")
+    .addOption(new Option("--cpu-report", "Node's CPU time as JSON on stderr (for the benchmark)").hideHelp())
+    .action(async (input: string, opts: AnalyzeOptions) => {
+      const { runAnalyze } = await import("./analyze-command.js");
+      setExit(await runAnalyze(input, opts, io));
+    });
+
+  command("watch")
+    .description("show one live stream in the terminal: state, levels, measurements, incidents")
+    .argument("<url>", "the input (a file plays at its own rate)")
+    .option("--config <file>", "a configuration file (JSON)")
+    .option("--duration <seconds>", "stop after this many seconds")
+    .action(async (url: string, opts: WatchOptions) => {
+      const { runWatch } = await import("./watch-command.js");
+      setExit(await runWatch(url, opts, io));
+    });
+
+  command("gen")
+    .description(
+      "write H.264 + AAC MPEG-TS test media with defects at known times, and OUT.truth.json beside it",
+    )
+    .argument("<out>", "the clip to write (.ts)")
+    .option(
+      "--defects <list>",
+      `type@start:duration,… in seconds, e.g. freeze@10:4,black@20:3; types: ${Object.keys(DEFECT_KINDS).join(", ")} ('' for a clean clip)`,
+    )
+    .option("--duration <seconds>", "clip length (default: the last defect's end + 5 s, at least 10 s)")
+    .option("--size <WxH>", "picture size (default 640x360)")
+    .option("--fps <n>", "frame rate (default 25)")
+    .option("--seed <n>", "noise seed (default 1)")
+    .option("--base <file>", "inject into this recording (looped if short) instead of synthetic content")
+    .action(async (out: string, opts: GenOptions) => {
+      const { runGen } = await import("./gen-command.js");
+      setExit(await runGen(out, opts, io));
+    });
+
+  command("serve")
+    .description("run the monitoring service: API, live events, metrics and dashboard, on SQLite in --data")
+    .option("--config <file>", "the service configuration file (JSON)")
+    .option("--data <dir>", "where SQLite and evidence live (default ./data)")
+    .option("--host <host>", "address to listen on (default 127.0.0.1; beyond localhost a token is required)")
+    .option("--port <port>", "port to listen on (default 8080; 0 picks a free one)")
+    .option("--demo", "also start two live demo channels on loopback (UDP and HLS)", false)
+    .action(async (opts: ServeOptions) => {
+      const { runServe } = await import("./serve-command.js");
+      setExit(await runServe(opts, io));
+    });
+
+  command("eval")
+    .description(
+      "generate the evaluation suite, run it through streamqc and an FFmpeg-only baseline, print the scores",
+    )
+    .option("--suite <dir>", "where clips and truths are generated and cached (default .streamqc-eval)")
+    .option("--jobs <n>", "clips worked on at once (default 2)")
+    .option("--real <file>", "the real recording used as a clean clip and a base for defects")
+    .action(async (opts: EvalOptions) => {
+      const { runEval } = await import("./eval-command.js");
+      setExit(await runEval(opts, io));
+    });
+
+  command("bench")
+    .description("measure analysis against ffmpeg decoding alone, and the service's overhead per stream")
+    .option("--duration <seconds>", "length of the benchmark clip", "60")
+    .option("--size <WxH>", "picture size of the benchmark clip", "1920x1080")
+    .option("--service", "run only the service benchmark", false)
+    .option("--streams <n>", "streams in the service benchmark", "16")
+    .option("--service-seconds <s>", "how long the service benchmark runs", "60")
+    .option("--baseline-seconds <s>", "how long the idle baseline is measured", "20")
+    .option("--rounds <n>", "interleaved rounds; each figure is the median", "3")
+    .option("--skip-service", "skip the service benchmark", false)
+    .addOption(new Option("--service-child <spec>").hideHelp())
+    .addOption(new Option("--service-log <file>").hideHelp())
+    .action(async (opts: BenchOptions) => {
+      const { runBench } = await import("./bench-command.js");
+      setExit(await runBench(opts, io));
+    });
+
+  return program;
+}
