@@ -180,7 +180,7 @@ function Channel({ store, entry }: { store: LiveStore; entry: StreamEntry }) {
         <span class={`status status-${status}`} data-status={status}>
           {status.toUpperCase()}
         </span>
-        <span>since {dateTimeText(st?.since)}</span>
+        <span class="since">since {dateTimeText(st?.since)}</span>
         {st?.lastError ? <span class="error">{st.lastError}</span> : null}
         {st?.worker ? (
           <span>
@@ -242,8 +242,8 @@ function Channel({ store, entry }: { store: LiveStore; entry: StreamEntry }) {
           data={history.value}
           series={LOUDNESS_SERIES}
           lines={[
-            { label: "Target", value: target, color: "#e5e7eb" },
-            { label: "True-peak limit", value: tpLimit, color: "#ef4444" },
+            { label: "Target", value: target, color: "#e5e7eb", unit: "LUFS" },
+            { label: "True-peak limit", value: tpLimit, color: "#ef4444", unit: "dBTP" },
           ]}
         />
         <TimePlot
@@ -291,13 +291,13 @@ function Channel({ store, entry }: { store: LiveStore; entry: StreamEntry }) {
             const d = incidentDuration(i, now);
             return (
               <tr key={i.id} data-incident={i.id}>
-                <td>{dateTimeText(i.startedAt)}</td>
+                <td class="when">{dateTimeText(i.startedAt)}</td>
                 <td>{i.type}</td>
                 <td>
                   <span class={`badge sev-${i.severity}`}>{i.severity.toUpperCase()}</span>
                 </td>
                 <td>{LIFECYCLE_LABEL[lifecycle(i)]}</td>
-                <td>{d === null ? "" : durationText(d)}</td>
+                <td class="when">{d === null ? "" : durationText(d)}</td>
                 <td>{i.acknowledged ? `${i.acknowledged.by} at ${dateTimeText(i.acknowledged.at)}` : "—"}</td>
                 <td>
                   {i.acknowledged ? null : (

@@ -262,7 +262,9 @@ function JournalRow({
       <td>
         <span class={`lifecycle lc-${state}`}>{LIFECYCLE_LABEL[state]}</span>
       </td>
-      <td>{duration === null ? "" : `${durationText(duration)}${isOpen(i) ? " (open)" : ""}`}</td>
+      <td class="when">
+        {duration === null ? "" : `${durationText(duration)}${isOpen(i) ? " (open)" : ""}`}
+      </td>
       <td>
         {ack ? (
           <span>

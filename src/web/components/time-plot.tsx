@@ -18,6 +18,8 @@ export interface PlotLine {
   readonly label: string;
   readonly value: number;
   readonly color: string;
+  /** Default: the plot's unit. */
+  readonly unit?: string;
 }
 
 export interface TimePlotProps {
@@ -108,7 +110,7 @@ export function TimePlot(props: TimePlotProps) {
       <figcaption>
         {props.title}
         {props.lines?.length
-          ? ` (${props.lines.map((l) => `${l.label} ${l.value} ${props.unit}`).join(", ")})`
+          ? ` (${props.lines.map((l) => `${l.label} ${l.value} ${l.unit ?? props.unit}`).join(", ")})`
           : ""}
       </figcaption>
       <div ref={box} class="plot-canvas" aria-hidden="true" />
