@@ -5,7 +5,7 @@
 import { build } from "esbuild";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { stderr } from "node:process";
+import process, { stderr } from "node:process";
 import { gzipSync } from "node:zlib";
 
 const out = "dist/web";
@@ -19,7 +19,8 @@ const result = await build({
   target: ["chrome109", "firefox115", "safari16"],
   jsx: "automatic",
   jsxImportSource: "preact",
-  minify: true,
+  // WEB_NOMINIFY=1 keeps names readable for profiling (scripts/wall-bench.ts with WALL_PROFILE=1).
+  minify: process.env.WEB_NOMINIFY !== "1",
   outdir: join(out, "assets"),
   entryNames: "[name]-[hash]",
   assetNames: "[name]-[hash]",

@@ -35,7 +35,7 @@ export function AudioMeter({ meter, vertical = true }: { meter: Meter | null; ve
           const over = hold >= -1;
           return (
             <div class={`meter${over ? " over" : ""}`} key={c}>
-              <div class="meter-rms" style={{ "--v": `${pos(rms)}%` }} />
+              <div class="meter-rms" style={{ "--s": (pos(rms) / 100).toFixed(3) }} />
               <div class="meter-peak" style={{ "--v": `${pos(peak)}%` }} />
               <div class="meter-hold" style={{ "--v": `${pos(hold)}%` }} />
             </div>

@@ -65,8 +65,9 @@ export function StreamTile({ store, entry, large = false, onFocusView }: TilePro
   const visible = useVisible(ref);
   const stream = entry.stream.value;
   const status = displayStatus(entry.state.value, stream);
-  const open = sortAlarms(store.openByStream.value.get(entry.id) ?? []);
-  const muted: readonly MaintenanceWindow[] = store.mutedStreams.value.get(entry.id) ?? [];
+  // Its own signals only: a change on another stream does not re-render this tile.
+  const open = sortAlarms(entry.open.value);
+  const muted: readonly MaintenanceWindow[] = entry.muted.value;
   const worst = worstSeverity(open);
   const unacked = open.filter((i) => !isAcked(i));
   // One badge per open type: the worst incident of that type speaks for it.

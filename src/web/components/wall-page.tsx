@@ -5,9 +5,10 @@
  * screen keeps its layout while it runs.
  */
 import { signal, useComputed } from "@preact/signals";
+import { useMemo } from "preact/hooks";
 import { useEffect, useRef } from "preact/hooks";
 import { isAcked, severityRank, worstSeverity } from "../live/alarm-model.js";
-import type { LiveStore, StreamEntry } from "../live/live-store.js";
+import { stableComputed, type LiveStore, type StreamEntry } from "../live/live-store.js";
 import { StreamTile } from "./stream-tile.js";
 
 const alarmsOnly = signal(false);
@@ -28,6 +29,44 @@ function matches(e: StreamEntry, text: string): boolean {
     .every((w) => hay.includes(w));
 }
 
+export function wallGroups(store: LiveStore): { name: string; entries: StreamEntry[] }[] {
+  const open = store.openByStream.value;
+  const muted = store.mutedStreams.value;
+  const text = search.value.trim();
+  const list = [...store.entries.value.values()].filter((e) => {
+    if (!matches(e, text)) return false;
+    if (!alarmsOnly.value) return true;
+    const st = e.state.value?.status;
+    return (open.get(e.id)?.length ?? 0) > 0 || st === "down" || st === "error";
+  });
+  // Muted streams sort as if clear: maintenance is not an alarm.
+  const rank = (e: StreamEntry): number => {
+    if (muted.has(e.id)) return -1;
+    const incidents = open.get(e.id) ?? [];
+    const unacked = incidents.some((i) => !isAcked(i)) ? 0.5 : 0;
+    return severityRank(worstSeverity(incidents)) + unacked;
+  };
+  list.sort((a, b) =>
+    sortBy.value === "worst"
+      ? rank(b) - rank(a) || a.stream.value.name.localeCompare(b.stream.value.name)
+      : a.stream.value.name.localeCompare(b.stream.value.name),
+  );
+  const key = groupBy.value;
+  if (key === "") return [{ name: "", entries: list }];
+  const byValue = new Map<string, StreamEntry[]>();
+  for (const e of list) {
+    const v = e.stream.value.labels[key] ?? "(none)";
+    byValue.set(v, [...(byValue.get(v) ?? []), e]);
+  }
+  return [...byValue]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, entries]) => ({ name: `${key}=${name}`, entries }));
+}
+
+function sameEntries(a: readonly StreamEntry[], b: readonly StreamEntry[]): boolean {
+  return a.length === b.length && a.every((e, i) => e === b[i]);
+}
+
 export function WallPage({ store }: { store: LiveStore }) {
   const labelKeys = useComputed(() => {
     const keys = new Set<string>();
@@ -36,39 +75,18 @@ export function WallPage({ store }: { store: LiveStore }) {
     return [...keys].sort();
   });
 
-  const groups = useComputed(() => {
-    const open = store.openByStream.value;
-    const muted = store.mutedStreams.value;
-    const text = search.value.trim();
-    const list = [...store.entries.value.values()].filter((e) => {
-      if (!matches(e, text)) return false;
-      if (!alarmsOnly.value) return true;
-      const st = e.state.value?.status;
-      return (open.get(e.id)?.length ?? 0) > 0 || st === "down" || st === "error";
-    });
-    // Muted streams sort as if clear: maintenance is not an alarm.
-    const rank = (e: StreamEntry): number => {
-      if (muted.has(e.id)) return -1;
-      const incidents = open.get(e.id) ?? [];
-      const unacked = incidents.some((i) => !isAcked(i)) ? 0.5 : 0;
-      return severityRank(worstSeverity(incidents)) + unacked;
-    };
-    list.sort((a, b) =>
-      sortBy.value === "worst"
-        ? rank(b) - rank(a) || a.stream.value.name.localeCompare(b.stream.value.name)
-        : a.stream.value.name.localeCompare(b.stream.value.name),
-    );
-    const key = groupBy.value;
-    if (key === "") return [{ name: "", entries: list }];
-    const byValue = new Map<string, StreamEntry[]>();
-    for (const e of list) {
-      const v = e.stream.value.labels[key] ?? "(none)";
-      byValue.set(v, [...(byValue.get(v) ?? []), e]);
-    }
-    return [...byValue]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, entries]) => ({ name: `${key}=${name}`, entries }));
-  });
+  // The same groups (same arrays) while the order is the same: the tiles then do not re-render
+  // with the page when an incident or a maintenance window changes somewhere.
+  const groups = useMemo(
+    () =>
+      stableComputed(
+        () => wallGroups(store),
+        (a, b) =>
+          a.length === b.length &&
+          a.every((g, i) => g.name === b[i]?.name && sameEntries(g.entries, b[i].entries)),
+      ),
+    [store],
+  );
 
   const searchRef = useRef<HTMLInputElement>(null);
   useEffect(() => {

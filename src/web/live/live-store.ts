@@ -36,6 +36,30 @@ export interface StreamEntry {
   readonly state: Signal<LiveState | null>;
   readonly meter: Signal<Meter | null>;
   readonly thumb: Signal<Thumb | null>;
+  /** Its open incidents; the same array until one of them changes. */
+  readonly open: ReadonlySignal<readonly Incident[]>;
+  /** Its active maintenance windows; the same array until the set changes. */
+  readonly muted: ReadonlySignal<readonly MaintenanceWindow[]>;
+}
+
+const NONE: readonly never[] = [];
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * A computed signal that keeps its previous value while `equal` says nothing changed, so its
+ * readers (a hundred tiles) are not re-rendered by a recomputation that found the same thing.
+ */
+export function stableComputed<T>(fn: () => T, equal: (a: T, b: T) => boolean): ReadonlySignal<T> {
+  let prev: { value: T } | null = null;
+  return computed(() => {
+    const next = fn();
+    if (prev !== null && equal(prev.value, next)) return prev.value;
+    prev = { value: next };
+    return next;
+  });
 }
 
 const PEAK_HOLD_MS = 3000;
@@ -82,16 +106,18 @@ export class LiveStore {
     return out;
   });
 
-  /** Stream id → its active maintenance windows. */
-  readonly mutedStreams: ReadonlySignal<ReadonlyMap<string, readonly MaintenanceWindow[]>> = computed(() => {
-    const out = new Map<string, readonly MaintenanceWindow[]>();
-    const now = this.now.value;
-    for (const e of this.entries.value.values()) {
-      const w = openWindowsFor(e.stream.value, this.maintenance.value, now);
-      if (w.length > 0) out.set(e.id, w);
-    }
-    return out;
-  });
+  /** Stream id → its active maintenance windows (a new map only when a stream's set changes). */
+  readonly mutedStreams: ReadonlySignal<ReadonlyMap<string, readonly MaintenanceWindow[]>> = stableComputed(
+    () => {
+      const out = new Map<string, readonly MaintenanceWindow[]>();
+      for (const e of this.entries.value.values()) {
+        const w = e.muted.value;
+        if (w.length > 0) out.set(e.id, w);
+      }
+      return out;
+    },
+    (a, b) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v),
+  );
 
   private queue: LiveEvent[] = [];
   private frameRequested = false;
@@ -174,7 +200,19 @@ export class LiveStore {
   }
 
   private makeEntry(s: Stream): StreamEntry {
-    return { id: s.id, stream: signal(s), state: signal(null), meter: signal(null), thumb: signal(null) };
+    const stream = signal(s);
+    return {
+      id: s.id,
+      stream,
+      state: signal(null),
+      meter: signal(null),
+      thumb: signal(null),
+      open: stableComputed(() => this.openByStream.value.get(s.id) ?? NONE, sameItems),
+      muted: stableComputed(
+        () => openWindowsFor(stream.value, this.maintenance.value, this.now.value),
+        sameItems,
+      ),
+    };
   }
 
   private connect(): void {
