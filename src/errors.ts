@@ -16,7 +16,7 @@ export const ERROR_CODES = {
   SQM_ERR_NOT_FOUND: "the requested object does not exist",
   SQM_ERR_FORBIDDEN_URL: "the URL is not allowed by the configuration",
   SQM_ERR_CONFLICT: "the object conflicts with an existing one (e.g. a stream name is taken)",
-  SQM_ERR_STORE: "the database could not be opened or migrated",
+  SQM_ERR_STORE: "the database could not be opened, migrated or reached",
   SQM_ERR_BLOB_KEY: "a blob key is not valid (empty, absolute, or escapes the store)",
   SQM_ERR_BLOB_STORE: "the blob store (directory or S3 bucket) refused a request",
   SQM_ERR_PLAYLIST_PARSE: "an HLS playlist does not follow RFC 8216",

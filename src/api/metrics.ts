@@ -8,22 +8,12 @@
  * severities, detectors, channels and outcomes come from known sets, anything else is `other`.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import { DETECTORS } from "../detect/registry.js";
+import { DETECTORS, INCIDENT_TYPES } from "../detect/registry.js";
 import { SEVERITIES } from "../incident.js";
 import type { MetricsSnapshot } from "../service/service-facade.js";
 
-/** The incident types of DESIGN.md. A new detector's types are added here with it. */
-export const KNOWN_INCIDENT_TYPES: ReadonlySet<string> = new Set([
-  "video.freeze",
-  "video.black",
-  "video.blockiness",
-  "audio.silence",
-  "audio.clipping",
-  "audio.loudness",
-  "av.sync",
-  "stream.gap",
-  "stream.down",
-]);
+/** Every incident type a registered detector declares; anything else is counted as `other`. */
+export const KNOWN_INCIDENT_TYPES: ReadonlySet<string> = new Set(INCIDENT_TYPES.keys());
 const KNOWN_SEVERITIES: ReadonlySet<string> = new Set(SEVERITIES);
 const KNOWN_CHANNELS: ReadonlySet<string> = new Set(["webhook", "slack", "pagerduty"]);
 const KNOWN_OUTCOMES: ReadonlySet<string> = new Set(["delivered", "retry", "failed"]);
@@ -48,6 +38,8 @@ export class ApiMetrics {
   private readonly costPerMediaSecond: Gauge<"stream">;
   private readonly deliveries: Counter<"channel" | "outcome">;
   private readonly deliveryFailures: Counter<"channel">;
+  private readonly workerStreams: Gauge<"worker" | "pool">;
+  private readonly workerLoad: Gauge<"worker" | "pool">;
   private readonly knownDetectors: ReadonlySet<string> = new Set(DETECTORS.map((d) => d.type));
 
   constructor(
@@ -101,6 +93,18 @@ export class ApiMetrics {
       name: "streamqc_alert_delivery_failures_total",
       help: "Alerts given up on after the last retry, by channel.",
       labelNames: ["channel"],
+      registers,
+    });
+    this.workerStreams = new Gauge({
+      name: "streamqc_fleet_worker_streams",
+      help: "Fleet: stream leases each worker holds (from the database).",
+      labelNames: ["worker", "pool"],
+      registers,
+    });
+    this.workerLoad = new Gauge({
+      name: "streamqc_fleet_worker_load",
+      help: "Fleet: each worker's measured load, CPU seconds per media second over its streams.",
+      labelNames: ["worker", "pool"],
       registers,
     });
     new Gauge({
@@ -159,6 +163,8 @@ export class ApiMetrics {
       this.costPerMediaSecond,
       this.deliveries,
       this.deliveryFailures,
+      this.workerStreams,
+      this.workerLoad,
     ]) {
       m.reset();
     }
@@ -195,6 +201,10 @@ export class ApiMetrics {
     }
     for (const f of s.alertFailures) {
       this.deliveryFailures.inc({ channel: bounded(f.channel, KNOWN_CHANNELS) }, f.count);
+    }
+    for (const w of s.workers ?? []) {
+      this.workerStreams.set({ worker: w.name, pool: w.pool }, w.streams);
+      this.workerLoad.set({ worker: w.name, pool: w.pool }, w.load);
     }
   }
 }

@@ -127,10 +127,35 @@ export const StreamStateSchema = named(
       perMediaSecond: z.number().nullable().describe("CPU seconds per second of media; null before media."),
     }),
     detectorCpuMs: z.record(z.string(), z.number()),
+    worker: z
+      .string()
+      .nullable()
+      .optional()
+      .describe(
+        "Fleet: the worker holding the stream's lease, or null when none does. Absent on a single process.",
+      ),
+    epoch: z
+      .number()
+      .int()
+      .optional()
+      .describe("Fleet: the lease's fencing epoch (moves on with every claim)."),
   }),
   "StreamState",
 );
 export type StreamState = z.infer<typeof StreamStateSchema>;
+
+export const WorkerSchema = named(
+  z.object({
+    name: z.string(),
+    pool: z.string(),
+    capacity: z.number().int(),
+    streams: z.number().int().describe("Streams it holds an unexpired lease on."),
+    load: z.number().describe("Measured load: its streams' CPU seconds per media second, summed."),
+    lastRenewal: z.string().describe("ISO 8601, database clock: its last lease renewal."),
+  }),
+  "Worker",
+);
+export const WorkerListSchema = z.object({ items: z.array(WorkerSchema) });
 
 export const EvidenceRefSchema = z.object({
   name: z.string(),

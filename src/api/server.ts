@@ -26,6 +26,7 @@ import { z } from "zod";
 import { StreamqcError, isStreamqcError, type ErrorCode } from "../errors.js";
 import { EventHub, withEvidenceUrls, type EventHubOptions } from "./event-hub.js";
 import { ApiMetrics } from "./metrics.js";
+import { workersRoutes } from "./workers-routes.js";
 import { redactUrl } from "./redact.js";
 import { registerWebAssets, WEB_PUBLIC_ROUTES } from "./web-assets.js";
 import {
@@ -254,6 +255,7 @@ export function buildApi(facade: ServiceFacade, options: ApiOptions): ApiInstanc
     },
     { prefix: API_PREFIX },
   );
+  void app.register(workersRoutes(facade), { prefix: API_PREFIX });
 
   void app.register((root: ApiInstance, _opts, done) => {
     root.get(

@@ -37,6 +37,27 @@ export interface ServeOptions {
   readonly host?: string;
   readonly port?: string;
   readonly demo: boolean;
+  readonly db?: string;
+  /** commander's `--no-monitor`: false when given. */
+  readonly monitor: boolean;
+  readonly allowSimulated: boolean;
+}
+
+export interface WorkerCliOptions {
+  readonly db?: string;
+  readonly name?: string;
+  readonly pool?: string;
+  readonly capacity?: string;
+  readonly config?: string;
+  readonly leaseMs?: string;
+  readonly renewMs?: string;
+  readonly claimMs?: string;
+  readonly safetyMs?: string;
+  readonly rebalanceMs?: string;
+  readonly claimBatch?: string;
+  readonly adoptGraceMs?: string;
+  readonly metricsPort?: string;
+  readonly allowSimulated: boolean;
 }
 
 export interface EvalOptions {

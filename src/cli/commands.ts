@@ -17,6 +17,7 @@ import type {
   Io,
   ServeOptions,
   WatchOptions,
+  WorkerCliOptions,
 } from "./command-options.js";
 import { FORMATS } from "./output.js";
 
@@ -96,9 +97,50 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     .option("--host <host>", "address to listen on (default 127.0.0.1; beyond localhost a token is required)")
     .option("--port <port>", "port to listen on (default 8080; 0 picks a free one)")
     .option("--demo", "also start two live demo channels on loopback (UDP and HLS)", false)
+    .option(
+      "--db <url>",
+      "a fleet's PostgreSQL database (default $STREAMQC_DATABASE_URL; none: SQLite in --data)",
+    )
+    .option("--no-monitor", "with --db: run no streams here, only the API, live events and alert dispatch")
+    .addOption(
+      new Option("--allow-simulated", "accept sim: streams (tests and benchmarks)").default(false).hideHelp(),
+    )
     .action(async (opts: ServeOptions) => {
       const { runServe } = await import("./serve-command.js");
       setExit(await runServe(opts, io));
+    });
+
+  command("worker")
+    .description(
+      "run as a fleet worker: claim streams of a pool from PostgreSQL under leases and monitor them",
+    )
+    .option("--db <url>", "the fleet's PostgreSQL database (default $STREAMQC_DATABASE_URL)")
+    .option("--name <name>", "unique worker name (default <host>-<pid>)")
+    .option("--pool <pool>", "run only streams whose profile names this pool", "default")
+    .option("--capacity <n>", "most streams at once", "50")
+    .option("--config <file>", "the service configuration (profiles, alerts, evidence, ffmpeg)")
+    .option("--lease-ms <ms>", "lease length, judged by the database's clock", "10000")
+    .option("--renew-ms <ms>", "renewal period", "3000")
+    .option("--claim-ms <ms>", "poll for free streams", "1000")
+    .option("--safety-ms <ms>", "stop a stream this long before its lease could expire", "2000")
+    .option("--rebalance-ms <ms>", "give at most one stream back per period to balance load", "5000")
+    .option("--claim-batch <n>", "most streams claimed per poll", "25")
+    .option(
+      "--adopt-grace-ms <ms>",
+      "how long an incident left open by a dead owner waits to be seen again",
+      "30000",
+    )
+    .option("--metrics-port <port>", "serve Prometheus metrics on 127.0.0.1:PORT")
+    .addOption(
+      new Option("--allow-simulated", "run sim: streams (tests and benchmarks)").default(false).hideHelp(),
+    )
+    .addHelpText(
+      "after",
+      "\nSIGTERM drains: streams are released and claimed by other workers within about 2 s (docs/fleet.md).",
+    )
+    .action(async (opts: WorkerCliOptions) => {
+      const { runWorker } = await import("./worker-command.js");
+      setExit(await runWorker(opts, io));
     });
 
   command("eval")

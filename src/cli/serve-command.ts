@@ -1,5 +1,7 @@
 /**
- * `streamqc serve [--config FILE] [--data DIR] [--host H] [--port P] [--demo]`: the service on
+ * `streamqc serve [--config FILE] [--data DIR] [--host H] [--port P] [--demo] [--db URL]
+ * [--no-monitor]`: with `--db` (or STREAMQC_DATABASE_URL) the API process of a fleet
+ * (src/fleet/start-fleet-service.ts); without it, the service on
  * the embedded default (SQLite in a data directory, evidence in a directory), with the HTTP
  * API, live events, metrics and alert delivery. `--demo` adds live test channels made on
  * loopback so that incidents appear within a minute of starting.
@@ -140,17 +142,33 @@ export async function runServe(values: ServeCliOptions, io: Io): Promise<number>
     ...(values.host !== undefined ? { host: values.host } : {}),
     ...(port !== undefined ? { port } : {}),
   };
-  const base = values.config ? undefined : {};
-  const running = await startService({
-    ...(values.config ? { config: values.config } : {}),
-    overrides: {
-      ...(base ?? {}),
-      ...(values.data !== undefined ? { dataDir: values.data } : {}),
-      ...(Object.keys(server).length > 0 ? { server: server as ServiceConfig["server"] } : {}),
-      ...(values.demo ? { demo: true } : {}),
-    },
-    logStream: out,
-  });
+  const db = values.db ?? readEnvironment().databaseUrl;
+  if (!values.monitor && db === undefined) {
+    throw new StreamqcError("SQM_ERR_USAGE", "--no-monitor needs --db (a fleet database)");
+  }
+  const overrides = {
+    ...(values.data !== undefined ? { dataDir: values.data } : {}),
+    ...(Object.keys(server).length > 0 ? { server: server as ServiceConfig["server"] } : {}),
+    ...(values.demo ? { demo: true } : {}),
+  };
+  // With a database: the fleet's API process (docs/fleet.md); without: everything in one process.
+  const running =
+    db !== undefined
+      ? await (
+          await import("../fleet/start-fleet-service.js")
+        ).startFleetService({
+          db,
+          monitor: values.monitor,
+          ...(values.config ? { config: values.config } : {}),
+          overrides,
+          allowSimulated: values.allowSimulated,
+          logStream: out,
+        })
+      : await startService({
+          ...(values.config ? { config: values.config } : {}),
+          overrides,
+          logStream: out,
+        });
   process.stderr.write(
     `streamqc: serving on ${running.url} (dashboard ${running.url}/, API ${running.url}/api/v1, metrics ${running.url}/metrics); Ctrl-C stops\n`,
   );

@@ -10,6 +10,8 @@ export interface Environment {
   /** API bearer token. */
   readonly apiToken: string | undefined;
   readonly logLevel: string;
+  /** PostgreSQL URL of a fleet (`--db`); unset means the embedded SQLite store. */
+  readonly databaseUrl: string | undefined;
   /** The directories of PATH, where a bare `ffmpeg` is looked up. */
   readonly searchPath: readonly string[];
 }
@@ -20,6 +22,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     ffprobePath: env["STREAMQC_FFPROBE"] ?? "ffprobe",
     apiToken: env["STREAMQC_API_TOKEN"] || undefined,
     logLevel: env["STREAMQC_LOG_LEVEL"] ?? "info",
+    databaseUrl: env["STREAMQC_DATABASE_URL"] || undefined,
     searchPath: Object.freeze((env["PATH"] ?? "").split(delimiter).filter((d) => d !== "")),
   });
 }

@@ -3,7 +3,7 @@
  * incident type. Validated once against every registered detector's own schema, then frozen.
  */
 import { z } from "zod";
-import { DETECTORS } from "../detect/registry.js";
+import { DETECTORS, INCIDENT_TYPES } from "../detect/registry.js";
 import type { DetectorDefinition } from "../detect/detector.js";
 import { StreamqcError } from "../errors.js";
 import { SEVERITIES, type Severity } from "../incident.js";
@@ -16,26 +16,30 @@ export const ProfileSchema = z
       .default({}),
     /** Severity per incident type or type prefix (`hls`), overriding DEFAULT_SEVERITY. */
     severity: z.record(z.string(), z.enum(SEVERITIES)).default({}),
+    /**
+     * The fleet pool whose workers run streams of this profile (`streamqc worker --pool`),
+     * e.g. `light`, `full`, `radio`. Default: `default`. Ignored without a fleet.
+     */
+    pool: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, "1-64 letters, digits, '.', '_' or '-'")
+      .optional(),
   })
   .strict();
 
 export type ProfileInput = z.input<typeof ProfileSchema>;
 
-/** Defaults by how much a viewer suffers: a black or dead channel is worst. */
-export const DEFAULT_SEVERITY: Readonly<Record<string, Severity>> = {
-  "video.black": "critical",
-  "stream.down": "critical",
-  "video.freeze": "major",
-  "audio.silence": "major",
-  "video.blockiness": "major",
-  "av.sync": "major",
-  "stream.gap": "major",
-  "audio.clipping": "minor",
-  "audio.loudness": "minor",
+/**
+ * Default severity per incident type, from the types each registered detector declares
+ * (`emits` in detect/registry.ts), plus a fallback per family for types no detector declares
+ * (a fault type added to a source before its detector lists it).
+ */
+export const DEFAULT_SEVERITY: Readonly<Record<string, Severity>> = Object.freeze({
   hls: "minor",
   ts: "minor",
   stream: "minor",
-};
+  ...Object.fromEntries(INCIDENT_TYPES),
+});
 
 export interface ResolvedDetector {
   readonly definition: DetectorDefinition;
@@ -44,6 +48,8 @@ export interface ResolvedDetector {
 
 export interface ResolvedProfile {
   readonly detectors: readonly ResolvedDetector[];
+  /** The fleet pool that runs streams of this profile. */
+  readonly pool: string;
   severityOf(type: string): Severity;
 }
 
@@ -81,6 +87,7 @@ export function resolveProfile(input: unknown, where = "profile"): ResolvedProfi
   const severity = { ...DEFAULT_SEVERITY, ...parsed.data.severity };
   return Object.freeze({
     detectors: Object.freeze(detectors),
+    pool: parsed.data.pool ?? "default",
     severityOf(type: string): Severity {
       return severity[type] ?? severity[type.split(".")[0] ?? ""] ?? "minor";
     },

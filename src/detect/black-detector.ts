@@ -176,6 +176,7 @@ interface FrameStats {
 export const blackDetector = defineDetector({
   type: TYPE,
   description: "The picture is black: nearly all pixels near black and flat (a logo may remain).",
+  emits: [{ type: TYPE, severity: "critical" }],
   needs: { video: true },
   options: BlackOptions,
   create: (options, sink) => new BlackDetector(options, sink),

@@ -260,6 +260,7 @@ export const blockinessDetector = defineDetector({
   type: "video.blockiness",
   description:
     "video.blockiness (macroblocking) from decoder concealment reports, keyframe refresh and block edges on detail frames",
+  emits: [{ type: "video.blockiness", severity: "major" }],
   needs: { video: true, detail: true },
   options: BlockinessOptions,
   create: (options, sink) => new BlockinessDetector(options, sink),

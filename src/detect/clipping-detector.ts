@@ -146,6 +146,7 @@ export class ClippingDetector implements Detector {
 export const clippingDetector = defineDetector({
   type: TYPE,
   description: "Runs of consecutive full-scale samples that recur: hard clipping.",
+  emits: [{ type: TYPE, severity: "minor" }],
   needs: { audio: true },
   options: ClippingOptions,
   create: (options, sink) => new ClippingDetector(options, sink),

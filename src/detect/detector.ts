@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { Severity } from "../incident.js";
 import type { AudioBlock, DetailFrame, StreamEvent, VideoFrame } from "../ingest/media.js";
 
 /**
@@ -43,10 +44,28 @@ export interface Detector {
   measure?(): Readonly<Record<string, number | string | boolean | null>>;
 }
 
-/** How a detector is registered: its options schema (with documented defaults) and a factory. */
+/** An incident type a detector reports, with the severity it has unless a profile says otherwise. */
+export interface EmittedType {
+  /** The dotted incident type, e.g. `audio.loudness`. */
+  readonly type: string;
+  /** Default severity: by how much a viewer suffers (a black or dead channel is worst). */
+  readonly severity: Severity;
+}
+
+/**
+ * How a detector is registered: its options schema (with documented defaults), the incident
+ * types it emits and a factory. The metrics' label set and the default severities are derived
+ * from `emits`, so a new detector's types are known everywhere by registering it.
+ */
 export interface DetectorDefinition<S extends z.ZodType = z.ZodType> {
   readonly type: string;
   readonly description: string;
+  /**
+   * Every incident type this detector can report (the condition types its sink receives).
+   * Optional here only so a module can be registered with its types given beside it
+   * (`register` in registry.ts); every registered detector has them.
+   */
+  readonly emits?: readonly EmittedType[];
   readonly needs: { readonly video?: boolean; readonly detail?: boolean; readonly audio?: boolean };
   readonly options: S;
   create(options: z.output<S>, sink: ConditionSink): Detector;

@@ -9,7 +9,20 @@
  */
 import { z } from "zod";
 import type { AudioBlock, StreamEvent, VideoFrame } from "../ingest/media.js";
+import { TS_CHECKS } from "../ingest/ts-analyzer.js";
 import { defineDetector, type Condition, type ConditionSink, type Detector } from "./detector.js";
+
+/** The faults the HLS source reports (src/ingest/hls/hls-source.ts; DETECTORS.md lists them). */
+export const HLS_FAULT_TYPES = [
+  "hls.stale-playlist",
+  "hls.sequence-regress",
+  "hls.uri-changed",
+  "hls.segment-too-long",
+  "hls.segment-failed",
+  "hls.segment-slow",
+  "hls.malformed",
+  "hls.unsupported-encryption",
+] as const;
 
 export const FaultOptionsSchema = z.object({
   /**
@@ -126,6 +139,8 @@ export class FaultDetector implements Detector {
 export const transportHealthDetector = defineDetector({
   type: "ts.health",
   description: "MPEG-TS health (ETSI TR 101 290 priority 1 and 2) from the TS analyzer's ts.* faults.",
+  // Transport faults: the picture and sound usually survive them, so minor unless a profile says otherwise.
+  emits: Object.keys(TS_CHECKS).map((type) => ({ type, severity: "minor" as const })),
   needs: {},
   options: FaultOptionsSchema,
   create: (options, sink) => new FaultDetector("ts.health", ["ts."], options, sink),
@@ -134,6 +149,7 @@ export const transportHealthDetector = defineDetector({
 export const hlsHealthDetector = defineDetector({
   type: "hls.health",
   description: "HLS playlist and segment health (RFC 8216) from the HLS source's hls.* faults.",
+  emits: HLS_FAULT_TYPES.map((type) => ({ type, severity: "minor" as const })),
   needs: {},
   options: FaultOptionsSchema,
   create: (options, sink) => new FaultDetector("hls.health", ["hls."], options, sink),

@@ -322,6 +322,7 @@ function blockSums(
 export const freezeDetector = defineDetector({
   type: TYPE,
   description: "The picture does not change (block means against the freeze's first frame).",
+  emits: [{ type: "video.freeze", severity: "major" }],
   needs: { video: true },
   options: FreezeOptions,
   create: (options, sink) => new FreezeDetector(options, sink),

@@ -191,6 +191,7 @@ export class SilenceDetector implements Detector {
 export const silenceDetector = defineDetector({
   type: TYPE,
   description: "All channels below a level (RMS over short windows) for a minimum time.",
+  emits: [{ type: TYPE, severity: "major" }],
   needs: { audio: true },
   options: SilenceOptions,
   create: (options, sink) => new SilenceDetector(options, sink),

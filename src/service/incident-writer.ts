@@ -6,6 +6,7 @@
 import { StreamqcError } from "../errors.js";
 import { roundTime, type Severity } from "../incident.js";
 import { newId } from "../store/ids.js";
+import type { Fence } from "../store/lease-port.js";
 import type { IncidentStore, StoredIncident, StreamStore } from "../store/store.js";
 import type { AlertRouter } from "../alert/alert-router.js";
 
@@ -45,7 +46,8 @@ export class IncidentWriter {
     return stream;
   }
 
-  async open(incident: OpenIncident): Promise<StoredIncident> {
+  /** `fence`: a fleet worker's lease on the stream; every write below is refused without it. */
+  async open(incident: OpenIncident, fence?: Fence): Promise<StoredIncident> {
     const stream = await this.#stream(incident.streamId);
     const now = this.#now();
     const id = newId(now.getTime());
@@ -59,6 +61,7 @@ export class IncidentWriter {
     const stored = await this.#store.recordIncident(
       { ...incident, id, startedAt, details, alertState: plan.alertState },
       plan.deliveries,
+      fence,
     );
     if (plan.deliveries.length > 0) this.#notify();
     return stored;
@@ -67,6 +70,7 @@ export class IncidentWriter {
   async update(
     id: string,
     patch: { severity?: Severity; details?: Readonly<Record<string, unknown>> },
+    fence?: Fence,
   ): Promise<StoredIncident> {
     const before = await this.#get(id);
     const stream = await this.#stream(before.streamId);
@@ -76,7 +80,7 @@ export class IncidentWriter {
       details: { ...(patch.details ?? before.details) },
     };
     const deliveries = await this.#router.planUpdate(stream, before, after, this.#now());
-    const stored = await this.#store.updateIncident(id, patch, deliveries);
+    const stored = await this.#store.updateIncident(id, patch, deliveries, fence);
     if (deliveries.length > 0) this.#notify();
     return stored;
   }
@@ -85,6 +89,7 @@ export class IncidentWriter {
     id: string,
     end: number,
     options: { endedAt?: string; details?: Readonly<Record<string, unknown>> } = {},
+    fence?: Fence,
   ): Promise<StoredIncident> {
     const before = await this.#get(id);
     if (before.end !== null) return before;
@@ -94,7 +99,7 @@ export class IncidentWriter {
     const details = { ...(options.details ?? before.details) };
     const after = { ...before, end, endedAt, duration: roundTime(end - before.start), details };
     const deliveries = await this.#router.planClose(stream, before, after, now);
-    const stored = await this.#store.updateIncident(id, { end, endedAt, details }, deliveries);
+    const stored = await this.#store.updateIncident(id, { end, endedAt, details }, deliveries, fence);
     if (deliveries.length > 0) this.#notify();
     return stored;
   }

@@ -28,10 +28,10 @@ import type {
 import type { ResolvedProfile } from "../config/profile.js";
 import { StreamqcError, errorMessage, isStreamqcError } from "../errors.js";
 import type { BlobStore } from "../store/blob-store.js";
-import { saveEvidence } from "../store/evidence-writer.js";
-import type { Store, StoredIncident as StoreIncident, StreamRecord } from "../store/store.js";
-import type { IncidentEvent } from "../monitor/stream-monitor.js";
+import type { Store, StreamRecord } from "../store/store.js";
 import { openSource } from "../ingest/open-source.js";
+import { applyConfiguredStreams } from "./configured-streams.js";
+import { IncidentRecorder, toFacadeIncident } from "./incident-recorder.js";
 import { StreamRunner, type StreamDefinition } from "./stream-runner.js";
 
 export interface MonitorServiceOptions {
@@ -49,27 +49,7 @@ export interface MonitorServiceOptions {
   readonly levelsEverySeconds?: number;
 }
 
-/** Updates of one incident's measurements are written at most this often. */
-const UPDATE_EVERY_MS = 5000;
-
 type FacadeIncident = Awaited<ReturnType<ServiceFacade["getIncident"]>>;
-
-function toFacadeIncident(i: StoreIncident): NonNullable<FacadeIncident> {
-  return {
-    id: i.id,
-    streamId: i.streamId,
-    stream: i.stream,
-    type: i.type,
-    start: i.start,
-    end: i.end,
-    duration: i.duration,
-    severity: i.severity,
-    details: { ...i.details },
-    startedAt: i.startedAt,
-    endedAt: i.endedAt,
-    evidence: i.evidence.map((e) => ({ name: e.name, contentType: e.contentType, size: e.size })),
-  };
-}
 
 function toStream(r: StreamRecord): Stream {
   return {
@@ -84,26 +64,25 @@ function toStream(r: StreamRecord): Stream {
   };
 }
 
-interface Tracked {
-  storedId: Promise<string | null>;
-  lastUpdateMs: number;
-  pendingDetails: Readonly<Record<string, unknown>> | null;
-  timer: NodeJS.Timeout | null;
-}
-
 export class MonitorService implements ServiceFacade {
   readonly allowLocalFiles: boolean;
   private readonly runners = new Map<string, StreamRunner>();
   /** The last state of streams that are not running, so that their state reads `stopped`, not unknown. */
   private readonly stoppedStates = new Map<string, ApiStreamState>();
-  private readonly queues = new Map<string, Promise<unknown>>();
-  private readonly tracked = new Map<string, Tracked>();
+  private readonly recorder: IncidentRecorder;
   private readonly listeners = new Set<(e: ServiceEvent) => void>();
   private started = false;
   private closed = false;
 
   constructor(private readonly o: MonitorServiceOptions) {
     this.allowLocalFiles = o.allowLocalFiles;
+    this.recorder = new IncidentRecorder({
+      store: o.store,
+      blobs: o.blobs,
+      writer: o.writer,
+      logger: o.logger,
+      emit: (e) => this.emit(e),
+    });
   }
 
   profileNames(): readonly string[] {
@@ -137,44 +116,7 @@ export class MonitorService implements ServiceFacade {
       reason: string;
     }[] = [],
   ): Promise<void> {
-    for (const c of configured) {
-      const existing = await this.o.store.getStreamByName(c.name);
-      if (!existing) {
-        await this.o.store.createStream({
-          name: c.name,
-          url: c.url,
-          profile: c.profile,
-          labels: c.labels,
-          enabled: c.enabled,
-        });
-      } else if (
-        existing.url !== c.url ||
-        existing.profile !== c.profile ||
-        JSON.stringify(existing.labels) !== JSON.stringify(c.labels)
-      ) {
-        await this.o.store.updateStream(existing.id, { url: c.url, profile: c.profile, labels: c.labels });
-      }
-    }
-    for (const w of maintenance) {
-      const streamId =
-        w.stream === undefined ? null : ((await this.o.store.getStreamByName(w.stream))?.id ?? null);
-      if (w.stream !== undefined && streamId === null) continue;
-      const known = await this.o.store.listMaintenanceWindows();
-      const same = known.some(
-        (k) =>
-          k.streamId === streamId &&
-          Date.parse(k.startsAt) === Date.parse(w.startsAt) &&
-          Date.parse(k.endsAt) === Date.parse(w.endsAt),
-      );
-      if (!same) {
-        await this.o.store.addMaintenanceWindow({
-          streamId,
-          startsAt: w.startsAt,
-          endsAt: w.endsAt,
-          reason: w.reason,
-        });
-      }
-    }
+    await applyConfiguredStreams(this.o.store, configured, maintenance);
     await this.closeLeftoverIncidents();
     for (const s of await this.o.store.listStreams()) {
       if (s.enabled) this.startRunner(s);
@@ -233,7 +175,7 @@ export class MonitorService implements ServiceFacade {
       ffmpegPath: this.o.ffmpegPath,
       allowFiles: this.o.allowLocalFiles,
       ...(this.o.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.o.stallTimeoutMs } : {}),
-      onIncident: (e) => this.incident(r.id, e),
+      onIncident: (e) => this.recorder.handle(r.id, e),
       onState: (state) => {
         log.info({ status: state.status, error: state.lastError }, "stream state");
         this.emit({ type: "stream.state", state: state });
@@ -250,103 +192,6 @@ export class MonitorService implements ServiceFacade {
     this.runners.set(r.id, runner);
     runner.start();
     return runner;
-  }
-
-  /** Runs store work for one stream in order; a failure is logged, never thrown at the runner. */
-  private enqueue(streamId: string, work: () => Promise<void>): Promise<void> {
-    const prev = this.queues.get(streamId) ?? Promise.resolve();
-    const next = prev.then(work).catch((err: unknown) => {
-      this.o.logger.error({ streamId, err: errorMessage(err) }, "could not record incident");
-    });
-    this.queues.set(streamId, next);
-    return next;
-  }
-
-  private incident(streamId: string, e: IncidentEvent): void {
-    const key = e.incident.id ?? `${e.incident.type}@${e.incident.start}`;
-    if (e.phase === "open") {
-      let resolveId!: (id: string | null) => void;
-      const tracked: Tracked = {
-        storedId: new Promise((r) => (resolveId = r)),
-        lastUpdateMs: Date.now(),
-        pendingDetails: null,
-        timer: null,
-      };
-      this.tracked.set(key, tracked);
-      void this.enqueue(streamId, async () => {
-        try {
-          // The incident and its outbox rows in one transaction, before any alert can leave.
-          const stored = await this.o.writer.open({
-            streamId,
-            type: e.incident.type,
-            severity: e.incident.severity,
-            start: e.incident.start,
-            ...(e.incident.startedAt ? { startedAt: e.incident.startedAt } : {}),
-            details: e.incident.details,
-          });
-          resolveId(stored.id);
-          for (const [name, thumb] of [
-            ["before.jpg", e.evidence.before],
-            ["during.jpg", e.evidence.during],
-          ] as const) {
-            if (thumb)
-              await saveEvidence(this.o.store, this.o.blobs, stored.id, name, thumb.jpeg, "image/jpeg");
-          }
-          const measured = new TextEncoder().encode(
-            JSON.stringify({ incident: e.incident, details: e.incident.details }, null, 2),
-          );
-          await saveEvidence(
-            this.o.store,
-            this.o.blobs,
-            stored.id,
-            "measurements.json",
-            measured,
-            "application/json",
-          );
-          const full = await this.o.store.getIncident(stored.id);
-          this.emit({ type: "incident.opened", incident: toFacadeIncident(full ?? stored) });
-        } catch (err) {
-          resolveId(null);
-          throw err;
-        }
-      });
-      return;
-    }
-    const tracked = this.tracked.get(key);
-    if (!tracked) return;
-    if (e.phase === "update") {
-      tracked.pendingDetails = e.incident.details;
-      const due = tracked.lastUpdateMs + UPDATE_EVERY_MS - Date.now();
-      if (tracked.timer) return;
-      tracked.timer = setTimeout(() => this.flushUpdate(streamId, tracked), Math.max(0, due));
-      tracked.timer.unref();
-      return;
-    }
-    if (tracked.timer) clearTimeout(tracked.timer);
-    this.tracked.delete(key);
-    void this.enqueue(streamId, async () => {
-      const id = await tracked.storedId;
-      if (!id) return;
-      const stored = await this.o.writer.close(id, e.incident.end ?? e.incident.start, {
-        ...(e.incident.endedAt ? { endedAt: e.incident.endedAt } : {}),
-        details: e.incident.details,
-      });
-      this.emit({ type: "incident.closed", incident: toFacadeIncident(stored) });
-    });
-  }
-
-  private flushUpdate(streamId: string, tracked: Tracked): void {
-    tracked.timer = null;
-    const details = tracked.pendingDetails;
-    tracked.pendingDetails = null;
-    tracked.lastUpdateMs = Date.now();
-    if (!details) return;
-    void this.enqueue(streamId, async () => {
-      const id = await tracked.storedId;
-      if (!id) return;
-      const stored = await this.o.writer.update(id, { details });
-      this.emit({ type: "incident.updated", incident: toFacadeIncident(stored) });
-    });
   }
 
   // ---- ServiceFacade: streams
@@ -413,7 +258,7 @@ export class MonitorService implements ServiceFacade {
       await runner.stop();
       this.stoppedStates.set(id, runner.state());
     }
-    await this.queues.get(id);
+    await this.recorder.settle(id);
   }
 
   async deleteStream(id: string): Promise<boolean> {
@@ -574,8 +419,7 @@ export class MonitorService implements ServiceFacade {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.runners.keys()].map((id) => this.stopRunner(id)));
-    for (const t of this.tracked.values()) if (t.timer) clearTimeout(t.timer);
-    await Promise.all(this.queues.values());
+    await this.recorder.close();
     await this.o.dispatcher.close();
   }
 }

@@ -19,6 +19,7 @@ import type {
   StreamPatch,
   StreamState,
 } from "../api/schemas.js";
+import type { WorkerInfo } from "../store/lease-port.js";
 
 /** An incident as stored: the API adds each evidence item's `url`. */
 export type StoredIncident = Omit<ApiIncident, "evidence"> & {
@@ -81,6 +82,8 @@ export interface MetricsSnapshot {
   }[];
   /** Deliveries given up on (after the last retry). */
   readonly alertFailures: readonly { readonly channel: string; readonly count: number }[];
+  /** Fleet: each worker's streams and measured load (from the database). */
+  readonly workers?: readonly WorkerInfo[];
 }
 
 export interface ServiceFacade {
@@ -121,6 +124,8 @@ export interface ServiceFacade {
   subscribe(listener: (event: ServiceEvent) => void): () => void;
 
   metrics(): Promise<MetricsSnapshot>;
+  /** Fleet: the workers seen in the database. A single process has none (the list is empty). */
+  listWorkers?(): Promise<readonly WorkerInfo[]>;
   /** Store reachable and runners started. */
   readiness(): Promise<Readiness>;
 }

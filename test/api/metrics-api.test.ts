@@ -68,6 +68,8 @@ describe("GET /metrics", () => {
       streamqc_alert_delivery_failures_total: "counter",
       streamqc_sse_clients: "gauge",
       streamqc_sse_dropped_events_total: "counter",
+      streamqc_fleet_worker_streams: "gauge",
+      streamqc_fleet_worker_load: "gauge",
     });
     expect(t.get("streamqc_process_cpu_seconds_total")).toBe("counter");
     expect(t.get("streamqc_nodejs_heap_size_used_bytes")).toBe("gauge");

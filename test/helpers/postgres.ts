@@ -24,12 +24,15 @@ export async function freshSchema(prefix = "t"): Promise<{ name: string; drop():
 }
 
 /** Runs one statement on a short-lived connection of its own. */
-export async function adminQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+export async function adminQuery<R extends pg.QueryResultRow = Record<string, unknown>>(
+  sql: string,
+  params: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
   if (PG_URL === undefined) throw new Error(PG_SKIP_REASON);
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   try {
-    return await client.query(sql, params);
+    return await client.query<R>(sql, params);
   } finally {
     await client.end();
   }

@@ -269,6 +269,10 @@ export const loudnessDetector = defineDetector({
   type: "audio.loudness",
   description:
     "Programme loudness (BS.1770-4, sliding gated window) outside target ± tolerance; true peak over the limit (audio.true-peak).",
+  emits: [
+    { type: "audio.loudness", severity: "minor" },
+    { type: "audio.true-peak", severity: "minor" },
+  ],
   needs: { audio: true },
   options: LoudnessOptionsSchema,
   create: (options, sink) => new LoudnessDetector(options, sink),
