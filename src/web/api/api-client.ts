@@ -129,10 +129,11 @@ export const api = {
   maintenance: async (): Promise<MaintenanceWindow[]> =>
     (await call<{ items: Record<string, unknown>[] }>("GET", "/maintenance")).items.map(normalizeWindow),
   addMaintenance: async (w: {
-    streamId?: string;
+    stream?: string;
     labels?: Record<string, string>;
-    endsAt: string;
+    until: string;
     reason: string;
+    by?: string;
   }): Promise<MaintenanceWindow> => normalizeWindow(await call("POST", "/maintenance", w)),
   removeMaintenance: (id: string): Promise<void> => call("DELETE", `/maintenance/${encodeURIComponent(id)}`),
 
@@ -201,7 +202,14 @@ export function normalizeHistory(body: unknown): HistoryPoint[] {
   return times.map((t, i) => {
     const out: Record<string, number | null> = {};
     for (const [k, v] of Object.entries(cols ?? {})) {
-      if (Array.isArray(v) && k !== "t" && k !== "at" && k !== "time") {
+      if (!Array.isArray(v) || k === "t" || k === "at" || k === "time") continue;
+      if (v.length > 0 && Array.isArray(v[0])) {
+        // Per channel (`peakDbfs: [[...L], [...R]]`) becomes peakDbfs0, peakDbfs1.
+        (v as unknown[][]).forEach((ch, c) => {
+          const x = ch[i];
+          out[`${k}${c}`] = typeof x === "number" ? x : null;
+        });
+      } else {
         const x: unknown = v[i];
         out[k] = typeof x === "number" ? x : null;
       }

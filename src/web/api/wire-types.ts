@@ -28,6 +28,15 @@ export interface Levels {
 export type LiveState = Omit<StreamState, "openIncidents" | "levels"> & {
   readonly levels: Levels;
   readonly openIncidents: readonly { readonly id?: string | undefined; readonly type: string }[];
+  /** BS.1770 loudness of the stream, when the server sends it in the state. */
+  readonly loudness?: {
+    readonly momentary: number | null;
+    readonly shortTerm: number | null;
+    readonly integrated: number | null;
+    readonly truePeak: number | null;
+    readonly target: number | null;
+    readonly truePeakLimit: number | null;
+  } | null;
   /** In a fleet: the worker that runs the stream, and its lease epoch. */
   readonly worker?: string | null;
   readonly epoch?: number | null;

@@ -5,7 +5,7 @@
  */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import { api, Unavailable } from "../api/api-client.js";
+import { api, getOperator, Unavailable } from "../api/api-client.js";
 import type { LiveStore } from "../live/live-store.js";
 import { dateTimeText, two } from "../util/format.js";
 
@@ -61,13 +61,13 @@ export function MaintenancePage({ store }: { store: LiveStore }) {
       message.value = { text: "Give a reason: others will see it on the wall.", error: true };
       return;
     }
-    let selector: { streamId: string } | { labels: Record<string, string> };
+    let selector: { stream: string } | { labels: Record<string, string> };
     if (target.value === "stream") {
       if (streamId.value === "") {
         message.value = { text: "Choose a stream.", error: true };
         return;
       }
-      selector = { streamId: streamId.value };
+      selector = { stream: streamId.value };
     } else {
       const parsed = parseLabels(labels.value);
       if (!parsed) {
@@ -77,7 +77,13 @@ export function MaintenancePage({ store }: { store: LiveStore }) {
       selector = { labels: parsed };
     }
     try {
-      await api.addMaintenance({ ...selector, endsAt: endsAt.toISOString(), reason: reason.value.trim() });
+      const by = getOperator().trim();
+      await api.addMaintenance({
+        ...selector,
+        until: endsAt.toISOString(),
+        reason: reason.value.trim(),
+        ...(by !== "" ? { by } : {}),
+      });
       message.value = { text: "Maintenance window added.", error: false };
       reason.value = "";
       await store.refreshMaintenance();
