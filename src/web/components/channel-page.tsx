@@ -73,14 +73,17 @@ function fromServer(p: HistoryPoint): HistoryPoint {
 }
 
 function fromState(st: LiveState, t: number): HistoryPoint {
-  const l = st.measurements["audio.loudness"] ?? {};
+  const l = { ...(st.measurements["audio.loudness"] ?? {}), ...(st.loudness ?? {}) } as Record<
+    string,
+    unknown
+  >;
   const av = st.measurements["av.sync"] ?? {};
   return {
     t,
-    m: pick(l, "lufsMomentary"),
-    s: pick(l, "lufsShortTerm"),
-    i: pick(l, "lufsIntegrated"),
-    tp: pick(l, "truePeakDbtp"),
+    m: pick(l, "lufsMomentary", "momentary"),
+    s: pick(l, "lufsShortTerm", "shortTerm"),
+    i: pick(l, "lufsIntegrated", "integrated"),
+    tp: pick(l, "truePeakDbtp", "truePeak"),
     peak0: st.levels.peakDbfs[0] ?? null,
     peak1: st.levels.peakDbfs[1] ?? null,
     rms0: st.levels.rmsDbfs[0] ?? null,
