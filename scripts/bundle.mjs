@@ -6,7 +6,7 @@
 // paths they resolve from import.meta.url are those of dist/cli/main.js. Packages other than
 // zod (native better-sqlite3, fastify, pino and their plugins) stay external.
 import { build } from "esbuild";
-import { copyFileSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const out = "dist/cli";
@@ -33,4 +33,3 @@ await build({
   sourcemap: true,
   logLevel: "warning",
 });
-copyFileSync("src/api/dashboard.html", join(out, "dashboard.html"));

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares a fresh Debian machine (or a clean clone) for streamqc: ffmpeg and PostgreSQL from
+# Prepares a fresh Debian machine (or a clean clone) for streamqc: ffmpeg, PostgreSQL and chromium from
 # Debian's packages when they are missing, npm packages when they are missing or stale, and the build.
 # Safe to run again: it does only what is not done yet.
 set -euo pipefail
@@ -37,6 +37,17 @@ if need_postgres; then
     || { $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends postgresql >/dev/null; }
 fi
 
+# Chromium from Debian's packages: the dashboard's tests and the wall bench drive it through
+# playwright-core (never a browser download; monitoring networks are often closed).
+if [ ! -x "${STREAMQC_CHROMIUM:-/usr/bin/chromium}" ]; then
+  echo "setup: installing chromium from Debian's packages" >&2
+  SUDO=""
+  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }
+fi
+
 # npm packages: install when node_modules is missing or older than the lockfile.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (npm ci)" >&2
@@ -44,7 +55,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 # Build when any source is newer than the build.
-if [ ! -f dist/cli/main.js ] || [ -n "$(find src -newer dist/cli/main.js -name '*.ts' -print -quit)" ]; then
+if [ ! -f dist/cli/main.js ] || [ ! -f dist/web/index.html ] \
+  || [ -n "$(find src -newer dist/cli/main.js \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' -o -name '*.html' \) -print -quit)" ]; then
   echo "setup: building" >&2
   npm run --silent build >&2
   chmod +x dist/cli/main.js

@@ -3,26 +3,42 @@
  * docs/errors.md (a test fails when the two drift). Stream faults are not errors: they are
  * StreamEvents (see ingest/media.ts).
  */
+/**
+ * One definition per code: what it means and the HTTP status the API answers with it, made
+ * where the code is defined (as Fastify's `createError(code, message, statusCode)`), so a new
+ * code cannot be added without deciding how the API reports it. 500 is for faults of the
+ * service itself; the API never shows their message (it stays in the log).
+ */
+function code(message: string, status: number): { readonly message: string; readonly status: number } {
+  return { message, status };
+}
+
 export const ERROR_CODES = {
-  SQM_ERR_FFMPEG_MISSING: "ffmpeg was not found",
-  SQM_ERR_FFMPEG_TOO_OLD: "ffmpeg is older than 5.1",
-  SQM_ERR_INPUT_UNREADABLE: "the input could not be opened or decoded",
-  SQM_ERR_INPUT_UNSUPPORTED: "the input URL scheme is not supported",
-  SQM_ERR_USAGE: "the command line is not valid",
-  SQM_ERR_CONFIG: "the configuration is not valid",
-  SQM_ERR_CLOSED: "the object was used after close()",
-  SQM_ERR_DEFECT_SPEC: "a --defects list is not valid",
-  SQM_ERR_GEN_FAILED: "ffmpeg failed to generate a test clip",
-  SQM_ERR_NOT_FOUND: "the requested object does not exist",
-  SQM_ERR_FORBIDDEN_URL: "the URL is not allowed by the configuration",
-  SQM_ERR_CONFLICT: "the object conflicts with an existing one (e.g. a stream name is taken)",
-  SQM_ERR_STORE: "the database could not be opened, migrated or reached",
-  SQM_ERR_BLOB_KEY: "a blob key is not valid (empty, absolute, or escapes the store)",
-  SQM_ERR_BLOB_STORE: "the blob store (directory or S3 bucket) refused a request",
-  SQM_ERR_PLAYLIST_PARSE: "an HLS playlist does not follow RFC 8216",
-  SQM_ERR_INVALID_CURSOR: "a pagination cursor is not valid",
-  SQM_ERR_EVAL_FAILED: "the evaluation could not run a clip through streamqc or the FFmpeg baseline",
-  SQM_ERR_FENCED: "a worker's write for a stream was refused: its lease (stream, epoch) is no longer held",
+  SQM_ERR_FFMPEG_MISSING: code("ffmpeg was not found", 500),
+  SQM_ERR_FFMPEG_TOO_OLD: code("ffmpeg is older than 5.1", 500),
+  SQM_ERR_INPUT_UNREADABLE: code("the input could not be opened or decoded", 422),
+  SQM_ERR_INPUT_UNSUPPORTED: code("the input URL scheme is not supported", 400),
+  SQM_ERR_USAGE: code("the command line (or a request) is not valid", 400),
+  SQM_ERR_CONFIG: code("the configuration is not valid", 400),
+  SQM_ERR_CLOSED: code("the object was used after close()", 503),
+  SQM_ERR_DEFECT_SPEC: code("a --defects list is not valid", 400),
+  SQM_ERR_GEN_FAILED: code("ffmpeg failed to generate a test clip", 500),
+  SQM_ERR_NOT_FOUND: code("the requested object does not exist", 404),
+  SQM_ERR_FORBIDDEN_URL: code("the URL is not allowed by the configuration", 400),
+  SQM_ERR_CONFLICT: code("the object conflicts with an existing one (e.g. a stream name is taken)", 409),
+  SQM_ERR_STORE: code("the database could not be opened, migrated or reached", 503),
+  SQM_ERR_BLOB_KEY: code("a blob key is not valid (empty, absolute, or escapes the store)", 500),
+  SQM_ERR_BLOB_STORE: code("the blob store (directory or S3 bucket) refused a request", 503),
+  SQM_ERR_PLAYLIST_PARSE: code("an HLS playlist does not follow RFC 8216", 422),
+  SQM_ERR_INVALID_CURSOR: code("a pagination cursor is not valid", 400),
+  SQM_ERR_EVAL_FAILED: code(
+    "the evaluation could not run a clip through streamqc or the FFmpeg baseline",
+    500,
+  ),
+  SQM_ERR_FENCED: code(
+    "a worker's write for a stream was refused: its lease (stream, epoch) is no longer held",
+    409,
+  ),
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -35,6 +51,11 @@ export class StreamqcError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+
+  /** The HTTP status the API answers with this error (see ERROR_CODES). */
+  get statusCode(): number {
+    return ERROR_CODES[this.code].status;
   }
 }
 

@@ -2,7 +2,7 @@
  * Live events for `/events` (Server-Sent Events): one subscription to the service, fanned out
  * to every connected client.
  *
- * - Incident and stream-state events carry an `id:` (`<boot>-<seq>`) and are kept in a small
+ * - Incident (opened, updated, closed, acknowledged), stream-state and maintenance events carry an `id:` (`<boot>-<seq>`) and are kept in a small
  *   ring buffer, so a client that reconnects with `Last-Event-ID` gets what it missed. The boot
  *   prefix makes an id from before a restart unusable instead of wrongly matching; such a
  *   client (or one that fell out of the buffer) gets a `reset` event and refetches the state.
@@ -15,8 +15,8 @@
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { LiveEvent } from "./schemas.js";
-import type { ServiceEvent, ServiceFacade, StoredIncident } from "../service/service-facade.js";
-import type { ApiIncident } from "./schemas.js";
+import type { ServiceEvent, ServiceFacade } from "../service/service-facade.js";
+import { toApiIncident } from "./incident-view.js";
 
 export interface EventHubOptions {
   /** Buffered events for `Last-Event-ID` resume. Default 512. */
@@ -37,19 +37,6 @@ interface Client {
 interface Buffered {
   readonly seq: number;
   readonly frame: string;
-}
-
-/** `/api/v1/...` paths of an incident's evidence, as the API serves them. */
-export function withEvidenceUrls(incident: StoredIncident, prefix: string): ApiIncident {
-  return {
-    ...incident,
-    evidence: incident.evidence.map((e) => ({
-      name: e.name,
-      contentType: e.contentType,
-      size: e.size,
-      url: `${prefix}/incidents/${encodeURIComponent(incident.id)}/evidence/${encodeURIComponent(e.name)}`,
-    })),
-  };
 }
 
 export class EventHub {
@@ -152,11 +139,19 @@ export class EventHub {
       case "incident.opened":
       case "incident.updated":
       case "incident.closed":
-        return { type: e.type, incident: withEvidenceUrls(e.incident, this.prefix) };
+      case "incident.acknowledged":
+        return { type: e.type, incident: toApiIncident(e.incident, this.prefix) };
+      case "maintenance.changed":
+        return { type: e.type, items: [...e.items] };
       case "stream.state":
         return { type: e.type, state: e.state };
       case "stream.levels": {
-        const event: LiveEvent = { type: e.type, streamId: e.streamId, levels: e.levels };
+        const event: LiveEvent = {
+          type: e.type,
+          streamId: e.streamId,
+          levels: e.levels,
+          loudness: e.loudness,
+        };
         if (e.thumbnailPts === undefined || this.clients.size === 0) return event;
         const now = Date.now();
         const last = this.lastThumbnailAt.get(e.streamId);

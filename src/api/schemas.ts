@@ -105,7 +105,50 @@ export const LevelsSchema = z.object({
   rmsDbfs: z.array(z.number()),
 });
 
+export const AcknowledgementSchema = named(
+  z.object({
+    at: z.string().describe("ISO 8601"),
+    by: z.string(),
+    comment: z.string().nullable(),
+  }),
+  "Acknowledgement",
+  "Who acknowledged the incident, when and why. The first acknowledgement stands.",
+);
+export type Acknowledgement = z.infer<typeof AcknowledgementSchema>;
+
 export const StreamStatusSchema = z.enum(["starting", "up", "down", "stopped", "error"]);
+
+const nullableNumber = z.number().nullable();
+
+export const LoudnessSchema = named(
+  z.object({
+    momentary: nullableNumber.describe("LUFS over the last 400 ms; null before audio."),
+    shortTerm: nullableNumber.describe("LUFS over the last 3 s."),
+    integrated: nullableNumber.describe("Gated integrated LUFS since the stream (re)started."),
+    truePeak: nullableNumber.describe("dBTP of the latest measurement step (see DETECTORS.md)."),
+    target: nullableNumber.describe("Target LUFS of the stream's loudness profile."),
+    truePeakLimit: nullableNumber.describe("True-peak limit, dBTP."),
+  }),
+  "Loudness",
+  "BS.1770 loudness as measured by the audio.loudness detector; null when the profile has none.",
+);
+
+export const FaultCountersSchema = z
+  .object({
+    open: z.number().int().describe("Fault types open now."),
+    counts: z.record(z.string(), z.number().int()).describe("Faults seen since start, by type."),
+  })
+  .describe("Counters from a fault detector's measure().");
+
+export const MutedSchema = named(
+  z.object({
+    windowId: z.string(),
+    until: z.string().describe("ISO 8601: when the muting ends."),
+    reason: z.string(),
+  }),
+  "Muted",
+  "An active maintenance window covering the stream: incidents are recorded but not alerted.",
+);
 
 export const StreamStateSchema = named(
   z.object({
@@ -120,7 +163,10 @@ export const StreamStateSchema = named(
     decoderErrors: z.number().int(),
     levels: LevelsSchema,
     measurements: z.record(z.string(), z.record(z.string(), z.unknown())),
-    openIncidents: z.array(PublicIncidentSchema).readonly(),
+    openIncidents: z
+      .array(PublicIncidentSchema.extend({ acknowledged: AcknowledgementSchema.nullable() }))
+      .readonly()
+      .describe("Open incidents, with their stored `id` (once written) and acknowledgement."),
     cost: z.object({
       decoderCpuSeconds: z.number(),
       detectorCpuSeconds: z.number(),
@@ -143,13 +189,22 @@ export const StreamStateSchema = named(
       .nullable()
       .optional()
       .describe("Light mode: promotion to full decoding (queued while the process's slots are taken)."),
+    loudness: LoudnessSchema.nullable(),
+    tr101290: FaultCountersSchema.nullable().describe(
+      "ETSI TR 101 290 priority 1/2 counters (ts.* faults) for MPEG-TS inputs; null otherwise.",
+    ),
+    hls: FaultCountersSchema.nullable().describe(
+      "HLS playlist and segment fault counters (hls.*) for HLS inputs; null otherwise.",
+    ),
+    thumbnailAt: z
+      .string()
+      .nullable()
+      .describe("ISO 8601: when the latest thumbnail was taken; null before the first."),
+    muted: MutedSchema.nullable().describe("The maintenance window muting its alerts now, if any."),
     worker: z
       .string()
       .nullable()
-      .optional()
-      .describe(
-        "Fleet: the worker holding the stream's lease, or null when none does. Absent on a single process.",
-      ),
+      .describe("Name of the fleet worker running the stream; null outside a fleet."),
     epoch: z
       .number()
       .int()
@@ -180,11 +235,30 @@ export const EvidenceRefSchema = z.object({
   url: z.string().describe("Path of the bytes under this API."),
 });
 
+export const LIFECYCLE_STATES = ["active", "acknowledged", "cleared", "resolved"] as const;
+export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
+
+/** The alarm's place in its lifecycle, from whether it is open and whether it is acknowledged. */
+export function lifecycleOf(i: {
+  readonly end: number | null;
+  readonly acknowledged: unknown;
+}): LifecycleState {
+  const acked = i.acknowledged !== null;
+  if (i.end === null) return acked ? "acknowledged" : "active";
+  return acked ? "resolved" : "cleared";
+}
+
 export const IncidentSchema = named(
   PublicIncidentSchema.extend({
     id: z.string(),
     streamId: z.string(),
     evidence: z.array(EvidenceRefSchema),
+    acknowledged: AcknowledgementSchema.nullable(),
+    lifecycle: z
+      .enum(LIFECYCLE_STATES)
+      .describe(
+        "active (open, unacknowledged), acknowledged (open), cleared (closed, never acknowledged), resolved (closed and acknowledged).",
+      ),
   }),
   "Incident",
 );
@@ -203,6 +277,11 @@ export const IncidentQuerySchema = z.strictObject({
     .transform((v) => v === "true")
     .optional()
     .describe("Only open (true) or closed (false) incidents."),
+  acknowledged: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .optional()
+    .describe("Only acknowledged (true) or unacknowledged (false) incidents."),
   cursor: z.string().max(512).optional().describe("`next` of the previous page."),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
@@ -215,6 +294,184 @@ export const IncidentPageSchema = named(
   }),
   "IncidentPage",
 );
+
+/** Whether a text holds control characters (tab, CR and LF allowed when `multiline`). */
+function hasControl(text: string, multiline: boolean): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 || c === 0x7f) && !(multiline && (c === 0x09 || c === 0x0a || c === 0x0d))) return true;
+  }
+  return false;
+}
+
+/** A name for the audit trail: printable, no control characters. */
+const OperatorSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .refine((t) => !hasControl(t, false), { message: "must not contain control characters" })
+  .describe(
+    "Who acknowledges. Default: the API's configured operator name (`server.operator`), else `operator`.",
+  );
+
+const AckCommentSchema = z
+  .string()
+  .max(1000)
+  .refine((t) => !hasControl(t, true), {
+    message: "must not contain control characters other than tab and newline",
+  })
+  .describe("Why, what was done; at most 1000 characters.");
+
+export const AckBodySchema = named(
+  z.strictObject({ by: OperatorSchema.optional(), comment: AckCommentSchema.optional() }),
+  "AckRequest",
+);
+export type AckBody = z.infer<typeof AckBodySchema>;
+
+export const BulkAckBodySchema = named(
+  z
+    .strictObject({
+      ids: z
+        .array(z.string().min(1).max(128))
+        .min(1)
+        .max(500)
+        .optional()
+        .describe("Incidents to acknowledge."),
+      stream: z
+        .string()
+        .min(1)
+        .max(128)
+        .optional()
+        .describe("Stream id or name: acknowledge its unacknowledged incidents."),
+      includeCleared: z
+        .boolean()
+        .optional()
+        .describe(
+          "With `stream`: closed unacknowledged (cleared) incidents too. Default false: open ones only.",
+        ),
+      by: OperatorSchema.optional(),
+      comment: AckCommentSchema.optional(),
+    })
+    .refine((b) => (b.ids === undefined) !== (b.stream === undefined), {
+      message: "give exactly one of `ids` or `stream`",
+    })
+    .refine((b) => b.includeCleared === undefined || b.stream !== undefined, {
+      message: "`includeCleared` goes with `stream`",
+      path: ["includeCleared"],
+    }),
+  "BulkAckRequest",
+);
+export type BulkAckBody = z.infer<typeof BulkAckBodySchema>;
+
+export const BulkAckResultSchema = named(
+  z.object({
+    items: z.array(IncidentSchema).describe("Every incident named or selected, as stored after the request."),
+    acknowledged: z.number().int().describe("How many were acknowledged by this request (not before)."),
+    unknown: z.array(z.string()).describe("Ids in `ids` that name no incident."),
+  }),
+  "BulkAckResult",
+);
+
+export const MaintenanceSchema = named(
+  z.object({
+    id: z.string(),
+    streamId: z.string().nullable().describe("The stream muted; null for a label set or every stream."),
+    stream: z.string().nullable().describe("Its name, when it is for one stream."),
+    labels: z
+      .record(z.string(), z.string())
+      .nullable()
+      .describe("Streams whose labels include all of these are muted; null for one stream or all."),
+    from: z.string().describe("ISO 8601: muted from then."),
+    until: z.string().describe("ISO 8601: muted until then."),
+    reason: z.string(),
+    by: z.string().nullable().describe("Who muted (the request's `by`, else the API's operator name)."),
+    active: z.boolean().describe("Whether it mutes now."),
+  }),
+  "Maintenance",
+  "A maintenance window: the streams it covers keep being monitored and their incidents recorded, but no alert is sent for incidents that open inside it.",
+);
+export type Maintenance = z.infer<typeof MaintenanceSchema>;
+
+export const MaintenanceListSchema = named(
+  z.object({ items: z.array(MaintenanceSchema) }),
+  "MaintenanceList",
+);
+
+export const MaintenanceCreateSchema = named(
+  z
+    .strictObject({
+      stream: z.string().min(1).max(128).optional().describe("Stream id or name to mute."),
+      labels: LabelsSchema.refine((l) => Object.keys(l).length > 0, { message: "give at least one label" })
+        .optional()
+        .describe("Mute every stream whose labels include all of these."),
+      all: z.literal(true).optional().describe("Mute every stream (must be said explicitly)."),
+      from: isoDateTime.optional().describe("Default: now."),
+      until: isoDateTime.describe("When the muting ends (ISO 8601 with offset)."),
+      reason: z.string().trim().min(1).max(500).describe("Why (shown on the wall and in the API)."),
+      by: OperatorSchema.optional(),
+    })
+    .refine((b) => [b.stream, b.labels, b.all].filter((x) => x !== undefined).length === 1, {
+      message: "give exactly one of `stream`, `labels` or `all: true`",
+    })
+    .refine((b) => Date.parse(b.until) > (b.from === undefined ? Date.now() : Date.parse(b.from)), {
+      message: "must be later than `from` (default now)",
+      path: ["until"],
+    }),
+  "MaintenanceCreate",
+);
+export type MaintenanceCreate = z.infer<typeof MaintenanceCreateSchema>;
+
+export const MaintenanceQuerySchema = z.strictObject({
+  stream: z.string().min(1).max(128).optional().describe("Only windows covering this stream (id or name)."),
+  ended: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .optional()
+    .describe("Include windows that have ended. Default false."),
+});
+
+export const MaintenanceDeleteQuerySchema = z.strictObject({
+  stream: z
+    .string()
+    .min(1)
+    .max(128)
+    .describe("Unmute this stream (id or name): ends every window for this stream alone."),
+});
+
+export const HISTORY_MAX_SECONDS = 3600;
+
+export const HistoryQuerySchema = z.strictObject({
+  seconds: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(HISTORY_MAX_SECONDS)
+    .default(HISTORY_MAX_SECONDS)
+    .describe("How far back, seconds (at most 3600)."),
+});
+
+const series = z.array(z.number().nullable());
+
+export const StreamHistorySchema = named(
+  z.object({
+    streamId: z.string(),
+    intervalSeconds: z.number().describe("Seconds between samples."),
+    t: z.array(z.number()).describe("Sample times, Unix seconds (uPlot's x axis), oldest first."),
+    momentary: series.describe("LUFS"),
+    shortTerm: series.describe("LUFS"),
+    integrated: series.describe("LUFS"),
+    truePeak: series.describe("dBTP"),
+    avOffsetMs: series.describe("A/V offset, ms, positive when audio lags video."),
+    peakDbfs: z.array(series).describe("Per channel: peak dBFS over each interval."),
+    rmsDbfs: z.array(series).describe("Per channel: RMS dBFS over each interval."),
+    target: z.number().nullable().describe("Target LUFS, for the plot's reference line."),
+    truePeakLimit: z.number().nullable().describe("dBTP, for the plot's reference line."),
+  }),
+  "StreamHistory",
+  "The stream's measurements over the last hour, sampled in memory (lost on restart). Columnar for plotting; null where nothing was measured.",
+);
+export type StreamHistory = z.infer<typeof StreamHistorySchema>;
 
 export const ReportQuerySchema = z.strictObject({
   from: isoDateTime.optional().describe("Default: 24 hours before `to`."),
@@ -264,21 +521,31 @@ export type Readiness = z.infer<typeof ReadinessSchema>;
 
 /** What `/events` carries in `data:` (the SSE `event:` field repeats `type`). */
 export const IncidentEventSchema = z.object({
-  type: z.enum(["incident.opened", "incident.updated", "incident.closed"]),
+  type: z.enum(["incident.opened", "incident.updated", "incident.closed", "incident.acknowledged"]),
   incident: IncidentSchema,
+});
+export const MaintenanceEventSchema = z.object({
+  type: z.literal("maintenance.changed"),
+  items: z.array(MaintenanceSchema).describe("Every window not yet ended, after the change."),
 });
 export const StreamStateEventSchema = z.object({ type: z.literal("stream.state"), state: StreamStateSchema });
 export const StreamLevelsEventSchema = z.object({
   type: z.literal("stream.levels"),
   streamId: z.string(),
   levels: LevelsSchema,
+  loudness: LoudnessSchema.nullable(),
   thumbnail: z
     .object({ url: z.string(), pts: z.number() })
     .optional()
     .describe("Latest thumbnail, at most every few seconds per stream."),
 });
 export const LiveEventSchema = named(
-  z.discriminatedUnion("type", [IncidentEventSchema, StreamStateEventSchema, StreamLevelsEventSchema]),
+  z.discriminatedUnion("type", [
+    IncidentEventSchema,
+    StreamStateEventSchema,
+    StreamLevelsEventSchema,
+    MaintenanceEventSchema,
+  ]),
   "LiveEvent",
 );
 export type LiveEvent = z.infer<typeof LiveEventSchema>;

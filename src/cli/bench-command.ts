@@ -59,13 +59,16 @@ export function measure(label: string, argv: readonly string[]): Promise<Measure
 
 export async function runBench(values: BenchOptions, io: Io): Promise<number> {
   const { out } = io;
+  if (values.architecture || values.architectureChild !== undefined) {
+    return (await import("./architecture-bench-command.js")).runArchitectureBenchCommand(values, io);
+  }
   if (values.serviceChild !== undefined) {
     return runServiceBenchChild(values.serviceChild, values.serviceLog ?? "/dev/null");
   }
   const ffmpeg = ffmpegPathFrom({});
   checkFfmpeg(ffmpeg);
   mkdirSync(".bench", { recursive: true });
-  const streams = Number(values.streams);
+  const streams = Number(values.streams ?? "16");
   const serviceSeconds = Number(values.serviceSeconds);
   const baselineSeconds = Number(values.baselineSeconds);
   const rounds = Number(values.rounds);

@@ -66,17 +66,30 @@ export interface EvalOptions {
   readonly jobs?: string;
   readonly real?: string;
   readonly mode?: string;
+  readonly part?: string;
+  readonly falseAlarms?: boolean;
+  readonly minutes?: string;
 }
 
 export interface BenchOptions {
   readonly duration: string;
   readonly size: string;
   readonly service: boolean;
-  readonly streams: string;
+  /** Default 16 for the service benchmark, 2 with --architecture. */
+  readonly streams?: string;
   readonly serviceSeconds: string;
   readonly baselineSeconds: string;
   readonly rounds: string;
   readonly skipService: boolean;
   readonly serviceChild?: string;
   readonly serviceLog?: string;
+  /** The architecture benchmark (src/bench/architecture/) and its options. */
+  readonly architecture: boolean;
+  readonly seconds: string;
+  readonly chunk: string;
+  readonly invoke: string;
+  readonly format: string;
+  readonly keep: boolean;
+  /** Internal: the role of one of the architecture benchmark's child processes. */
+  readonly architectureChild?: string;
 }

@@ -155,12 +155,22 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     )
     .option("--suite <dir>", "where clips and truths are generated and cached (default .streamqc-eval)")
     .option("--jobs <n>", "clips worked on at once (default 2)")
-    .option("--real <file>", "the real recording used as a clean clip and a base for defects")
     .addOption(
       new Option("--mode <mode>", "analyze the suite in full or light mode (promotion on)")
         .choices(["full", "light"])
         .default("full"),
     )
+    .option(
+      "--real <file>",
+      "the real recording used as a clean clip, a base for defects and the real-content lossy part",
+    )
+    .option(
+      "--part <part>",
+      "all, synthetic (the generated suite) or real-lossy (real content re-encoded as broadcast, scored per half: held-out, then tune)",
+      "all",
+    )
+    .option("--false-alarms", "loop clean real content through analyze; report incidents per hour by type")
+    .option("--minutes <m>", "minutes of clean content for --false-alarms, over 5 encodes (default 10)")
     .action(async (opts: EvalOptions) => {
       const { runEval } = await import("./eval-command.js");
       setExit(await runEval(opts, io));
@@ -171,13 +181,35 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     .option("--duration <seconds>", "length of the benchmark clip", "60")
     .option("--size <WxH>", "picture size of the benchmark clip", "1920x1080")
     .option("--service", "run only the service benchmark", false)
-    .option("--streams <n>", "streams in the service benchmark", "16")
+    .option("--streams <n>", "concurrent streams (default 16; with --architecture 2)")
     .option("--service-seconds <s>", "how long the service benchmark runs", "60")
     .option("--baseline-seconds <s>", "how long the idle baseline is measured", "20")
     .option("--rounds <n>", "interleaved rounds; each figure is the median", "3")
     .option("--skip-service", "skip the service benchmark", false)
     .addOption(new Option("--service-child <spec>").hideHelp())
     .addOption(new Option("--service-log <file>").hideHelp())
+    .option(
+      "--architecture",
+      "the in-process design against a staged (workflow + functions + object store) reproduction, priced per stream-hour",
+      false,
+    )
+    .option("--seconds <s>", "with --architecture: seconds of live media per stream (at least 10)", "20")
+    .option("--chunk <s>", "with --architecture: the staged design's chunk length in seconds", "1")
+    .addOption(
+      new Option(
+        "--invoke <mode>",
+        "with --architecture: warm (pooled) or cold (a process per invocation) functions",
+      )
+        .choices(["warm", "cold"])
+        .default("warm"),
+    )
+    .addOption(
+      new Option("--format <format>", "with --architecture: a table or JSON")
+        .choices(["text", "json"])
+        .default("text"),
+    )
+    .option("--keep", "with --architecture: keep the working directory (clips, objects, databases)", false)
+    .addOption(new Option("--architecture-child <role>").hideHelp())
     .action(async (opts: BenchOptions) => {
       const { runBench } = await import("./bench-command.js");
       setExit(await runBench(opts, io));

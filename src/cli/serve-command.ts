@@ -105,6 +105,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const api = buildApi(service, {
     host: config.server.host,
     token,
+    ...(config.server.operator !== undefined ? { operator: config.server.operator } : {}),
     logger: {
       level: readEnvironment().logLevel,
       stream: options.logStream ?? process.stdout,

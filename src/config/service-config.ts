@@ -47,6 +47,11 @@ export const ServiceConfigSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
         /** Bearer token; default: $STREAMQC_API_TOKEN. */
         token: z.string().min(16).optional(),
+        /**
+         * Who acknowledges or mutes when an API request does not say (one token cannot tell
+         * people apart; the dashboard sends the name its user typed). Default: `operator`.
+         */
+        operator: z.string().trim().min(1).max(64).optional(),
       })
       .strict()
       .default({ host: "127.0.0.1", port: 8080 }),

@@ -23,6 +23,7 @@
 import { z } from "zod";
 import { defineDetector, type ConditionSink, type Detector } from "./detector.js";
 import type { AudioBlock, VideoFrame } from "../ingest/media.js";
+import { AvSyncCorrelator } from "./av-sync-correlator.js";
 
 export const TOLERANCE_PRESETS = {
   /** ITU-R BT.1359 detectability thresholds. */
@@ -49,6 +50,12 @@ export const AvSyncOptions = z
     minEvents: z.number().int().min(2).default(5),
     /** Confidence (0..1) needed for an estimate. Default 0.5. */
     minConfidence: z.number().min(0).max(1).default(0.5),
+    /** Natural content (see av-sync-correlator.ts): seconds correlated per estimate. Default 20. */
+    correlationWindow: z.number().min(5).max(120).default(20),
+    /** Natural content: largest lag searched, ms. Default 400. */
+    correlationMaxOffsetMs: z.number().min(100).max(2000).default(400),
+    /** Natural content: peak-to-sidelobe ratio needed for an estimate. Default 4. */
+    minPeakRatio: z.number().positive().default(4),
     /** Seconds the offset must stay outside the tolerance before an incident opens. Default 5. */
     minDuration: z.number().min(0).default(5),
   })
@@ -91,6 +98,10 @@ function meanAbsDifference(luma: Uint8Array, prev: Uint8Array, width: number): n
 interface Estimate {
   offsetMs: number;
   confidence: number;
+  /** `events`: paired onsets and picture changes; `correlation`: natural content. */
+  method: "events" | "correlation";
+  /** The correlation's peak-to-sidelobe ratio (correlation estimates only). */
+  peakRatio: number | null;
   /** Video time of the earliest pair supporting the lag. */
   since: number;
   support: number;
@@ -129,6 +140,10 @@ class AvSyncDetector implements Detector {
   private outSince: number | null = null;
   private open: { start: number; offsetMs: number } | null = null;
   private lastMediaPts = 0;
+  private firstMediaPts: number | null = null;
+  /** Media time of the last estimate inside the tolerance (either method). */
+  private lastInSync: number | null = null;
+  private readonly correlator: AvSyncCorrelator;
 
   constructor(
     private readonly opts: Options,
@@ -137,6 +152,15 @@ class AvSyncDetector implements Detector {
     const preset = TOLERANCE_PRESETS[opts.preset];
     this.maxLead = opts.maxLeadMs ?? preset.maxLeadMs;
     this.maxLag = opts.maxLagMs ?? preset.maxLagMs;
+    this.correlator = new AvSyncCorrelator({
+      window: opts.correlationWindow,
+      maxOffsetMs: opts.correlationMaxOffsetMs,
+      minPeakRatio: opts.minPeakRatio,
+    });
+  }
+
+  private seen(pts: number): void {
+    if (this.firstMediaPts === null || pts < this.firstMediaPts) this.firstMediaPts = pts;
   }
 
   pushAudio(block: AudioBlock): void {
@@ -179,6 +203,8 @@ class AvSyncDetector implements Detector {
     }
     this.samples = n;
     this.hopAcc = e;
+    this.seen(block.pts);
+    this.correlator.pushAudio(block);
     this.expectedPts = block.pts + block.frames / block.sampleRate;
     this.lastMediaPts = Math.max(this.lastMediaPts, this.expectedPts);
     this.findOnsets();
@@ -232,6 +258,8 @@ class AvSyncDetector implements Detector {
     }
     const w = frame.width > 0 ? frame.width : luma.length;
     const change = meanAbsDifference(luma, this.prev, w);
+    this.seen(frame.pts);
+    this.correlator.pushVideo(luma, this.prev, w, frame.height, frame.pts);
     this.prev.set(luma);
     const n = this.changeCount;
     if (n === CHANGE_HISTORY) {
@@ -275,7 +303,7 @@ class AvSyncDetector implements Detector {
     const chance = onsets.length > 0 ? (events.length * 2 * tol) / Math.max(1, this.opts.window) : 0;
     const confidence = onsets.length > 0 ? Math.max(0, (support - chance) / onsets.length) : 0;
     if (support < this.opts.minEvents || confidence < this.opts.minConfidence) {
-      this.latest = null;
+      this.naturalEstimate(now);
       return;
     }
     const lags = best.map((q) => q.lag).sort((a, b) => a - b);
@@ -288,7 +316,39 @@ class AvSyncDetector implements Detector {
     for (const a of onsets) if (!supporting.has(a) && a > lastOther) lastOther = a;
     const recent = best.filter((q) => q.a > lastOther);
     const since = Math.min(...(recent.length > 0 ? recent : best).map((q) => q.v));
-    this.latest = { offsetMs, confidence: Math.round(confidence * 100) / 100, since, support };
+    this.latest = {
+      offsetMs,
+      confidence: Math.round(confidence * 100) / 100,
+      method: "events",
+      peakRatio: null,
+      since,
+      support,
+    };
+    this.judge(this.latest, now);
+  }
+
+  /**
+   * No paired events: the natural-content correlation, or no estimate at all. An offset it
+   * finds holds since the last estimate that was in sync, or since the stream began: nothing
+   * earlier said otherwise.
+   */
+  private naturalEstimate(now: number): void {
+    const c = this.correlator.estimate(now);
+    if (c === null) {
+      this.latest = null;
+      return;
+    }
+    this.latest = {
+      offsetMs: c.offsetMs,
+      confidence: c.confidence,
+      method: "correlation",
+      peakRatio: c.peakRatio,
+      // In sync: the whole window says so, from its start.
+      since: this.outside(c.offsetMs)
+        ? (this.lastInSync ?? this.firstMediaPts ?? 0)
+        : Math.max(this.firstMediaPts ?? 0, now - this.opts.correlationWindow),
+      support: 0,
+    };
     this.judge(this.latest, now);
   }
 
@@ -313,6 +373,7 @@ class AvSyncDetector implements Detector {
       return;
     }
     this.outSince = null;
+    this.lastInSync = now;
     if (this.open) {
       this.sink({ phase: "end", condition: this.condition(Math.max(e.since, this.open.start), e) });
       this.open = null;
@@ -327,6 +388,8 @@ class AvSyncDetector implements Detector {
       details: {
         offsetMs: end === null ? (e?.offsetMs ?? this.open?.offsetMs ?? null) : (this.open?.offsetMs ?? null),
         confidence: e?.confidence ?? null,
+        method: e?.method ?? null,
+        peakRatio: e?.peakRatio ?? null,
         maxLeadMs: this.maxLead,
         maxLagMs: this.maxLag,
       },
@@ -345,6 +408,7 @@ class AvSyncDetector implements Detector {
     return {
       offsetMs: this.latest?.offsetMs ?? null,
       confidence: this.latest?.confidence ?? null,
+      method: this.latest?.method ?? null,
       pairs: this.latest?.support ?? 0,
     };
   }

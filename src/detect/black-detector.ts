@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { VideoFrame } from "../ingest/media.js";
+import { MinDurationRun } from "./condition-run.js";
 import { defineDetector, type ConditionSink, type Detector } from "./detector.js";
 
 export const BlackOptions = z.object({
@@ -30,13 +31,10 @@ export const BlackOptions = z.object({
 export type BlackOptions = z.output<typeof BlackOptions>;
 
 const TYPE = "video.black";
-const EPS = 1e-6;
 
 export class BlackDetector implements Detector {
   readonly type = TYPE;
-  private inRun = false;
-  private open = false;
-  private runStart = 0;
+  private readonly run: MinDurationRun;
   private lastPts = 0;
   private interval = 0;
   private seen = false;
@@ -50,7 +48,9 @@ export class BlackDetector implements Detector {
   constructor(
     private readonly opts: BlackOptions,
     private readonly sink: ConditionSink,
-  ) {}
+  ) {
+    this.run = new MinDurationRun(opts.minDuration);
+  }
 
   pushVideo(frame: VideoFrame): void {
     const { pts } = frame;
@@ -74,9 +74,7 @@ export class BlackDetector implements Detector {
       this.close(pts);
       return;
     }
-    if (!this.inRun) {
-      this.inRun = true;
-      this.runStart = pts;
+    if (this.run.begin(pts)) {
       this.sumMean = 0;
       this.sumRatio = 0;
       this.frames = 0;
@@ -84,10 +82,8 @@ export class BlackDetector implements Detector {
     this.sumMean += m.meanLuma;
     this.sumRatio += m.blackRatio;
     this.frames++;
-    if (!this.open && pts + this.interval - this.runStart + EPS >= this.opts.minDuration) {
-      this.open = true;
-      this.emit("start", null);
-    }
+    // A black frame lasts until the next one: the run covers this frame's whole interval.
+    if (this.run.reach(pts + this.interval)) this.emit("start", null);
   }
 
   flush(endPts: number): void {
@@ -105,18 +101,13 @@ export class BlackDetector implements Detector {
       this.last = this.measureFrame(this.unmeasured, false) ?? this.last;
       this.unmeasured = null;
     }
-    return { black: this.open, ...this.last };
+    return { black: this.run.isOpen, ...this.last };
   }
 
   private close(end: number): void {
-    if (!this.inRun) return;
-    if (!this.open && end - this.runStart + EPS >= this.opts.minDuration) {
-      this.open = true;
-      this.emit("start", null);
-    }
-    if (this.open) this.emit("end", end);
-    this.open = false;
-    this.inRun = false;
+    const ended = this.run.finish(end);
+    if (ended === "start-end") this.emit("start", null);
+    if (ended !== "none") this.emit("end", end);
   }
 
   private emit(phase: "start" | "end", end: number | null): void {
@@ -125,7 +116,7 @@ export class BlackDetector implements Detector {
       phase,
       condition: {
         type: TYPE,
-        start: this.runStart,
+        start: this.run.start,
         end,
         details: { meanLuma: this.sumMean / n, blackRatio: this.sumRatio / n },
       },

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import type { AudioBlock } from "../ingest/media.js";
+import { MinDurationRun } from "./condition-run.js";
 import { defineDetector, type ConditionSink, type Detector } from "./detector.js";
 
 export const SilenceOptions = z.object({
@@ -30,6 +31,7 @@ export const SilenceOptions = z.object({
 export type SilenceOptions = z.output<typeof SilenceOptions>;
 
 const TYPE = "audio.silence";
+/** The smallest minimum a run can have once `codecSlack` is taken off. */
 const EPS = 1e-6;
 /** Digital zero has no dB value; JSON has no -Infinity. */
 const FLOOR_DBFS = -150;
@@ -41,7 +43,7 @@ function dbfs(x: number): number {
 export class SilenceDetector implements Detector {
   readonly type = TYPE;
   private readonly threshold: number;
-  private readonly minDuration: number;
+  private readonly run: MinDurationRun;
   private sumSq = new Float64Array(0);
   private channels = 0;
   private sampleRate = 0;
@@ -54,9 +56,6 @@ export class SilenceDetector implements Detector {
   /** Time just after the last sample above the threshold, or -Infinity. */
   private lastLoudEnd = Number.NEGATIVE_INFINITY;
   private expectedNext = Number.NaN;
-  private inRun = false;
-  private open = false;
-  private runStart = 0;
   private runPeak = 0;
   private lastRmsDbfs = FLOOR_DBFS;
 
@@ -65,7 +64,7 @@ export class SilenceDetector implements Detector {
     private readonly sink: ConditionSink,
   ) {
     this.threshold = 10 ** (opts.thresholdDbfs / 20);
-    this.minDuration = Math.max(EPS, opts.minDuration - opts.codecSlack);
+    this.run = new MinDurationRun(Math.max(EPS, opts.minDuration - opts.codecSlack));
   }
 
   pushAudio(block: AudioBlock): void {
@@ -135,7 +134,7 @@ export class SilenceDetector implements Detector {
   }
 
   measure(): Readonly<Record<string, number | boolean>> {
-    return { silent: this.open, rmsDbfs: this.lastRmsDbfs };
+    return { silent: this.run.isOpen, rmsDbfs: this.lastRmsDbfs };
   }
 
   private finishWindow(): void {
@@ -151,39 +150,27 @@ export class SilenceDetector implements Detector {
     this.count = 0;
     this.lastRmsDbfs = dbfs(loudest);
     if (loudest < this.threshold) {
-      if (!this.inRun) {
-        this.inRun = true;
-        this.runPeak = 0;
-        // The sound stopped after its last loud sample, which lies in this window or the one before.
-        const earliest = this.windowStart - this.windowFrames / this.sampleRate;
-        this.runStart =
-          this.lastLoudEnd > earliest ? Math.min(this.lastLoudEnd, windowEnd) : this.windowStart;
-      }
+      // The sound stopped after its last loud sample, which lies in this window or the one before.
+      const earliest = this.windowStart - this.windowFrames / this.sampleRate;
+      const from = this.lastLoudEnd > earliest ? Math.min(this.lastLoudEnd, windowEnd) : this.windowStart;
+      if (this.run.begin(from)) this.runPeak = 0;
       if (this.windowPeak > this.runPeak) this.runPeak = this.windowPeak;
-      if (!this.open && windowEnd - this.runStart + EPS >= this.minDuration) {
-        this.open = true;
-        this.emit("start", null);
-      }
-    } else if (this.inRun) {
+      if (this.run.reach(windowEnd)) this.emit("start", null);
+    } else if (this.run.inRun) {
       this.endRun(this.firstLoud >= 0 ? this.firstLoud : this.windowStart);
     }
   }
 
   private endRun(end: number): void {
-    if (!this.inRun) return;
-    if (!this.open && end - this.runStart + EPS >= this.minDuration) {
-      this.open = true;
-      this.emit("start", null);
-    }
-    if (this.open) this.emit("end", end);
-    this.open = false;
-    this.inRun = false;
+    const ended = this.run.finish(end);
+    if (ended === "start-end") this.emit("start", null);
+    if (ended !== "none") this.emit("end", end);
   }
 
   private emit(phase: "start" | "end", end: number | null): void {
     this.sink({
       phase,
-      condition: { type: TYPE, start: this.runStart, end, details: { peakDbfs: dbfs(this.runPeak) } },
+      condition: { type: TYPE, start: this.run.start, end, details: { peakDbfs: dbfs(this.runPeak) } },
     });
   }
 }

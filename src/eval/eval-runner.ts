@@ -5,6 +5,7 @@
 import { analyzeInput } from "../monitor/analyze.js";
 import { BASELINE_TYPES, runBaseline } from "./ffmpeg-baseline.js";
 import { buildClip, SCORED_TYPES, type ClipSpec, type SuiteClip } from "./eval-suite.js";
+import type { Half } from "./real-lossy-suite.js";
 import {
   DEFAULT_TOLERANCE,
   scoreClips,
@@ -21,12 +22,29 @@ export interface ClipRun {
   readonly ignored: Interval[];
 }
 
-export interface EvalResult {
-  readonly runs: ClipRun[];
+/** Scores of one set of clips, for both systems. */
+export interface ScoredPart {
   readonly streamqc: TypeScore[];
   /** Null for the types FFmpeg has no filter for. */
   readonly baseline: (TypeScore | null)[];
+}
+
+export interface EvalPart extends ScoredPart {
+  /** `synthetic`: the generated suite (and its real-base clips), as before issue 10. */
+  readonly part: "synthetic" | "real-lossy";
+  /** The real-lossy part is scored per half; the synthetic part has none. */
+  readonly half: Half | null;
+  readonly runs: ClipRun[];
+}
+
+export interface EvalResult extends ScoredPart {
+  readonly runs: ClipRun[];
   readonly tolerance: number;
+  /**
+   * The synthetic part, then the real-lossy part's held-out and tune halves (each present
+   * when the suite has clips of it). `streamqc`/`baseline` above are the synthetic part's.
+   */
+  readonly parts: EvalPart[];
 }
 
 /** Runs `work` over items with at most `jobs` at a time, results in input order. */
@@ -96,6 +114,23 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
     );
     return { clip, streamqc: o.kept, baseline: b.kept, ignored: o.ignored };
   });
+  const part = (p: EvalPart["part"], half: Half | null): EvalPart => {
+    const mine = runs.filter((r) =>
+      p === "synthetic"
+        ? r.clip.spec.kind !== "real-lossy"
+        : r.clip.spec.kind === "real-lossy" && r.clip.spec.real.half === half,
+    );
+    return { part: p, half, runs: mine, ...scoreRuns(mine, tolerance) };
+  };
+  const parts = [part("synthetic", null), part("real-lossy", "held-out"), part("real-lossy", "tune")].filter(
+    (p) => p.runs.length > 0,
+  );
+  const synthetic = parts.find((p) => p.part === "synthetic") ?? part("synthetic", null);
+  return { runs, streamqc: synthetic.streamqc, baseline: synthetic.baseline, tolerance, parts };
+}
+
+/** Both systems' scores per type over `runs`. */
+export function scoreRuns(runs: readonly ClipRun[], tolerance: number): ScoredPart {
   const outcomes = (pick: (r: ClipRun) => Interval[]): ClipOutcome[] =>
     runs.map((r) => ({
       truths: r.clip.truths.filter((t) => !r.clip.unscored.includes(t.type)),
@@ -112,5 +147,5 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
     tolerance,
   );
   const baseline = SCORED_TYPES.map((t) => baselineScores.find((s) => s.type === t) ?? null);
-  return { runs, streamqc, baseline, tolerance };
+  return { streamqc, baseline };
 }

@@ -19,6 +19,8 @@ import { parseDefectSpec } from "../gen/defect-spec.js";
 import { generateSyncClip, type AvOffsetWindow } from "../gen/sync-clip.js";
 import type { CorruptWindow } from "../gen/ts-corruptor.js";
 import type { Interval } from "./match-scorer.js";
+import { generateRealLossyClip } from "../gen/real-lossy-clip.js";
+import { realLossySuite, type RealLossySpec } from "./real-lossy-suite.js";
 
 /** The types the targets apply to, in table order. */
 export const SCORED_TYPES = [
@@ -53,6 +55,13 @@ export type ClipSpec =
       readonly content?: CorruptClipContent;
       readonly base?: "real";
       readonly corrupt: readonly CorruptWindow[];
+      readonly unscored?: readonly string[];
+    }
+  | {
+      /** Real content, lossy codecs, new defect injections (real-lossy-suite.ts). */
+      readonly kind: "real-lossy";
+      readonly name: string;
+      readonly real: RealLossySpec;
       readonly unscored?: readonly string[];
     }
   | {
@@ -232,6 +241,16 @@ export function defaultSuite(realMedia: string | null): ClipSpec[] {
   return clips;
 }
 
+/** The real-lossy part (real-lossy-suite.ts) as clip specs; each carries its half. */
+export function realLossyClips(): ClipSpec[] {
+  return realLossySuite().map((real) => ({
+    kind: "real-lossy",
+    name: real.name,
+    real,
+    unscored: real.unscored,
+  }));
+}
+
 interface GenTruthDefect {
   readonly type: string;
   readonly start: number;
@@ -289,11 +308,12 @@ export async function buildClip(
       return { spec, path, truths: cached.truths, unscored };
     }
   }
-  const wantsReal = spec.kind !== "sync" && spec.base === "real";
+  const wantsReal = spec.kind === "real-lossy" || (spec.kind !== "sync" && spec.base === "real");
   if (wantsReal && opts.realMedia === null) {
     throw new StreamqcError("SQM_ERR_USAGE", `clip ${spec.name} needs the real recording ${REAL_MEDIA}`);
   }
   const base = wantsReal && opts.realMedia !== null ? { base: opts.realMedia } : {};
+  const realMedia = opts.realMedia ?? "";
   let truths: Interval[];
   switch (spec.kind) {
     case "gen": {
@@ -318,6 +338,25 @@ export async function buildClip(
         ...base,
       });
       truths = t.incidents.map((i) => ({ type: i.type, start: i.start, end: i.end }));
+      break;
+    }
+    case "real-lossy": {
+      const r = spec.real;
+      const t = await generateRealLossyClip(path, {
+        base: realMedia,
+        baseStart: r.baseStart,
+        duration: r.duration,
+        profile: r.profile,
+        defects: r.defects,
+        seed: r.seed,
+        ffmpegPath: opts.ffmpegPath,
+      });
+      truths = t.truths.map((i) => ({
+        type: i.type,
+        start: i.start,
+        end: i.end,
+        ...(i.onsetSlack !== undefined ? { onsetSlack: i.onsetSlack } : {}),
+      }));
       break;
     }
     case "sync": {

@@ -12,6 +12,19 @@ export interface Interval {
   readonly start: number;
   /** Seconds; null while open (never closed in the input): it reaches to the end. */
   readonly end: number | null;
+  /**
+   * Truths only: the onset may be anywhere in [start, start + onsetSlack] (a loudness ramp
+   * has no single moment where it becomes wrong); the onset error is the distance to that span.
+   */
+  readonly onsetSlack?: number;
+}
+
+/** detection.start minus the truth's onset (or the nearest point of its onset span). */
+export function onsetErrorOf(truth: Interval, detection: Interval): number {
+  const slack = truth.onsetSlack ?? 0;
+  if (detection.start < truth.start) return detection.start - truth.start;
+  if (detection.start > truth.start + slack) return detection.start - (truth.start + slack);
+  return 0;
 }
 
 export interface Match {
@@ -40,7 +53,7 @@ export function matchIntervals(
   truths.forEach((t, ti) => {
     detections.forEach((d, di) => {
       if (t.type !== d.type || !overlaps(t, d)) return;
-      const onsetError = d.start - t.start;
+      const onsetError = onsetErrorOf(t, d);
       // The epsilon keeps a 0.5 s error at a 0.5 s tolerance a match despite binary fractions.
       if (Math.abs(onsetError) <= tolerance + 1e-9) candidates.push({ truth: ti, detection: di, onsetError });
     });

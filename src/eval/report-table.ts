@@ -2,7 +2,7 @@
  * The evaluation's markdown: one table per system, then the targets check.
  */
 import { f1, matchIntervals, type Interval, type TypeScore } from "./match-scorer.js";
-import type { EvalResult } from "./eval-runner.js";
+import type { ClipRun, EvalPart, EvalResult, ScoredPart } from "./eval-runner.js";
 
 export const TARGET_PRECISION = 0.95;
 export const TARGET_RECALL = 0.95;
@@ -60,7 +60,7 @@ export interface TargetCheck {
  * Per type: precision and recall at least 0.95 (a type with nothing detected has no
  * precision to miss; one with nothing to find has no recall), and F1 not below the baseline's.
  */
-export function checkTargets(result: EvalResult): TargetCheck[] {
+export function checkTargets(result: ScoredPart): TargetCheck[] {
   return result.streamqc.map((s, i) => {
     const reasons: string[] = [];
     if (s.precision !== null && s.precision < TARGET_PRECISION)
@@ -74,42 +74,74 @@ export function checkTargets(result: EvalResult): TargetCheck[] {
   });
 }
 
-export function renderReport(result: EvalResult): string {
-  const types = result.streamqc.map((s) => s.type);
-  const checks = checkTargets(result);
+const PART_TITLES: Record<string, string> = {
+  synthetic: "Synthetic suite (generated clips and the real-base clips; the detectors were developed on it)",
+  "real-lossy/held-out": "Real content, lossy: HELD-OUT half (even seeds; never tuned on)",
+  "real-lossy/tune": "Real content, lossy: TUNE half (odd seeds; detectors may be developed on it)",
+};
+
+export function partKey(p: EvalPart): string {
+  return p.half === null ? p.part : `${p.part}/${p.half}`;
+}
+
+/** One part's tables, targets, misses and unscored detections. */
+export function renderPart(part: EvalPart, tolerance: number): string {
+  const types = part.streamqc.map((s) => s.type);
+  const checks = checkTargets(part);
   const lines: string[] = [];
-  lines.push(`Tolerance: onset within ${result.tolerance} s, intervals overlapping, one-to-one.\n`);
   lines.push(`### streamqc (default profile)\n`);
-  lines.push(scoreTable(result.streamqc));
+  lines.push(scoreTable(part.streamqc));
   lines.push(`### FFmpeg-only baseline\n`);
-  lines.push(baselineTable(types, result.baseline));
+  lines.push(baselineTable(types, part.baseline));
   lines.push(`### Targets (precision and recall >= 0.95, F1 not below the baseline)\n`);
   for (const c of checks)
     lines.push(
       `- ${c.type}: ${c.pass ? "PASS" : "FAIL"}${c.reasons.length ? ` (${c.reasons.join("; ")})` : ""}`,
     );
   lines.push("");
-  const misses: string[] = [];
-  for (const r of result.runs) {
-    const unmatched = describeMisses(
-      r.clip.spec.name,
-      r.clip.truths.filter((t) => !r.clip.unscored.includes(t.type)),
-      r.streamqc,
-      result.tolerance,
-    );
-    misses.push(...unmatched);
-  }
   lines.push(`### streamqc misses and false positives\n`);
+  const misses = missList(part.runs, tolerance);
   lines.push(misses.length === 0 ? "- none" : misses.join("\n"));
   lines.push("");
   const other = new Map<string, number>();
-  for (const r of result.runs) for (const i of r.ignored) other.set(i.type, (other.get(i.type) ?? 0) + 1);
+  for (const r of part.runs) for (const i of r.ignored) other.set(i.type, (other.get(i.type) ?? 0) + 1);
   lines.push(
     `Not scored (unscored on their clip or outside the scored types): ${
       other.size === 0 ? "none" : [...other].map(([t, n]) => `${t} ×${n}`).join(", ")
     }\n`,
   );
   return lines.join("\n");
+}
+
+function missList(runs: readonly ClipRun[], tolerance: number): string[] {
+  const misses: string[] = [];
+  for (const r of runs) {
+    misses.push(
+      ...describeMisses(
+        r.clip.spec.name,
+        r.clip.truths.filter((t) => !r.clip.unscored.includes(t.type)),
+        r.streamqc,
+        tolerance,
+      ),
+    );
+  }
+  return misses;
+}
+
+export function renderReport(result: EvalResult): string {
+  const lines: string[] = [];
+  lines.push(`Tolerance: onset within ${result.tolerance} s, intervals overlapping, one-to-one.\n`);
+  const single = result.parts.length === 1;
+  for (const p of result.parts) {
+    if (!single) lines.push(`## ${PART_TITLES[partKey(p)] ?? partKey(p)} — ${p.runs.length} clips\n`);
+    lines.push(renderPart(p, result.tolerance));
+  }
+  return lines.join("\n");
+}
+
+/** Exit status rule: the synthetic part and the held-out half must meet every target. */
+export function judgedParts(result: EvalResult): EvalPart[] {
+  return result.parts.filter((p) => p.half !== "tune");
 }
 
 function fmt(i: Interval): string {

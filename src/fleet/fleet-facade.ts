@@ -9,7 +9,17 @@
  * the new definition. Incidents left open by a stopped stream are closed here.
  */
 import type { Logger } from "pino";
-import type { IncidentQuery, Readiness, Report, Stream, StreamCreate, StreamPatch } from "../api/schemas.js";
+import type {
+  IncidentQuery,
+  Maintenance,
+  Readiness,
+  Report,
+  Stream,
+  StreamCreate,
+  StreamHistory,
+  StreamPatch,
+  StreamState as ApiState,
+} from "../api/schemas.js";
 import type { ResolvedProfile } from "../config/profile.js";
 import { errorMessage, isStreamqcError, StreamqcError } from "../errors.js";
 import { openSource } from "../ingest/open-source.js";
@@ -18,7 +28,10 @@ import { toFacadeIncident } from "../service/incident-recorder.js";
 import type { IncidentWriter } from "../service/incident-writer.js";
 import type { MonitorService } from "../service/monitor-service.js";
 import type {
+  AckInput,
+  AckResult,
   IncidentPageResult,
+  MaintenanceInput,
   MetricsSnapshot,
   ServiceEvent,
   ServiceFacade,
@@ -31,8 +44,6 @@ import type { Store, StreamRecord } from "../store/store.js";
 import type { FleetNote } from "./pg-event-bus.js";
 import type { PgLeaseStore } from "./pg-lease-store.js";
 import { isSimulatedUrl } from "./simulated-runner.js";
-
-type ApiState = StreamState & { worker?: string | null; epoch?: number };
 
 export interface FleetFacadeOptions {
   readonly store: Store;
@@ -77,6 +88,10 @@ function idleState(r: StreamRecord, status: StreamState["status"]): StreamState 
     openIncidents: [],
     cost: { decoderCpuSeconds: 0, detectorCpuSeconds: 0, perMediaSecond: null },
     detectorCpuMs: {},
+    loudness: null,
+    tr101290: null,
+    hls: null,
+    thumbnailAt: null,
   };
 }
 
@@ -103,6 +118,11 @@ export class FleetFacade implements ServiceFacade {
 
   /** Gives every stream its pool, reads streams and owners; then keeps them fresh. */
   async start(): Promise<void> {
+    // Acknowledgements and maintenance are made here, through the records service: pass its
+    // events on (incidents themselves come from the workers' notes).
+    this.#o.records.subscribe((e) => {
+      if (e.type === "incident.acknowledged" || e.type === "maintenance.changed") this.#emit(e);
+    });
     const all = await this.#o.store.listStreams();
     await this.#o.leases.syncPools(new Map(all.map((s) => [s.id, this.#poolOf(s.profile)])));
     await this.#refresh();
@@ -249,7 +269,7 @@ export class FleetFacade implements ServiceFacade {
     return true;
   }
 
-  async startStream(id: string): Promise<StreamState | undefined> {
+  async startStream(id: string): Promise<ApiState | undefined> {
     const r = await this.#o.store.getStream(id);
     if (!r) return undefined;
     const after = r.enabled ? r : await this.#o.store.updateStream(id, { enabled: true });
@@ -258,7 +278,7 @@ export class FleetFacade implements ServiceFacade {
     return this.streamState(id);
   }
 
-  async stopStream(id: string): Promise<StreamState | undefined> {
+  async stopStream(id: string): Promise<ApiState | undefined> {
     const r = await this.#o.store.getStream(id);
     if (!r) return undefined;
     const after = r.enabled ? await this.#o.store.updateStream(id, { enabled: false }) : r;
@@ -278,7 +298,16 @@ export class FleetFacade implements ServiceFacade {
     else if (owner.worker !== null) state = idleState(r, "starting");
     // Enabled but held by nobody: waiting for a worker of its pool.
     else state = idleState(r, r.enabled ? "starting" : "stopped");
-    return { ...state, name: r.name, worker: owner.worker, epoch: owner.epoch };
+    // Muting is judged by the store's windows (the records service keeps them fresh).
+    return {
+      ...state,
+      name: r.name,
+      // Acknowledgements are read from the store (the journal); the live state leaves them out.
+      openIncidents: state.openIncidents.map((i) => ({ ...i, acknowledged: null })),
+      muted: this.#o.records.mutedState(id),
+      worker: owner.worker,
+      epoch: owner.epoch,
+    };
   }
 
   latestThumbnail(): StoredBlob | undefined {
@@ -302,6 +331,44 @@ export class FleetFacade implements ServiceFacade {
 
   reports(streamId: string | undefined, from: Date, to: Date): Promise<readonly Report[] | undefined> {
     return this.#o.records.reports(streamId, from, to);
+  }
+
+  // ---- acknowledgements and maintenance: the same store (and its events) as a single process
+
+  acknowledgeIncidents(ids: readonly string[], ack: AckInput): Promise<AckResult> {
+    return this.#o.records.acknowledgeIncidents(ids, ack);
+  }
+
+  acknowledgeStream(
+    stream: string,
+    ack: AckInput,
+    options: { readonly includeCleared: boolean },
+  ): Promise<AckResult | undefined> {
+    return this.#o.records.acknowledgeStream(stream, ack, options);
+  }
+
+  listMaintenance(query: {
+    readonly stream?: string | undefined;
+    readonly ended?: boolean | undefined;
+  }): Promise<readonly Maintenance[] | undefined> {
+    return this.#o.records.listMaintenance(query);
+  }
+
+  addMaintenance(input: MaintenanceInput): Promise<Maintenance | undefined> {
+    return this.#o.records.addMaintenance(input);
+  }
+
+  deleteMaintenance(id: string): Promise<boolean> {
+    return this.#o.records.deleteMaintenance(id);
+  }
+
+  unmuteStream(stream: string): Promise<number | undefined> {
+    return this.#o.records.unmuteStream(stream);
+  }
+
+  async streamHistory(): Promise<StreamHistory | undefined> {
+    // Levels and loudness are sampled in the worker that decodes the stream (docs/fleet.md).
+    return undefined;
   }
 
   subscribe(listener: (event: ServiceEvent) => void): () => void {

@@ -160,6 +160,10 @@ export class SimulatedRunner {
         perMediaSecond: media > 0 ? this.#spec.cost : null,
       },
       detectorCpuMs: {},
+      loudness: null,
+      tr101290: null,
+      hls: null,
+      thumbnailAt: null,
     };
   }
 

@@ -80,7 +80,7 @@ export function truthPathFor(out: string): string {
  */
 const PINK_AMPLITUDE = 0.3;
 
-interface VideoContext {
+export interface VideoContext {
   readonly fps: number;
   readonly seed: number;
 }
@@ -183,6 +183,46 @@ const AUDIO_INJECTORS: Partial<Record<DefectType, AudioInjector>> = {
   loud: (d) => loudFilter(d),
 };
 
+/**
+ * The picture defects of `defects` (the video kinds; others are ignored) as filter-graph
+ * parts from the label `input`; returns the label of the result and each defect's truth.
+ * Shared by `gen` and the real-content clips (real-lossy-clip.ts).
+ */
+export function injectVideoDefects(
+  defects: readonly Defect[],
+  input: string,
+  ctx: VideoContext,
+): { parts: string[]; label: string; truth: TruthDefect[] } {
+  const parts: string[] = [];
+  const truth: TruthDefect[] = [];
+  let label = input;
+  let n = 0;
+  const ordered = [...defects].sort((a, b) => a.start - b.start);
+  // Freezes first: they repeat a picture, and a later overlay (noise) must stay on top.
+  const videoOrder = [
+    ...ordered.filter((d) => d.type === "freeze" || d.type === "freeze-noisy"),
+    ...ordered.filter(
+      (d) => DEFECT_KINDS[d.type].media === "video" && d.type !== "freeze" && d.type !== "freeze-noisy",
+    ),
+  ];
+  for (const d of videoOrder) {
+    const inject = VIDEO_INJECTORS[d.type];
+    if (inject === undefined)
+      throw new StreamqcError("SQM_ERR_DEFECT_SPEC", `no video injector for ${d.type}`);
+    const next = `${input}i${++n}`;
+    const r = inject(d, label, next, ctx);
+    parts.push(r.graph);
+    label = next;
+    truth.push({
+      type: d.type,
+      start: r.start,
+      end: r.end,
+      expect: expectedIncident(d.type, r.end - r.start),
+    });
+  }
+  return { parts, label, truth };
+}
+
 function buildGraph(opts: Resolved): {
   graph: string;
   truth: TruthDefect[];
@@ -207,32 +247,12 @@ function buildGraph(opts: Resolved): {
         `trim=duration=${duration},setpts=PTS-STARTPTS[v0]`,
     );
   }
-  let label = "v0";
-  let n = 0;
   const ordered = [...defects].sort((a, b) => a.start - b.start);
-  // Freezes first: they repeat a picture, and a later overlay (noise) must stay on top.
-  const videoOrder = [
-    ...ordered.filter((d) => d.type === "freeze" || d.type === "freeze-noisy"),
-    ...ordered.filter(
-      (d) => DEFECT_KINDS[d.type].media === "video" && d.type !== "freeze" && d.type !== "freeze-noisy",
-    ),
-  ];
+  const injected = injectVideoDefects(ordered, "v0", { fps, seed });
+  parts.push(...injected.parts);
+  truth.push(...injected.truth);
+  const label = injected.label;
   const gaps = ordered.filter((d) => DEFECT_KINDS[d.type].media === "both");
-  for (const d of videoOrder) {
-    const inject = VIDEO_INJECTORS[d.type];
-    if (inject === undefined)
-      throw new StreamqcError("SQM_ERR_DEFECT_SPEC", `no video injector for ${d.type}`);
-    const next = `v${++n}`;
-    const r = inject(d, label, next, { fps, seed });
-    parts.push(r.graph);
-    label = next;
-    truth.push({
-      type: d.type,
-      start: r.start,
-      end: r.end,
-      expect: expectedIncident(d.type, r.end - r.start),
-    });
-  }
   const videoGap = gaps.length > 0 ? `${gapVideoFilter(gaps)},` : "";
   parts.push(`[${label}]${videoGap}format=yuv420p[vout]`);
   for (const d of gaps) {

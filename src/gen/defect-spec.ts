@@ -25,7 +25,7 @@ export const DEFECT_KINDS = {
   /** Quiet speech-like audio (about -45..-35 dBFS) with pauses shorter than 1 s: a near miss, NOT silence. */
   quiet: { expect: null, media: "audio", minDuration: 0 },
   /** A gain that drives the sound into hard clipping at full scale. */
-  clipping: { expect: "audio.clipping", media: "audio", minDuration: 0.5 },
+  clipping: { expect: "audio.clipping", media: "audio", minDuration: 0.3 },
   /** A section 12 dB louder than the programme, unclipped: `audio.loudness` (see loud-defect.ts). */
   loud: { expect: "audio.loudness", media: "audio", minDuration: 1 },
   /** Video and audio packets missing, timestamps kept: a hole in the timeline (see gap-defect.ts). */

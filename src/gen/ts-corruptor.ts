@@ -33,7 +33,8 @@ export interface CorruptResult {
   readonly origin: number;
 }
 
-interface Pes {
+export interface Pes {
+  /** Raw PTS in seconds (NaN when the PES carries none). */
   pts: number;
   key: boolean;
   /** Offsets of this PES's TS packets in the file, the first one carries the PES header. */
@@ -73,12 +74,17 @@ function readPts(b: Uint8Array, p: number): number {
 const VIDEO_STREAM_TYPES = new Set([0x01, 0x02, 0x1b, 0x24]);
 const AUDIO_STREAM_TYPES = new Set([0x03, 0x04, 0x0f, 0x11, 0x81]);
 
-/** Splits a TS into the video PID's PES units (frames) and finds the earliest audio PTS. */
-function scan(buf: Uint8Array): {
+export interface TsScan {
+  /** The video PID's PES units (frames), in file (decode) order. */
   video: Pes[];
+  /** The first audio PID's PES units, in file order. */
+  audio: Pes[];
   audioFirst: number | null;
   pesHeaderEnd: Map<number, number>;
-} {
+}
+
+/** Splits a TS into the video PID's PES units (frames) and the first audio PID's, in file order. */
+export function scanTransportStream(buf: Uint8Array): TsScan {
   if (buf.length % TS !== 0 || buf[0] !== 0x47) {
     throw new StreamqcError("SQM_ERR_INPUT_UNREADABLE", "not an MPEG-TS file of 188-byte packets");
   }
@@ -87,6 +93,8 @@ function scan(buf: Uint8Array): {
   const audioPids = new Set<number>();
   let audioFirst: number | null = null;
   const video: Pes[] = [];
+  const audio: Pes[] = [];
+  let firstAudioPid = -1;
   const pesHeaderEnd = new Map<number, number>();
   for (let off = 0; off + TS <= buf.length; off += TS) {
     const b1 = buf[off + 1] ?? 0;
@@ -123,18 +131,22 @@ function scan(buf: Uint8Array): {
           const rai = (afc & 2) !== 0 && (buf[off + 4] ?? 0) > 0 && ((buf[off + 5] ?? 0) & 0x40) !== 0;
           video.push({ pts, key: rai, packets: [off] });
           pesHeaderEnd.set(off, p + 9 + (buf[p + 8] ?? 0));
-        } else if (hasPts && (audioFirst === null || pts < audioFirst)) {
-          audioFirst = pts;
+        } else {
+          if (hasPts && (audioFirst === null || pts < audioFirst)) audioFirst = pts;
+          if (firstAudioPid < 0) firstAudioPid = pid;
+          if (pid === firstAudioPid) audio.push({ pts, key: true, packets: [off] });
         }
       } else if (pid === videoPid) {
         video[video.length - 1]?.packets.push(off);
+      } else if (pid === firstAudioPid) {
+        audio[audio.length - 1]?.packets.push(off);
       }
     }
   }
   if (videoPid < 0 || video.length === 0) {
     throw new StreamqcError("SQM_ERR_INPUT_UNREADABLE", "no video stream found in the transport stream");
   }
-  return { video, audioFirst, pesHeaderEnd };
+  return { video, audio, audioFirst, pesHeaderEnd };
 }
 
 /**
@@ -147,7 +159,7 @@ export function corruptTransportStream(
   seed = 1,
 ): CorruptResult {
   const data = new Uint8Array(input);
-  const { video, audioFirst, pesHeaderEnd } = scan(data);
+  const { video, audioFirst, pesHeaderEnd } = scanTransportStream(data);
   const videoFirst = Math.min(...video.map((v) => v.pts).filter((t) => Number.isFinite(t)));
   const origin = audioFirst === null ? videoFirst : Math.min(videoFirst, audioFirst);
   const rand = seededRandom(seed);

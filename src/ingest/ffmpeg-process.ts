@@ -42,6 +42,8 @@ export interface FfmpegProcessOptions {
   readonly ffmpegPath: string;
   readonly args: readonly string[];
   readonly stdin?: boolean;
+  /** Working directory of the child (relative output names resolve there). Default: ours. */
+  readonly cwd?: string;
   /** A view of a reused buffer, valid only during the call. */
   onStdout(chunk: Buffer): void;
   onStderrLine?(line: string): void;
@@ -142,6 +144,7 @@ export class FfmpegProcess {
         fifos ? fifos.stderr.write : "pipe",
       ],
       windowsHide: true,
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     });
     if (fifos) {
       // The child has its own copies; ours would keep the pipes open after it exits.

@@ -38,6 +38,7 @@ export function toFacadeIncident(i: StoreIncident): FacadeIncident {
     startedAt: i.startedAt,
     endedAt: i.endedAt,
     evidence: i.evidence.map((e) => ({ name: e.name, contentType: e.contentType, size: e.size })),
+    acknowledged: i.acknowledged === null ? null : { ...i.acknowledged },
   };
 }
 
@@ -65,6 +66,8 @@ export interface IncidentRecorderOptions {
   fenceOf?(streamId: string): Fence | undefined;
   /** Fleet: the store refused a write of this stream (its lease is gone). */
   onFenced?(streamId: string, fence: Fence | undefined): void;
+  /** The monitor's incident (its own id) was stored as `storedId`; called again with null once closed. */
+  onStored?(monitorId: string, storedId: string | null): void;
 }
 
 export class IncidentRecorder {
@@ -158,6 +161,7 @@ export class IncidentRecorder {
           fence,
         );
         resolveId(stored.id);
+        if (e.incident.id !== undefined) this.#o.onStored?.(e.incident.id, stored.id);
         const evidence: [string, Uint8Array | undefined, string][] = [
           ["before.jpg", e.evidence.before?.jpeg, "image/jpeg"],
           ["during.jpg", e.evidence.during?.jpeg, "image/jpeg"],
@@ -217,6 +221,7 @@ export class IncidentRecorder {
     this.#tracked.delete(key);
     void this.#enqueue(streamId, async (fence) => {
       const id = await tracked.storedId;
+      if (e.incident.id !== undefined) this.#o.onStored?.(e.incident.id, null);
       if (!id) return;
       const endedAt = e.incident.endedAt ?? new Date().toISOString();
       let end = e.incident.end ?? e.incident.start;

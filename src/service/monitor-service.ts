@@ -10,7 +10,10 @@ import type { Logger } from "pino";
 import type { AlertDispatcher } from "../alert/dispatcher.js";
 import type { IncidentWriter } from "./incident-writer.js";
 import type {
+  AckInput,
+  AckResult,
   IncidentPageResult,
+  MaintenanceInput,
   MetricsSnapshot,
   ServiceEvent,
   ServiceFacade,
@@ -18,22 +21,32 @@ import type {
 } from "./service-facade.js";
 import type {
   IncidentQuery,
+  Maintenance,
   Readiness,
   Report,
   Stream,
   StreamCreate,
+  StreamHistory,
   StreamPatch,
   StreamState as ApiStreamState,
 } from "../api/schemas.js";
 import type { ResolvedProfile } from "../config/profile.js";
 import { StreamqcError, errorMessage, isStreamqcError } from "../errors.js";
 import type { BlobStore } from "../store/blob-store.js";
-import type { Store, StreamRecord } from "../store/store.js";
+import {
+  windowCovers,
+  type Acknowledgement,
+  type Labels,
+  type MaintenanceWindow,
+  type Store,
+  type StreamRecord,
+} from "../store/store.js";
 import { openSource } from "../ingest/open-source.js";
 import { PromotionLimiter } from "../monitor/promotion-limiter.js";
 import { applyConfiguredStreams } from "./configured-streams.js";
 import { IncidentRecorder, toFacadeIncident } from "./incident-recorder.js";
-import { StreamRunner, type StreamDefinition } from "./stream-runner.js";
+import { StreamHistoryRing } from "./stream-history.js";
+import { StreamRunner, type StreamDefinition, type StreamState as RunnerState } from "./stream-runner.js";
 
 /** Promotions at once per process by default: four full 1080p decoders fill about a core. */
 export const DEFAULT_MAX_PROMOTIONS = 4;
@@ -53,7 +66,12 @@ export interface MonitorServiceOptions {
   readonly maxPromotions?: number;
   /** Seconds between `stream.levels` events. Default 1. */
   readonly levelsEverySeconds?: number;
+  /** Samples of history kept per stream (one a second). Default 3600. */
+  readonly historySamples?: number;
 }
+
+/** Pages of incidents a bulk acknowledgement of one stream goes through at most (500 each). */
+const MAX_ACK_PAGES = 20;
 
 type FacadeIncident = Awaited<ReturnType<ServiceFacade["getIncident"]>>;
 
@@ -74,11 +92,21 @@ export class MonitorService implements ServiceFacade {
   readonly allowLocalFiles: boolean;
   private readonly runners = new Map<string, StreamRunner>();
   /** The last state of streams that are not running, so that their state reads `stopped`, not unknown. */
-  private readonly stoppedStates = new Map<string, ApiStreamState>();
+  private readonly stoppedStates = new Map<string, RunnerState>();
   /** Promotion slots shared by this process's light streams. */
   private readonly promotions: PromotionLimiter;
   private readonly recorder: IncidentRecorder;
   private readonly listeners = new Set<(e: ServiceEvent) => void>();
+  private readonly histories = new Map<string, StreamHistoryRing>();
+  /** Labels of every known stream, so muting is known synchronously in its state. */
+  private readonly labels = new Map<string, Labels>();
+  /** Maintenance windows not yet ended, as stored; refreshed on every change. */
+  private windows: readonly MaintenanceWindow[] = [];
+  private windowTimer: NodeJS.Timeout | null = null;
+  /** The monitor's incident id -> the stored id, while the incident is open. */
+  private readonly storedIds = new Map<string, string>();
+  /** Acknowledgements of open incidents, by stored id, for the streams' live state. */
+  private readonly openAcks = new Map<string, Acknowledgement>();
   private started = false;
   private closed = false;
 
@@ -91,6 +119,15 @@ export class MonitorService implements ServiceFacade {
       writer: o.writer,
       logger: o.logger,
       emit: (e) => this.emit(e),
+      onStored: (monitorId, storedId) => {
+        if (storedId !== null) {
+          this.storedIds.set(monitorId, storedId);
+          return;
+        }
+        const known = this.storedIds.get(monitorId);
+        this.storedIds.delete(monitorId);
+        if (known !== undefined) this.openAcks.delete(known);
+      },
     });
   }
 
@@ -127,7 +164,9 @@ export class MonitorService implements ServiceFacade {
   ): Promise<void> {
     await applyConfiguredStreams(this.o.store, configured, maintenance);
     await this.closeLeftoverIncidents();
+    await this.refreshWindows();
     for (const s of await this.o.store.listStreams()) {
+      this.labels.set(s.id, s.labels);
       if (s.enabled) this.startRunner(s);
       else this.stoppedStates.set(s.id, this.stoppedState(s));
     }
@@ -179,6 +218,7 @@ export class MonitorService implements ServiceFacade {
       labels: r.labels,
     };
     this.stoppedStates.delete(r.id);
+    this.labels.set(r.id, r.labels);
     const log = this.o.logger.child({ stream: r.name });
     const runner = new StreamRunner(def, this.profileOf(r), {
       ffmpegPath: this.o.ffmpegPath,
@@ -188,15 +228,28 @@ export class MonitorService implements ServiceFacade {
       onIncident: (e) => this.recorder.handle(r.id, e),
       onState: (state) => {
         log.info({ status: state.status, error: state.lastError }, "stream state");
-        this.emit({ type: "stream.state", state: state });
+        this.emit({ type: "stream.state", state: this.decorate(state) });
       },
-      onLevels: (levels, thumb) =>
+      onLevels: (levels, thumb, run) => {
+        const loudness = run.loudness();
+        this.historyOf(r.id).push({
+          t: Date.now(),
+          momentary: loudness?.momentary ?? null,
+          shortTerm: loudness?.shortTerm ?? null,
+          integrated: loudness?.integrated ?? null,
+          truePeak: loudness?.truePeak ?? null,
+          avOffsetMs: run.avOffsetMs(),
+          peakDbfs: levels.peakDbfs,
+          rmsDbfs: levels.rmsDbfs,
+        });
         this.emit({
           type: "stream.levels",
           streamId: r.id,
           levels,
+          loudness,
           ...(thumb ? { thumbnailPts: thumb.pts } : {}),
-        }),
+        });
+      },
       log: (level, message, fields) => log[level](fields ?? {}, message),
     });
     this.runners.set(r.id, runner);
@@ -247,6 +300,7 @@ export class MonitorService implements ServiceFacade {
       ...(patch.labels !== undefined ? { labels: patch.labels } : {}),
       ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
     });
+    this.labels.set(id, after.labels);
     const restart =
       after.url !== before.url ||
       after.profile !== before.profile ||
@@ -276,6 +330,8 @@ export class MonitorService implements ServiceFacade {
     if (!r) return false;
     await this.stopRunner(id);
     this.stoppedStates.delete(id);
+    this.histories.delete(id);
+    this.labels.delete(id);
     await this.o.store.deleteStream(id);
     return true;
   }
@@ -284,7 +340,7 @@ export class MonitorService implements ServiceFacade {
     const r = await this.o.store.getStream(id);
     if (!r) return undefined;
     const updated = r.enabled ? r : await this.o.store.updateStream(id, { enabled: true });
-    return this.startRunner(updated).state();
+    return this.decorate(this.startRunner(updated).state());
   }
 
   async stopStream(id: string): Promise<ApiStreamState | undefined> {
@@ -293,7 +349,7 @@ export class MonitorService implements ServiceFacade {
     if (r.enabled) await this.o.store.updateStream(id, { enabled: false });
     const runner = this.runners.get(id);
     await this.stopRunner(id);
-    return runner?.state() ?? this.stoppedState(r);
+    return this.decorate(runner?.state() ?? this.stoppedState(r));
   }
 
   private stoppedState(r: StreamRecord) {
@@ -305,7 +361,37 @@ export class MonitorService implements ServiceFacade {
   }
 
   streamState(id: string): ApiStreamState | undefined {
-    return this.runners.get(id)?.state() ?? this.stoppedStates.get(id);
+    const state = this.runners.get(id)?.state() ?? this.stoppedStates.get(id);
+    return state ? this.decorate(state) : undefined;
+  }
+
+  /**
+   * The runner's state plus what only the service knows: its muting, the stored ids and
+   * acknowledgements of its open incidents, and the worker (none: this is not a fleet).
+   */
+  private decorate(state: RunnerState | ApiStreamState): ApiStreamState {
+    const openIncidents = state.openIncidents.map((i) => {
+      const id = i.id === undefined ? undefined : (this.storedIds.get(i.id) ?? i.id);
+      const ack = id === undefined ? undefined : this.openAcks.get(id);
+      return { ...i, ...(id !== undefined ? { id } : {}), acknowledged: ack ?? null };
+    });
+    return { ...state, openIncidents, muted: this.mutedNow(state.id, Date.now()), worker: null };
+  }
+
+  private historyOf(id: string): StreamHistoryRing {
+    let h = this.histories.get(id);
+    if (!h) this.histories.set(id, (h = new StreamHistoryRing(this.o.historySamples ?? 3600)));
+    return h;
+  }
+
+  streamHistory(id: string, seconds: number): Promise<StreamHistory | undefined> {
+    if (!this.labels.has(id)) return Promise.resolve(undefined);
+    const runner = this.runners.get(id);
+    const loudness = runner?.loudness() ?? null;
+    const reference = { target: loudness?.target ?? null, truePeakLimit: loudness?.truePeakLimit ?? null };
+    const ring = this.histories.get(id);
+    if (!ring) return Promise.resolve(new StreamHistoryRing(1).since(id, Infinity, reference));
+    return Promise.resolve(ring.since(id, Date.now() - seconds * 1000, reference));
   }
 
   latestThumbnail(id: string): StoredBlob | undefined {
@@ -336,6 +422,7 @@ export class MonitorService implements ServiceFacade {
       ...(query.from ? { from: query.from } : {}),
       ...(query.to ? { to: query.to } : {}),
       ...(query.open !== undefined ? { open: query.open } : {}),
+      ...(query.acknowledged !== undefined ? { acknowledged: query.acknowledged } : {}),
       ...(query.cursor ? { cursor: query.cursor } : {}),
       limit: query.limit,
     });
@@ -345,6 +432,201 @@ export class MonitorService implements ServiceFacade {
   async getIncident(id: string): Promise<FacadeIncident> {
     const i = await this.o.store.getIncident(id);
     return i ? toFacadeIncident(i) : undefined;
+  }
+
+  // ---- acknowledgements
+
+  async acknowledgeIncidents(ids: readonly string[], ack: AckInput): Promise<AckResult> {
+    const items: NonNullable<FacadeIncident>[] = [];
+    const unknown: string[] = [];
+    let acknowledged = 0;
+    const touched = new Set<string>();
+    for (const id of ids) {
+      const before = await this.o.store.getIncident(id);
+      if (!before) {
+        unknown.push(id);
+        continue;
+      }
+      if (before.acknowledged !== null) {
+        items.push(toFacadeIncident(before));
+        continue;
+      }
+      const at = new Date().toISOString();
+      const after =
+        (await this.o.store.acknowledgeIncident(id, { at, by: ack.by, comment: ack.comment })) ?? before;
+      const incident = toFacadeIncident(after);
+      items.push(incident);
+      // Another request may have acknowledged it in between: the first stands, and only it is announced.
+      if (after.acknowledged?.at !== at || after.acknowledged.by !== ack.by) continue;
+      acknowledged++;
+      if (after.end === null) {
+        this.openAcks.set(after.id, after.acknowledged);
+        touched.add(after.streamId);
+      }
+      this.emit({ type: "incident.acknowledged", incident });
+    }
+    // Tiles show which open alarms are acknowledged: one state event per stream touched.
+    for (const streamId of touched) {
+      const state = this.streamState(streamId);
+      if (state) this.emit({ type: "stream.state", state });
+    }
+    return { items, acknowledged, unknown };
+  }
+
+  async acknowledgeStream(
+    stream: string,
+    ack: AckInput,
+    options: { readonly includeCleared: boolean },
+  ): Promise<AckResult | undefined> {
+    const record = await this.resolveStream(stream);
+    if (!record) return undefined;
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_ACK_PAGES; page++) {
+      const p = await this.o.store.queryIncidents({
+        streamId: record.id,
+        acknowledged: false,
+        ...(options.includeCleared ? {} : { open: true }),
+        limit: 500,
+        ...(cursor !== undefined ? { cursor } : {}),
+      });
+      ids.push(...p.items.map((i) => i.id));
+      if (p.next === null) break;
+      cursor = p.next;
+    }
+    return this.acknowledgeIncidents(ids, ack);
+  }
+
+  /** A stream by id, else by name (the API takes either). */
+  private async resolveStream(idOrName: string): Promise<StreamRecord | null> {
+    return (await this.o.store.getStream(idOrName)) ?? (await this.o.store.getStreamByName(idOrName));
+  }
+
+  // ---- maintenance
+
+  /** The maintenance window muting the stream now, if any (the fleet's API process asks too). */
+  mutedState(streamId: string): ApiStreamState["muted"] {
+    return this.mutedNow(streamId, Date.now());
+  }
+
+  private mutedNow(streamId: string, now: number): ApiStreamState["muted"] {
+    const labels = this.labels.get(streamId) ?? {};
+    let best: MaintenanceWindow | undefined;
+    for (const w of this.windows) {
+      if (Date.parse(w.startsAt) > now || Date.parse(w.endsAt) <= now) continue;
+      if (!windowCovers(w, { id: streamId, labels })) continue;
+      // The one that mutes longest is what the operator needs to know.
+      if (!best || Date.parse(w.endsAt) > Date.parse(best.endsAt)) best = w;
+    }
+    return best ? { windowId: best.id, until: best.endsAt, reason: best.reason } : null;
+  }
+
+  /**
+   * Reloads the windows not yet ended and sets a timer for the next start or end, when the
+   * streams' `muted` changes by itself and the dashboards must hear of it.
+   */
+  private async refreshWindows(): Promise<void> {
+    const now = Date.now();
+    this.windows = (await this.o.store.listMaintenanceWindows()).filter((w) => Date.parse(w.endsAt) > now);
+    if (this.windowTimer) clearTimeout(this.windowTimer);
+    this.windowTimer = null;
+    const next = Math.min(
+      ...this.windows.flatMap((w) => [Date.parse(w.startsAt), Date.parse(w.endsAt)]).filter((t) => t > now),
+    );
+    if (Number.isFinite(next) && !this.closed) {
+      // setTimeout holds at most about 24.8 days; a later boundary is re-armed on the way.
+      this.windowTimer = setTimeout(() => void this.windowsChanged(), Math.min(next - now + 5, 2 ** 31 - 1));
+      this.windowTimer.unref();
+    }
+  }
+
+  private async windowsChanged(): Promise<void> {
+    try {
+      await this.refreshWindows();
+      this.emit({ type: "maintenance.changed", items: await this.maintenanceView(this.windows) });
+      for (const id of this.labels.keys()) {
+        const state = this.streamState(id);
+        if (state) this.emit({ type: "stream.state", state });
+      }
+    } catch (err) {
+      this.o.logger.error({ err: errorMessage(err) }, "could not reload maintenance windows");
+    }
+  }
+
+  private async maintenanceView(windows: readonly MaintenanceWindow[]): Promise<Maintenance[]> {
+    const now = Date.now();
+    const names = new Map<string, string | null>();
+    const out: Maintenance[] = [];
+    for (const w of windows) {
+      if (w.streamId !== null && !names.has(w.streamId)) {
+        names.set(w.streamId, (await this.o.store.getStream(w.streamId))?.name ?? null);
+      }
+      out.push({
+        id: w.id,
+        streamId: w.streamId,
+        stream: w.streamId === null ? null : (names.get(w.streamId) ?? null),
+        labels: w.labels === null ? null : { ...w.labels },
+        from: w.startsAt,
+        until: w.endsAt,
+        reason: w.reason,
+        by: w.createdBy,
+        active: Date.parse(w.startsAt) <= now && now < Date.parse(w.endsAt),
+      });
+    }
+    return out;
+  }
+
+  async listMaintenance(query: {
+    readonly stream?: string | undefined;
+    readonly ended?: boolean | undefined;
+  }): Promise<readonly Maintenance[] | undefined> {
+    let streamId: string | undefined;
+    if (query.stream !== undefined) {
+      const r = await this.resolveStream(query.stream);
+      if (!r) return undefined;
+      streamId = r.id;
+    }
+    const now = Date.now();
+    const windows = (await this.o.store.listMaintenanceWindows(streamId)).filter(
+      (w) => query.ended === true || Date.parse(w.endsAt) > now,
+    );
+    return this.maintenanceView(windows);
+  }
+
+  async addMaintenance(input: MaintenanceInput): Promise<Maintenance | undefined> {
+    let streamId: string | null = null;
+    if (input.stream !== undefined) {
+      const r = await this.resolveStream(input.stream);
+      if (!r) return undefined;
+      streamId = r.id;
+    }
+    const w = await this.o.store.addMaintenanceWindow({
+      streamId,
+      labels: input.labels ?? null,
+      startsAt: input.from,
+      endsAt: input.until,
+      reason: input.reason,
+      createdBy: input.by,
+    });
+    await this.windowsChanged();
+    return (await this.maintenanceView([w]))[0];
+  }
+
+  async deleteMaintenance(id: string): Promise<boolean> {
+    const removed = await this.o.store.deleteMaintenanceWindow(id);
+    if (removed) await this.windowsChanged();
+    return removed;
+  }
+
+  async unmuteStream(stream: string): Promise<number | undefined> {
+    const r = await this.resolveStream(stream);
+    if (!r) return undefined;
+    let removed = 0;
+    for (const w of await this.o.store.listMaintenanceWindows(r.id)) {
+      if (w.streamId === r.id && (await this.o.store.deleteMaintenanceWindow(w.id))) removed++;
+    }
+    if (removed > 0) await this.windowsChanged();
+    return removed;
   }
 
   async getEvidence(incidentId: string, name: string): Promise<StoredBlob | undefined> {
@@ -436,6 +718,8 @@ export class MonitorService implements ServiceFacade {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.windowTimer) clearTimeout(this.windowTimer);
+    this.windowTimer = null;
     await Promise.all([...this.runners.keys()].map((id) => this.stopRunner(id)));
     await this.recorder.close();
     await this.o.dispatcher.close();

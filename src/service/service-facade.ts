@@ -12,6 +12,8 @@
 import type {
   ApiIncident,
   IncidentQuery,
+  Maintenance,
+  StreamHistory,
   Readiness,
   Report,
   Stream,
@@ -21,8 +23,8 @@ import type {
 } from "../api/schemas.js";
 import type { WorkerInfo } from "../store/lease-port.js";
 
-/** An incident as stored: the API adds each evidence item's `url`. */
-export type StoredIncident = Omit<ApiIncident, "evidence"> & {
+/** An incident as stored: the API adds each evidence item's `url` and the `lifecycle`. */
+export type StoredIncident = Omit<ApiIncident, "evidence" | "lifecycle"> & {
   readonly evidence: readonly {
     readonly name: string;
     readonly contentType: string;
@@ -41,17 +43,45 @@ export interface StoredBlob {
   readonly bytes: Uint8Array;
 }
 
+/** Who acknowledges and why; the API fills `by` with its default when the request has none. */
+export interface AckInput {
+  readonly by: string;
+  readonly comment: string | null;
+}
+
+export interface AckResult {
+  /** Every incident named or selected, as stored after the request. */
+  readonly items: readonly StoredIncident[];
+  /** How many this request acknowledged (the rest already were). */
+  readonly acknowledged: number;
+  /** Ids that name no incident. */
+  readonly unknown: readonly string[];
+}
+
+/** A maintenance window to add; exactly one of the three selectors is set. */
+export interface MaintenanceInput {
+  readonly stream?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly all?: true;
+  readonly from: string;
+  readonly until: string;
+  readonly reason: string;
+  readonly by: string;
+}
+
 /** Live events as the service emits them; the API numbers, buffers and frames them for SSE. */
 export type ServiceEvent =
   | {
-      readonly type: "incident.opened" | "incident.updated" | "incident.closed";
+      readonly type: "incident.opened" | "incident.updated" | "incident.closed" | "incident.acknowledged";
       readonly incident: StoredIncident;
     }
+  | { readonly type: "maintenance.changed"; readonly items: readonly Maintenance[] }
   | { readonly type: "stream.state"; readonly state: StreamState }
   | {
       readonly type: "stream.levels";
       readonly streamId: string;
       readonly levels: StreamState["levels"];
+      readonly loudness: StreamState["loudness"];
       /** PTS of the latest thumbnail, when there is one (fetched by `latestThumbnail`). */
       readonly thumbnailPts?: number;
     };
@@ -121,6 +151,36 @@ export interface ServiceFacade {
   listIncidents(query: IncidentQuery): Promise<IncidentPageResult>;
   getIncident(id: string): Promise<StoredIncident | undefined>;
   getEvidence(incidentId: string, name: string): Promise<StoredBlob | undefined>;
+
+  /**
+   * Acknowledges each incident that is not yet (the first acknowledgement stands) and emits
+   * `incident.acknowledged` for each one it changed. Unknown ids are listed, not thrown.
+   */
+  acknowledgeIncidents(ids: readonly string[], ack: AckInput): Promise<AckResult>;
+  /**
+   * Acknowledges a stream's (id or name) unacknowledged open incidents, and with
+   * `includeCleared` its closed unacknowledged ones too. Undefined for an unknown stream.
+   */
+  acknowledgeStream(
+    stream: string,
+    ack: AckInput,
+    options: { readonly includeCleared: boolean },
+  ): Promise<AckResult | undefined>;
+
+  /** Maintenance windows, by start; only those covering `stream` (id or name) when given; ended ones with `ended`. Undefined for an unknown stream. */
+  listMaintenance(query: {
+    readonly stream?: string | undefined;
+    readonly ended?: boolean | undefined;
+  }): Promise<readonly Maintenance[] | undefined>;
+  /** Adds a window (emits `maintenance.changed`); undefined when `stream` names no stream. */
+  addMaintenance(input: MaintenanceInput): Promise<Maintenance | undefined>;
+  /** Removes a window (emits `maintenance.changed`); false when unknown. */
+  deleteMaintenance(id: string): Promise<boolean>;
+  /** Ends the muting of one stream (id or name): removes the windows for it alone. Undefined for an unknown stream. */
+  unmuteStream(stream: string): Promise<number | undefined>;
+
+  /** The stream's in-memory time series over the last `seconds`; undefined for an unknown stream. */
+  streamHistory(id: string, seconds: number): Promise<StreamHistory | undefined>;
 
   /** One report per stream (all streams when `streamId` is undefined, else exactly one); undefined for an unknown stream. */
   reports(streamId: string | undefined, from: Date, to: Date): Promise<readonly Report[] | undefined>;

@@ -26,6 +26,20 @@ export interface StreamDefinition {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+export interface LoudnessNow {
+  readonly momentary: number | null;
+  readonly shortTerm: number | null;
+  readonly integrated: number | null;
+  readonly truePeak: number | null;
+  readonly target: number | null;
+  readonly truePeakLimit: number | null;
+}
+
+export interface FaultCounters {
+  readonly open: number;
+  readonly counts: Readonly<Record<string, number>>;
+}
+
 export interface StreamState {
   readonly id: string;
   readonly name: string;
@@ -50,6 +64,36 @@ export interface StreamState {
   readonly mode?: "full" | "light";
   /** Light mode: promotion to full decoding, and the detectors that are off. */
   readonly promotion?: PromotionState | null;
+  /** From the audio.loudness detector; null when the profile has none. */
+  readonly loudness: LoudnessNow | null;
+  /** TR 101 290 counters from the ts.health detector; null when it is not running. */
+  readonly tr101290: FaultCounters | null;
+  /** HLS fault counters from the hls.health detector; null when it is not running. */
+  readonly hls: FaultCounters | null;
+  /** When the latest thumbnail arrived (ISO 8601); null before the first. */
+  readonly thumbnailAt: string | null;
+}
+
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+function loudnessFrom(m: Readonly<Record<string, unknown>> | undefined): LoudnessNow | null {
+  if (m === undefined) return null;
+  return {
+    momentary: num(m["lufsMomentary"]),
+    shortTerm: num(m["lufsShortTerm"]),
+    integrated: num(m["lufsIntegrated"]),
+    truePeak: num(m["truePeakDbtp"]),
+    target: num(m["target"]),
+    truePeakLimit: num(m["truePeakLimit"]),
+  };
+}
+
+/** Only fault types seen so far are listed (fault detectors count per type as they see them). */
+function faultsFrom(m: Readonly<Record<string, unknown>> | undefined): FaultCounters | null {
+  if (m === undefined) return null;
+  const counts: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) if (k !== "open" && typeof v === "number") counts[k] = v;
+  return { open: num(m["open"]) ?? 0, counts };
 }
 
 export interface StreamRunnerDeps {
@@ -84,6 +128,7 @@ export class StreamRunner {
   private decoderCpuDone = 0;
   private decoderPid: number | undefined;
   private ticker: NodeJS.Timeout | null = null;
+  private thumbnailAt: string | null = null;
 
   constructor(
     readonly definition: StreamDefinition,
@@ -140,7 +185,10 @@ export class StreamRunner {
         this.meter.push(b);
         monitor.audio(b);
       },
-      thumbnail: (t) => monitor.thumbnail(t),
+      thumbnail: (t) => {
+        this.thumbnailAt = new Date().toISOString();
+        monitor.thumbnail(t);
+      },
       event: (e) => this.event(e, monitor),
       handlerError: (err) => this.deps.log?.("error", `detector failed: ${errorMessage(err)}`),
     });
@@ -293,6 +341,27 @@ export class StreamRunner {
     }
   }
 
+  /** One detector's current measurements, when it runs. */
+  private measured(type: string): Readonly<Record<string, unknown>> | undefined {
+    const d = this.monitor?.detectors.find((x) => x.type === type);
+    return d?.measure?.();
+  }
+
+  /** Loudness now (for the levels event and the history), without measuring every detector. */
+  loudness(): LoudnessNow | null {
+    return loudnessFrom(this.measured("audio.loudness"));
+  }
+
+  /** The latest A/V offset estimate, ms (positive: audio lags); null when none. */
+  avOffsetMs(): number | null {
+    return num(this.measured("av.sync")?.["offsetMs"]);
+  }
+
+  /** The levels of the last second (as sent with `stream.levels`). */
+  lastLevels(): Levels {
+    return this.levels;
+  }
+
   state(): StreamState {
     const detectorCpuMs = this.session?.detectorCost() ?? this.monitor?.detectorCost() ?? {};
     const detectorCpuSeconds = Object.values(detectorCpuMs).reduce((a, b) => a + b, 0) / 1000;
@@ -320,6 +389,10 @@ export class StreamRunner {
       detectorCpuMs,
       mode: this.profile.mode ?? "full",
       promotion: this.session?.state() ?? null,
+      loudness: loudnessFrom(measurements["audio.loudness"]),
+      tr101290: faultsFrom(measurements["ts.health"]),
+      hls: faultsFrom(measurements["hls.health"]),
+      thumbnailAt: this.thumbnailAt,
     };
   }
 

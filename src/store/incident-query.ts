@@ -59,6 +59,8 @@ export function incidentQuerySql(query: IncidentQuery): IncidentQuerySql {
     args.push(bound(query.to, "to"));
   }
   if (query.open !== undefined) where.push(query.open ? "media_end IS NULL" : "media_end IS NOT NULL");
+  if (query.acknowledged !== undefined)
+    where.push(query.acknowledged ? "ack_ms IS NOT NULL" : "ack_ms IS NULL");
   if (query.cursor !== undefined) {
     const c = decodeCursor(query.cursor);
     where.push("(started_ms < ? OR (started_ms = ? AND id < ?))");

@@ -117,4 +117,15 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     SELECT id, coalesce(profile->>'pool', 'default') FROM streams ON CONFLICT DO NOTHING;
   `,
   },
+  {
+    // As SQLite step 3: acknowledgements (the first stands) and windows by labels.
+    name: "incidents.ack_*: acknowledgements; maintenance_windows.labels, created_by",
+    sql: `
+  ALTER TABLE incidents ADD COLUMN ack_ms BIGINT;
+  ALTER TABLE incidents ADD COLUMN ack_by TEXT;
+  ALTER TABLE incidents ADD COLUMN ack_comment TEXT;
+  ALTER TABLE maintenance_windows ADD COLUMN labels JSONB;
+  ALTER TABLE maintenance_windows ADD COLUMN created_by TEXT;
+  `,
+  },
 ];

@@ -23,7 +23,15 @@ import { incidentPage, incidentQuerySql } from "./incident-query.js";
 import type { Fence } from "./lease-port.js";
 import { pendingMigrations } from "./migrations.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-schema.js";
-import { checkEvidenceName, checkSeverity, iso, optionalMs, toMs, windowBounds } from "./store-input.js";
+import {
+  checkEvidenceName,
+  checkSeverity,
+  iso,
+  optionalMs,
+  toMs,
+  windowBounds,
+  windowLabels,
+} from "./store-input.js";
 import {
   channelFromRow,
   deliveryFromRow,
@@ -41,6 +49,8 @@ import {
 } from "./store-rows.js";
 import {
   SEVERITY_RANK,
+  windowCovers,
+  type Acknowledgement,
   type ChannelState,
   type DeliveryCount,
   type DeliveryRecord,
@@ -50,6 +60,7 @@ import {
   type IncidentPatch,
   type IncidentQuery,
   type Json,
+  type Labels,
   type MaintenanceWindow,
   type NewDelivery,
   type NewEvidence,
@@ -90,7 +101,8 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const STREAM_COLUMNS =
   "id, name, url, profile::text AS profile, labels::text AS labels, enabled, created_at, updated_at";
 const INCIDENT_COLUMNS =
-  "id, stream_id, stream_name, type, severity, media_start, media_end, started_ms, ended_ms, details::text AS details, alert_state, revision";
+  "id, stream_id, stream_name, type, severity, media_start, media_end, started_ms, ended_ms, details::text AS details, alert_state, revision, ack_ms, ack_by, ack_comment";
+const WINDOW_COLUMNS = "id, stream_id, starts_ms, ends_ms, reason, labels::text AS labels, created_by";
 const OUTBOX_COLUMNS =
   "id, incident_id, event, channel, payload::text AS payload, status, attempts, next_attempt_ms, last_error, created_at, delivered_at";
 
@@ -565,6 +577,15 @@ export class PostgresStore implements Store {
     return this.#getIncident(id);
   }
 
+  async acknowledgeIncident(id: string, ack: Acknowledgement): Promise<StoredIncident | null> {
+    // `ack_ms IS NULL`: the first acknowledgement stands; a repeat changes nothing.
+    await this.#q(
+      "UPDATE incidents SET ack_ms = ?, ack_by = ?, ack_comment = ? WHERE id = ? AND ack_ms IS NULL",
+      [toMs(ack.at, "at"), ack.by, ack.comment, id],
+    );
+    return this.#getIncident(id);
+  }
+
   async queryIncidents(query: IncidentQuery): Promise<Page<StoredIncident>> {
     const q = incidentQuerySql(query);
     const rows = await this.#q<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents ${q.clause}`, q.args);
@@ -773,42 +794,66 @@ export class PostgresStore implements Store {
 
   async addMaintenanceWindow(window: NewMaintenanceWindow): Promise<MaintenanceWindow> {
     const { starts, ends } = windowBounds(window.startsAt, window.endsAt);
+    const labels = windowLabels(window);
     const id = newId();
-    await this.#q(
-      "INSERT INTO maintenance_windows (id, stream_id, starts_ms, ends_ms, reason) VALUES (?, ?, ?, ?, ?)",
-      [id, window.streamId, starts, ends, window.reason],
-    );
-    return windowFromRow({
+    const row: WindowRow = {
       id,
       stream_id: window.streamId,
       starts_ms: starts,
       ends_ms: ends,
       reason: window.reason,
-    });
+      labels,
+      created_by: window.createdBy ?? null,
+    };
+    await this.#q(
+      "INSERT INTO maintenance_windows (id, stream_id, starts_ms, ends_ms, reason, labels, created_by) VALUES (?, ?, ?, ?, ?, ?::jsonb, ?)",
+      [id, row.stream_id, starts, ends, row.reason, labels, row.created_by],
+    );
+    return windowFromRow(row);
+  }
+
+  /** The windows covering a stream, by its id and labels (matched here, as in SQLite: the SQL stays plain). */
+  async #covering(streamId: string | undefined, rows: readonly WindowRow[]): Promise<MaintenanceWindow[]> {
+    const windows = rows.map(windowFromRow);
+    if (streamId === undefined) return windows;
+    const [stream] = await this.#q<{ labels: string }>(
+      "SELECT labels::text AS labels FROM streams WHERE id = ?",
+      [streamId],
+    );
+    const target = {
+      id: streamId,
+      labels: stream === undefined ? {} : (JSON.parse(stream.labels) as Labels),
+    };
+    return windows.filter((w) => windowCovers(w, target));
   }
 
   async listMaintenanceWindows(streamId?: string): Promise<readonly MaintenanceWindow[]> {
-    const rows =
-      streamId === undefined
-        ? await this.#q<WindowRow>("SELECT * FROM maintenance_windows ORDER BY starts_ms, id")
-        : await this.#q<WindowRow>(
-            "SELECT * FROM maintenance_windows WHERE stream_id = ? OR stream_id IS NULL ORDER BY starts_ms, id",
-            [streamId],
-          );
-    return rows.map(windowFromRow);
+    const rows = await this.#q<WindowRow>(
+      `SELECT ${WINDOW_COLUMNS} FROM maintenance_windows ORDER BY starts_ms, id`,
+    );
+    return this.#covering(streamId, rows);
   }
 
-  async deleteMaintenanceWindow(id: string): Promise<void> {
-    await this.#q("DELETE FROM maintenance_windows WHERE id = ?", [id]);
+  async getMaintenanceWindow(id: string): Promise<MaintenanceWindow | null> {
+    const [r] = await this.#q<WindowRow>(`SELECT ${WINDOW_COLUMNS} FROM maintenance_windows WHERE id = ?`, [
+      id,
+    ]);
+    return r === undefined ? null : windowFromRow(r);
+  }
+
+  async deleteMaintenanceWindow(id: string): Promise<boolean> {
+    const rows = await this.#q<{ id: string }>("DELETE FROM maintenance_windows WHERE id = ? RETURNING id", [
+      id,
+    ]);
+    return rows.length > 0;
   }
 
   async inMaintenance(streamId: string, at: Date): Promise<boolean> {
-    const rows = await this.#q(
-      `SELECT 1 FROM maintenance_windows WHERE (stream_id = ? OR stream_id IS NULL) AND starts_ms <= ? AND ends_ms > ?
-       LIMIT 1`,
-      [streamId, at.getTime(), at.getTime()],
+    const rows = await this.#q<WindowRow>(
+      `SELECT ${WINDOW_COLUMNS} FROM maintenance_windows WHERE starts_ms <= ? AND ends_ms > ? ORDER BY starts_ms, id`,
+      [at.getTime(), at.getTime()],
     );
-    return rows.length > 0;
+    return (await this.#covering(streamId, rows)).length > 0;
   }
 
   // ---- settings

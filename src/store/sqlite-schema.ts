@@ -88,4 +88,17 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   ALTER TABLE streams ADD COLUMN deleted_ms INTEGER;
   `,
   },
+  {
+    // Operators acknowledge incidents (who, when, why; the first acknowledgement stands), and
+    // a maintenance window may mute a set of streams by labels (a JSON object, all must
+    // match) and records who made it.
+    name: "incidents.ack_*: acknowledgements; maintenance_windows.labels, created_by",
+    sql: `
+  ALTER TABLE incidents ADD COLUMN ack_ms INTEGER;
+  ALTER TABLE incidents ADD COLUMN ack_by TEXT;
+  ALTER TABLE incidents ADD COLUMN ack_comment TEXT;
+  ALTER TABLE maintenance_windows ADD COLUMN labels TEXT;
+  ALTER TABLE maintenance_windows ADD COLUMN created_by TEXT;
+  `,
+  },
 ];

@@ -16,7 +16,15 @@ import { incidentPage, incidentQuerySql } from "./incident-query.js";
 import type { Fence } from "./lease-port.js";
 import { pendingMigrations } from "./migrations.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema.js";
-import { checkEvidenceName, checkSeverity, iso, optionalMs, toMs, windowBounds } from "./store-input.js";
+import {
+  checkEvidenceName,
+  checkSeverity,
+  iso,
+  optionalMs,
+  toMs,
+  windowBounds,
+  windowLabels,
+} from "./store-input.js";
 import {
   channelFromRow,
   deliveryFromRow,
@@ -34,6 +42,8 @@ import {
 } from "./store-rows.js";
 import {
   SEVERITY_RANK,
+  windowCovers,
+  type Acknowledgement,
   type ChannelState,
   type DeliveryCount,
   type DeliveryRecord,
@@ -43,6 +53,7 @@ import {
   type IncidentPatch,
   type IncidentQuery,
   type Json,
+  type Labels,
   type MaintenanceWindow,
   type NewDelivery,
   type NewEvidence,
@@ -320,6 +331,16 @@ export class SqliteStore implements Store {
     });
   }
 
+  acknowledgeIncident(id: string, ack: Acknowledgement): Promise<StoredIncident | null> {
+    return this.#run(() => {
+      // `ack_ms IS NULL`: the first acknowledgement stands; a repeat changes nothing.
+      this.#stmt(
+        "UPDATE incidents SET ack_ms = ?, ack_by = ?, ack_comment = ? WHERE id = ? AND ack_ms IS NULL",
+      ).run(toMs(ack.at, "at"), ack.by, ack.comment, id);
+      return this.#getIncident(id);
+    });
+  }
+
   queryIncidents(query: IncidentQuery): Promise<Page<StoredIncident>> {
     return this.#run(() => {
       const q = incidentQuerySql(query);
@@ -526,42 +547,66 @@ export class SqliteStore implements Store {
   addMaintenanceWindow(window: NewMaintenanceWindow): Promise<MaintenanceWindow> {
     return this.#run(() => {
       const { starts, ends } = windowBounds(window.startsAt, window.endsAt);
+      const labels = windowLabels(window);
       const id = newId();
-      this.#stmt(
-        "INSERT INTO maintenance_windows (id, stream_id, starts_ms, ends_ms, reason) VALUES (?, ?, ?, ?, ?)",
-      ).run(id, window.streamId, starts, ends, window.reason);
-      return {
+      const row: WindowRow = {
         id,
-        streamId: window.streamId,
-        startsAt: iso(starts),
-        endsAt: iso(ends),
+        stream_id: window.streamId,
+        starts_ms: starts,
+        ends_ms: ends,
         reason: window.reason,
+        labels,
+        created_by: window.createdBy ?? null,
       };
+      this.#stmt(
+        `INSERT INTO maintenance_windows (id, stream_id, starts_ms, ends_ms, reason, labels, created_by)
+         VALUES (@id, @stream_id, @starts_ms, @ends_ms, @reason, @labels, @created_by)`,
+      ).run(row);
+      return windowFromRow(row);
     });
+  }
+
+  /** The windows covering a stream, by its id and labels (matched here, so the SQL stays plain). */
+  #covering(streamId: string | undefined, rows: readonly WindowRow[]): MaintenanceWindow[] {
+    const windows = rows.map((r) => windowFromRow(r));
+    if (streamId === undefined) return windows;
+    const stream = this.#stmt("SELECT labels FROM streams WHERE id = ?").get(streamId) as
+      { labels: string } | undefined;
+    const target = {
+      id: streamId,
+      labels: stream === undefined ? {} : (JSON.parse(stream.labels) as Labels),
+    };
+    return windows.filter((w) => windowCovers(w, target));
   }
 
   listMaintenanceWindows(streamId?: string): Promise<readonly MaintenanceWindow[]> {
     return this.#run(() => {
       const rows = this.#stmt(
-        "SELECT * FROM maintenance_windows WHERE @stream IS NULL OR stream_id = @stream OR stream_id IS NULL ORDER BY starts_ms",
-      ).all({ stream: streamId ?? null }) as WindowRow[];
-      return rows.map((r) => windowFromRow(r));
+        "SELECT * FROM maintenance_windows ORDER BY starts_ms, id",
+      ).all() as WindowRow[];
+      return this.#covering(streamId, rows);
     });
   }
 
-  deleteMaintenanceWindow(id: string): Promise<void> {
+  getMaintenanceWindow(id: string): Promise<MaintenanceWindow | null> {
     return this.#run(() => {
-      this.#stmt("DELETE FROM maintenance_windows WHERE id = ?").run(id);
+      const r = this.#stmt("SELECT * FROM maintenance_windows WHERE id = ?").get(id) as WindowRow | undefined;
+      return r === undefined ? null : windowFromRow(r);
+    });
+  }
+
+  deleteMaintenanceWindow(id: string): Promise<boolean> {
+    return this.#run(() => {
+      return this.#stmt("DELETE FROM maintenance_windows WHERE id = ?").run(id).changes > 0;
     });
   }
 
   inMaintenance(streamId: string, at: Date): Promise<boolean> {
     return this.#run(() => {
-      const r = this.#stmt(
-        `SELECT 1 FROM maintenance_windows WHERE (stream_id = ? OR stream_id IS NULL) AND starts_ms <= ? AND ends_ms > ?
-         LIMIT 1`,
-      ).get(streamId, at.getTime(), at.getTime());
-      return r !== undefined;
+      const rows = this.#stmt(
+        "SELECT * FROM maintenance_windows WHERE starts_ms <= ? AND ends_ms > ? ORDER BY starts_ms, id",
+      ).all(at.getTime(), at.getTime()) as WindowRow[];
+      return this.#covering(streamId, rows).length > 0;
     });
   }
 

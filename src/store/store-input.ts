@@ -44,6 +44,24 @@ export function windowBounds(startsAt: string, endsAt: string): { starts: number
   return { starts, ends };
 }
 
+/**
+ * A window is for one stream, for streams with some labels, or for all (neither): never for
+ * both. Answers the labels as stored (JSON text) or null.
+ */
+export function windowLabels(window: {
+  readonly streamId: string | null;
+  readonly labels?: Readonly<Record<string, string>> | null;
+}): string | null {
+  const labels = window.labels ?? null;
+  if (labels !== null && window.streamId !== null) {
+    throw new StreamqcError(
+      "SQM_ERR_USAGE",
+      "a maintenance window is for one stream or for labels, not both",
+    );
+  }
+  return labels === null ? null : JSON.stringify(labels);
+}
+
 /** Page size: default 50, clamped to 1..500. */
 export function pageLimit(limit: number | undefined): number {
   return Math.min(Math.max(1, Math.floor(limit ?? DEFAULT_PAGE)), MAX_PAGE);

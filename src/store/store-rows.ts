@@ -51,6 +51,9 @@ export interface IncidentRow {
   details: string;
   alert_state: string;
   revision: number;
+  ack_ms: number | null;
+  ack_by: string | null;
+  ack_comment: string | null;
 }
 
 export interface EvidenceRow {
@@ -82,6 +85,9 @@ export interface WindowRow {
   starts_ms: number;
   ends_ms: number;
   reason: string;
+  /** JSON object text, or null. */
+  labels: string | null;
+  created_by: string | null;
 }
 
 export interface ChannelRow {
@@ -120,6 +126,10 @@ export function incidentFromRow(r: IncidentRow, evidence: readonly EvidenceRecor
     alertState: r.alert_state as AlertState,
     revision: r.revision,
     evidence,
+    acknowledged:
+      r.ack_ms === null || r.ack_ms === undefined
+        ? null
+        : { at: iso(r.ack_ms), by: r.ack_by ?? "", comment: r.ack_comment },
   };
 }
 
@@ -165,6 +175,8 @@ export function windowFromRow(r: WindowRow): MaintenanceWindow {
   return {
     id: r.id,
     streamId: r.stream_id,
+    labels: r.labels === null || r.labels === undefined ? null : (JSON.parse(r.labels) as Labels),
+    createdBy: r.created_by ?? null,
     startsAt: iso(r.starts_ms),
     endsAt: iso(r.ends_ms),
     reason: r.reason,

@@ -53,6 +53,19 @@ export type NewEvidence = Omit<EvidenceRecord, "createdAt">;
  */
 export type AlertState = "queued" | "no-route" | "cooldown" | "maintenance";
 
+/**
+ * An operator's acknowledgement of an incident: who took it, when, and why. The first one
+ * stands (an audit trail is not rewritten); the alarm lifecycle follows from it and the end:
+ * open and unacknowledged (active) -> acknowledged -> cleared (closed, never acknowledged) ->
+ * resolved (closed and acknowledged).
+ */
+export interface Acknowledgement {
+  /** ISO 8601. */
+  readonly at: string;
+  readonly by: string;
+  readonly comment: string | null;
+}
+
 /** The public incident schema plus the store's own fields. */
 export interface StoredIncident extends Incident {
   readonly id: string;
@@ -64,6 +77,7 @@ export interface StoredIncident extends Incident {
   /** Bumped on every update; makes the delivery id of an `update` alert unique per revision. */
   readonly revision: number;
   readonly evidence: readonly EvidenceRecord[];
+  readonly acknowledged: Acknowledgement | null;
 }
 
 export interface NewIncident {
@@ -128,6 +142,8 @@ export interface IncidentQuery {
   readonly to?: string | number;
   readonly timeField?: "startedAt" | "start";
   readonly open?: boolean;
+  /** Only acknowledged (true) or unacknowledged (false) incidents. */
+  readonly acknowledged?: boolean;
   /** Opaque, from a previous page's `next`. */
   readonly cursor?: string;
   /** Default 50, at most 500. */
@@ -142,14 +158,34 @@ export interface Page<T> {
 
 export interface MaintenanceWindow {
   readonly id: string;
-  /** null mutes every stream. */
+  /** The one stream it mutes; null with `labels` null mutes every stream. */
   readonly streamId: string | null;
+  /**
+   * With `streamId` null: mutes every stream whose labels include all of these (a set of
+   * channels by region, team...). Null when the window is for one stream or for all.
+   */
+  readonly labels: Labels | null;
+  /** Who made it (an operator through the API); null from the configuration. */
+  readonly createdBy: string | null;
   readonly startsAt: string;
   readonly endsAt: string;
   readonly reason: string;
 }
 
-export type NewMaintenanceWindow = Omit<MaintenanceWindow, "id">;
+export type NewMaintenanceWindow = Omit<MaintenanceWindow, "id" | "labels" | "createdBy"> & {
+  readonly labels?: Labels | null;
+  readonly createdBy?: string | null;
+};
+
+/** Whether a window's stream or label selector covers this stream (its time aside). */
+export function windowCovers(
+  w: Pick<MaintenanceWindow, "streamId" | "labels">,
+  stream: { readonly id: string; readonly labels: Labels },
+): boolean {
+  if (w.streamId !== null) return w.streamId === stream.id;
+  if (w.labels === null) return true;
+  return Object.entries(w.labels).every(([k, v]) => stream.labels[k] === v);
+}
 
 export interface StreamReport {
   readonly streamId: string;
@@ -224,6 +260,12 @@ export interface IncidentStore {
     fence?: Fence,
   ): Promise<StoredIncident>;
   getIncident(id: string): Promise<StoredIncident | null>;
+  /**
+   * Records the acknowledgement unless the incident has one already (the first stands, so a
+   * second operator's click changes nothing). Answers the incident as stored after it; null
+   * for an unknown id. Does not bump `revision` (no alert is announced by it).
+   */
+  acknowledgeIncident(id: string, ack: Acknowledgement): Promise<StoredIncident | null>;
   queryIncidents(query: IncidentQuery): Promise<Page<StoredIncident>>;
   /**
    * The stream's incidents still open (no end), oldest first: a worker that takes a stream
@@ -272,9 +314,15 @@ export interface OutboxStore {
 
 export interface MaintenanceStore {
   addMaintenanceWindow(window: NewMaintenanceWindow): Promise<MaintenanceWindow>;
+  /**
+   * Every window by start time; with `streamId`, only those covering that stream (its own,
+   * label windows whose labels it has, and global ones).
+   */
   listMaintenanceWindows(streamId?: string): Promise<readonly MaintenanceWindow[]>;
-  deleteMaintenanceWindow(id: string): Promise<void>;
-  /** Whether a window covering this stream (or all streams) contains `at`. */
+  getMaintenanceWindow(id: string): Promise<MaintenanceWindow | null>;
+  /** True when it existed. */
+  deleteMaintenanceWindow(id: string): Promise<boolean>;
+  /** Whether a window covering this stream (its own, by labels, or all streams) contains `at`. */
   inMaintenance(streamId: string, at: Date): Promise<boolean>;
 }
 

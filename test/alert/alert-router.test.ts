@@ -152,6 +152,31 @@ describe("AlertRouter", () => {
     expect(rx.requests.map((r) => r.headers["webhook-id"]).sort()).toEqual([`${l.id}.open.all`]);
   });
 
+  it("mutes every stream whose labels match a label window; others still alert", async () => {
+    const { svc, rx } = await setup();
+    const eu = await svc.store.createStream({
+      name: "eu-1",
+      url: "udp://x",
+      labels: { region: "eu", tier: "gold" },
+    });
+    const us = await svc.store.createStream({ name: "us-1", url: "udp://x", labels: { region: "us" } });
+    const now = Date.now();
+    await svc.store.addMaintenanceWindow({
+      streamId: null,
+      labels: { region: "eu" },
+      startsAt: new Date(now - 60_000).toISOString(),
+      endsAt: new Date(now + 3_600_000).toISOString(),
+      reason: "eu headend",
+    });
+    svc.dispatcher.start();
+    const m = await svc.writer.open({ streamId: eu.id, type: "video.black", severity: "critical", start: 0 });
+    const l = await svc.writer.open({ streamId: us.id, type: "video.black", severity: "critical", start: 0 });
+    expect(m.alertState).toBe("maintenance");
+    expect(l.alertState).toBe("queued");
+    await waitFor(settled(svc), "deliveries");
+    expect(rx.requests.map((r) => r.headers["webhook-id"]).sort()).toEqual([`${l.id}.open.all`]);
+  });
+
   it("sends an update when an alerted incident escalates, not when it de-escalates", async () => {
     const { svc } = await setup();
     const s = await svc.store.createStream({ name: "ch-1", url: "udp://x" });

@@ -7,15 +7,20 @@ import { EventEmitter } from "node:events";
 import { StreamqcError } from "../../src/errors.js";
 import type {
   IncidentQuery,
+  Maintenance,
   Readiness,
   Report,
   Stream,
   StreamCreate,
+  StreamHistory,
   StreamPatch,
   StreamState,
 } from "../../src/api/schemas.js";
 import type {
+  AckInput,
+  AckResult,
   IncidentPageResult,
+  MaintenanceInput,
   MetricsSnapshot,
   ServiceEvent,
   ServiceFacade,
@@ -30,6 +35,8 @@ export class MemoryFacade implements ServiceFacade {
   readonly evidence = new Map<string, StoredBlob>();
   readonly thumbnails = new Map<string, StoredBlob>();
   readonly states = new Map<string, StreamState>();
+  readonly maintenance: Maintenance[] = [];
+  readonly histories = new Map<string, StreamHistory>();
   metricsExtra: Pick<MetricsSnapshot, "incidents" | "alertDeliveries" | "alertFailures"> = {
     incidents: [],
     alertDeliveries: [],
@@ -141,6 +148,7 @@ export class MemoryFacade implements ServiceFacade {
       .filter((i) => q.type === undefined || i.type === q.type || i.type.startsWith(`${q.type}.`))
       .filter((i) => q.severity === undefined || i.severity === q.severity)
       .filter((i) => q.open === undefined || (i.end === null) === q.open)
+      .filter((i) => q.acknowledged === undefined || (i.acknowledged !== null) === q.acknowledged)
       .filter((i) => q.from === undefined || Date.parse(i.startedAt ?? "") >= Date.parse(q.from))
       .filter((i) => q.to === undefined || Date.parse(i.startedAt ?? "") < Date.parse(q.to))
       .sort((a, b) => (key(a) < key(b) ? 1 : key(a) > key(b) ? -1 : 0));
@@ -161,6 +169,149 @@ export class MemoryFacade implements ServiceFacade {
 
   getEvidence(incidentId: string, name: string): Promise<StoredBlob | undefined> {
     return Promise.resolve(this.evidence.get(`${incidentId}/${name}`));
+  }
+
+  private findStream(idOrName: string): Stream | undefined {
+    return this.streams.get(idOrName) ?? [...this.streams.values()].find((s) => s.name === idOrName);
+  }
+
+  acknowledgeIncidents(ids: readonly string[], ack: AckInput): Promise<AckResult> {
+    const items: StoredIncident[] = [];
+    const unknown: string[] = [];
+    let acknowledged = 0;
+    for (const id of ids) {
+      const n = this.incidents.findIndex((i) => i.id === id);
+      const before = this.incidents[n];
+      if (!before) {
+        unknown.push(id);
+        continue;
+      }
+      if (before.acknowledged !== null) {
+        items.push(before);
+        continue;
+      }
+      const after: StoredIncident = {
+        ...before,
+        acknowledged: { at: new Date().toISOString(), by: ack.by, comment: ack.comment },
+      };
+      this.incidents[n] = after;
+      items.push(after);
+      acknowledged++;
+      this.emit({ type: "incident.acknowledged", incident: after });
+    }
+    return Promise.resolve({ items, acknowledged, unknown });
+  }
+
+  acknowledgeStream(
+    stream: string,
+    ack: AckInput,
+    options: { readonly includeCleared: boolean },
+  ): Promise<AckResult | undefined> {
+    const s = this.findStream(stream);
+    if (!s) return Promise.resolve(undefined);
+    const ids = this.incidents
+      .filter(
+        (i) => i.streamId === s.id && i.acknowledged === null && (options.includeCleared || i.end === null),
+      )
+      .map((i) => i.id);
+    return this.acknowledgeIncidents(ids, ack);
+  }
+
+  private maintenanceChanged(): void {
+    this.emit({ type: "maintenance.changed", items: [...this.maintenance] });
+  }
+
+  listMaintenance(query: {
+    stream?: string | undefined;
+    ended?: boolean | undefined;
+  }): Promise<readonly Maintenance[] | undefined> {
+    const s = query.stream === undefined ? undefined : this.findStream(query.stream);
+    if (query.stream !== undefined && !s) return Promise.resolve(undefined);
+    const now = Date.now();
+    return Promise.resolve(
+      this.maintenance.filter(
+        (w) =>
+          (query.ended === true || Date.parse(w.until) > now) &&
+          (s === undefined ||
+            w.streamId === s.id ||
+            (w.streamId === null && Object.entries(w.labels ?? {}).every(([k, v]) => s.labels[k] === v))),
+      ),
+    );
+  }
+
+  addMaintenance(input: MaintenanceInput): Promise<Maintenance | undefined> {
+    const s = input.stream === undefined ? undefined : this.findStream(input.stream);
+    if (input.stream !== undefined && !s) return Promise.resolve(undefined);
+    const now = Date.now();
+    const w: Maintenance = {
+      id: `m${this.nextId++}`,
+      streamId: s?.id ?? null,
+      stream: s?.name ?? null,
+      labels: input.labels ? { ...input.labels } : null,
+      from: new Date(input.from).toISOString(),
+      until: new Date(input.until).toISOString(),
+      reason: input.reason,
+      by: input.by,
+      active: Date.parse(input.from) <= now && now < Date.parse(input.until),
+    };
+    this.maintenance.push(w);
+    this.maintenanceChanged();
+    return Promise.resolve(w);
+  }
+
+  deleteMaintenance(id: string): Promise<boolean> {
+    const n = this.maintenance.findIndex((w) => w.id === id);
+    if (n < 0) return Promise.resolve(false);
+    this.maintenance.splice(n, 1);
+    this.maintenanceChanged();
+    return Promise.resolve(true);
+  }
+
+  unmuteStream(stream: string): Promise<number | undefined> {
+    const s = this.findStream(stream);
+    if (!s) return Promise.resolve(undefined);
+    const before = this.maintenance.length;
+    for (let i = this.maintenance.length - 1; i >= 0; i--) {
+      if (this.maintenance[i]!.streamId === s.id) this.maintenance.splice(i, 1);
+    }
+    const removed = before - this.maintenance.length;
+    if (removed > 0) this.maintenanceChanged();
+    return Promise.resolve(removed);
+  }
+
+  streamHistory(id: string, seconds: number): Promise<StreamHistory | undefined> {
+    if (!this.streams.has(id)) return Promise.resolve(undefined);
+    const h = this.histories.get(id);
+    if (!h) {
+      return Promise.resolve({
+        streamId: id,
+        intervalSeconds: 1,
+        t: [],
+        momentary: [],
+        shortTerm: [],
+        integrated: [],
+        truePeak: [],
+        avOffsetMs: [],
+        peakDbfs: [],
+        rmsDbfs: [],
+        target: null,
+        truePeakLimit: null,
+      });
+    }
+    const from = Date.now() / 1000 - seconds;
+    const keep = h.t.map((t) => t >= from);
+    const pick = <T>(a: readonly T[]): T[] => a.filter((_, i) => keep[i]);
+    return Promise.resolve({
+      ...h,
+      t: pick(h.t),
+      momentary: pick(h.momentary),
+      shortTerm: pick(h.shortTerm),
+      integrated: pick(h.integrated),
+      truePeak: pick(h.truePeak),
+      avOffsetMs: pick(h.avOffsetMs),
+      peakDbfs: h.peakDbfs.map(pick),
+      rmsDbfs: h.rmsDbfs.map(pick),
+    });
   }
 
   reports(streamId: string | undefined, from: Date, to: Date): Promise<readonly Report[] | undefined> {
@@ -218,6 +369,12 @@ export function stateOf(stream: Stream, status: StreamState["status"]): StreamSt
     openIncidents: [],
     cost: { decoderCpuSeconds: 0, detectorCpuSeconds: 0, perMediaSecond: null },
     detectorCpuMs: {},
+    loudness: null,
+    tr101290: null,
+    hls: null,
+    thumbnailAt: null,
+    muted: null,
+    worker: null,
   };
 }
 
@@ -241,6 +398,7 @@ export function storedIncident(
     startedAt,
     endedAt: startedAt,
     evidence: [],
+    acknowledged: null,
     ...overrides,
   };
 }

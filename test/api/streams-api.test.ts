@@ -210,11 +210,25 @@ describe("streams API", () => {
     expect(f.listenerCount()).toBe(0);
   });
 
-  it("serves the dashboard page at /", async () => {
+  it("serves the dashboard page at / and its bundle under /assets (built by npm run build)", async () => {
     const res = await app.inject({ method: "GET", url: "/" });
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toBe("text/html; charset=utf-8");
-    expect(res.body).toContain("new EventSource(");
-    expect(res.body).toContain(`/api/v1`);
+    expect(res.headers["cache-control"]).toBe("no-cache");
+    const js = /src="\/assets\/(app-[A-Z0-9]+\.js)"/.exec(res.body)?.[1];
+    const css = /href="\/assets\/(app-[A-Z0-9]+\.css)"/.exec(res.body)?.[1];
+    expect(js, res.body).toBeDefined();
+    expect(css, res.body).toBeDefined();
+    const script = await app.inject({ method: "GET", url: `/assets/${js}` });
+    expect(script.statusCode).toBe(200);
+    expect(script.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+    expect(script.headers["cache-control"]).toContain("immutable");
+    expect(script.body).toContain("EventSource");
+    expect((await app.inject({ method: "GET", url: `/assets/${css}` })).headers["content-type"]).toBe(
+      "text/css; charset=utf-8",
+    );
+    for (const bad of ["/assets/..%2Fweb%2Findex.html", "/assets/nope.js", "/assets/index.html"]) {
+      expect((await app.inject({ method: "GET", url: bad })).statusCode, bad).toBe(404);
+    }
   });
 });

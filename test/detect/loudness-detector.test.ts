@@ -5,6 +5,12 @@ import { findDetector } from "../../src/detect/registry.js";
 
 const RATE = 48000;
 
+interface Seen {
+  readonly event: ConditionEvent;
+  /** Media time of the audio being fed when the event came: how late the detector knew. */
+  readonly at: number;
+}
+
 /**
  * Stereo 997 Hz sine whose level follows `levelDb(t)` (peak dBFS); for a stereo sine the
  * BS.1770 loudness is within 0.1 LU of its peak level in dBFS.
@@ -12,10 +18,13 @@ const RATE = 48000;
 function feed(
   seconds: number,
   levelDb: (t: number) => number,
-  preset: "ebu-r128" | "atsc-a85" = "ebu-r128",
-): ConditionEvent[] {
-  const events: ConditionEvent[] = [];
-  const det = loudnessDetector.create(LoudnessOptionsSchema.parse({ preset }), (e) => events.push(e));
+  options: Record<string, unknown> = {},
+): Seen[] {
+  const seen: Seen[] = [];
+  let at = 0;
+  const det = loudnessDetector.create(LoudnessOptionsSchema.parse(options), (event) =>
+    seen.push({ event, at }),
+  );
   const block = 1024;
   const total = Math.round(seconds * RATE);
   for (let start = 0; start < total; start += block) {
@@ -27,54 +36,103 @@ function feed(
       samples[2 * i] = v;
       samples[2 * i + 1] = v;
     }
+    at = (start + frames) / RATE;
     det.pushAudio!({ pts: start / RATE, sampleRate: RATE, channels: 2, frames, samples });
   }
   det.flush(total / RATE);
-  return events;
+  return seen;
 }
 
-describe("audio.loudness detector", () => {
-  it("is registered", () => {
+const loudness = (seen: Seen[]) => seen.filter((s) => s.event.condition.type === "audio.loudness");
+const phases = (seen: Seen[]) => loudness(seen).filter((s) => s.event.phase !== "update");
+
+describe("audio.loudness detector (programme loudness)", () => {
+  it("is registered and declares audio.loudness and audio.true-peak", () => {
     expect(findDetector("audio.loudness")).toBe(loudnessDetector);
+    expect(loudnessDetector.emits?.map((e) => e.type)).toEqual(["audio.loudness", "audio.true-peak"]);
   });
 
-  it("gives no incident on compliant -23 LUFS audio", () => {
-    expect(feed(60, () => -23)).toEqual([]);
+  it("gives no incident on compliant -23 LUFS audio for 2 minutes", () => {
+    expect(feed(120, () => -23)).toEqual([]);
   });
 
-  it("reports a +10 LU section from 20 s to 40 s: onset within 0.2 s (dated back from the window to the momentary loudness), one loud incident", () => {
-    const events = feed(70, (t) => (t >= 20 && t < 40 ? -13 : -23));
-    const loud = events.filter((e) => e.condition.type === "audio.loudness");
-    expect(loud[0]?.phase).toBe("start");
-    const start = loud[0]!.condition;
-    expect(start.details["reason"]).toBe("loud");
-    expect(start.details["target"]).toBe(-23);
-    expect(Math.abs(start.start - 20)).toBeLessThanOrEqual(0.2);
-    const end = loud.filter((e) => e.phase === "end");
-    expect(end).toHaveLength(1);
-    // The 30 s window still holds loud audio after 40 s: the end lags, but comes before 70 s.
-    expect(end[0]!.condition.end).toBeGreaterThan(40);
-    expect(end[0]!.condition.end).toBeLessThan(70);
-    expect(end[0]!.condition.details["lufs"] as number).toBeGreaterThan(-15);
-    expect(events.filter((e) => e.condition.type === "audio.true-peak")).toEqual([]);
+  it("too-loud: a channel 10 LU above target from 20 s opens within 15 s, dated within 0.5 s, one incident", () => {
+    const seen = phases(feed(60, (t) => (t >= 20 ? -13 : -23)));
+    expect(seen.map((s) => s.event.phase)).toEqual(["start", "end"]);
+    const start = seen[0]!;
+    expect(start.event.condition.details["rule"]).toBe("too-loud");
+    expect(start.event.condition.details["reason"]).toBe("loud");
+    expect(start.event.condition.details["target"]).toBe(-23);
+    expect(Math.abs(start.event.condition.start - 20)).toBeLessThanOrEqual(0.5);
+    expect(start.at - 20).toBeLessThanOrEqual(15);
   });
 
-  it("reports a quiet programme under ATSC A/85 as quiet, and -25 LUFS is compliant there", () => {
-    expect(feed(30, () => -25, "atsc-a85")).toEqual([]);
-    const events = feed(30, () => -30, "atsc-a85");
-    expect(events[0]?.condition.details["reason"]).toBe("quiet");
-    expect(events[0]?.condition.start).toBeLessThanOrEqual(3.5);
+  it("too-loud is not judged against the programme: 9 LU above target is not too loud within its first 50 s", () => {
+    expect(phases(feed(50, () => -14))).toEqual([]);
+  });
+
+  it("off-target: a channel 6 LU under target from the start opens within 60 s, dated at the start", () => {
+    const seen = phases(feed(90, () => -29));
+    expect(seen[0]?.event.phase).toBe("start");
+    expect(seen[0]!.event.condition.details["rule"]).toBe("off-target");
+    expect(seen[0]!.event.condition.details["reason"]).toBe("quiet");
+    expect(seen[0]!.at).toBeLessThanOrEqual(60);
+    expect(seen[0]!.event.condition.start).toBeLessThanOrEqual(0.5);
+    expect(seen).toHaveLength(2);
+  });
+
+  for (const step of [-6, 6]) {
+    it(`off-target: a step of ${step} LU at 90 s opens within 60 s of it, dated within 5 s, one incident`, () => {
+      const seen = phases(feed(200, (t) => (t >= 90 ? -23 + step : -23)));
+      expect(seen.map((s) => s.event.phase)).toEqual(["start", "end"]);
+      const c = seen[0]!.event.condition;
+      expect(c.details["rule"]).toBe("off-target");
+      expect(c.details["reason"]).toBe(step < 0 ? "quiet" : "loud");
+      expect(seen[0]!.at - 90).toBeLessThanOrEqual(60);
+      expect(Math.abs(c.start - 90)).toBeLessThanOrEqual(5);
+    });
+  }
+
+  it("jump: a 10 s passage 10 LU above a programme at -27 LUFS (an ad break) gives one jump incident, no off-target after it", () => {
+    const seen = phases(feed(150, (t) => (t >= 70 && t < 80 ? -17 : -27)));
+    expect(seen.map((s) => s.event.phase)).toEqual(["start", "end"]);
+    const end = seen[1]!.event.condition;
+    expect(end.details["rule"]).toBe("jump");
+    expect(end.details["rules"]).toEqual(["jump"]);
+    expect(end.details["programmeLufs"] as number).toBeCloseTo(-27, 0);
+    expect(Math.abs(end.start - 70)).toBeLessThanOrEqual(0.5);
+    expect(seen[0]!.at - 70).toBeLessThanOrEqual(6);
+    // The short-term window still holds the passage for up to 3 s after it.
+    expect(end.end!).toBeGreaterThan(79);
+    expect(end.end!).toBeLessThan(84);
+    expect(seen[1]!.at).toBeLessThan(85);
+  });
+
+  it("no judgement before enough programme: a jump in the first 55 s is not one (too-loud still applies)", () => {
+    expect(phases(feed(40, (t) => (t >= 20 && t < 30 ? -18 : -27)))).toEqual([]);
+  });
+
+  it("ATSC A/85: -24 target; 2 dB under is fine, 6 dB under is off-target quiet", () => {
+    expect(feed(90, () => -26, { preset: "atsc-a85" })).toEqual([]);
+    const seen = phases(feed(90, () => -30, { preset: "atsc-a85" }));
+    expect(seen[0]?.event.condition.details["reason"]).toBe("quiet");
+    expect(seen[0]?.event.condition.details["target"]).toBe(-24);
   });
 
   it("reports a 5 ms true-peak over at 12 s as audio.true-peak with the peak in dBTP", () => {
-    const events = feed(30, (t) => (t >= 12 && t < 12.005 ? -0.2 : -23));
-    expect(events.filter((e) => e.condition.type === "audio.loudness")).toEqual([]);
-    const peaks = events.filter((e) => e.condition.type === "audio.true-peak");
+    const seen = feed(30, (t) => (t >= 12 && t < 12.005 ? -0.2 : -23));
+    expect(loudness(seen)).toEqual([]);
+    const peaks = seen.filter((s) => s.event.condition.type === "audio.true-peak").map((s) => s.event);
     expect(peaks.map((e) => e.phase)).toEqual(["start", "end"]);
     const c = peaks[1]!.condition;
     expect(Math.abs(c.start - 12)).toBeLessThanOrEqual(0.1);
     expect(c.end! - c.start).toBeLessThanOrEqual(0.3);
     expect(c.details["truePeakDbtp"] as number).toBeCloseTo(-0.2, 0);
     expect(c.details["reason"]).toBe("true-peak");
+  });
+
+  it("rejects the removed sliding-window options with a clear message", () => {
+    expect(LoudnessOptionsSchema.safeParse({ windowSeconds: 30 }).success).toBe(false);
+    expect(LoudnessOptionsSchema.safeParse({ minProgrammeSeconds: 90 }).success).toBe(false);
   });
 });

@@ -12,6 +12,9 @@ describe("docs/errors.md", () => {
       const section = doc.split(`## ${code}\n`)[1]!.split("\n## ")[0]!;
       expect(section, code).toMatch(/^Cause: /m);
       expect(section, code).toMatch(/^Fix: /m);
+      // The HTTP status the API answers is documented where the code is, and agrees with it.
+      const status = /^HTTP status: (\d{3})$/m.exec(section)?.[1];
+      expect(Number(status), code).toBe(ERROR_CODES[code as keyof typeof ERROR_CODES].status);
     }
   });
 });

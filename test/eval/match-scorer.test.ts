@@ -113,6 +113,7 @@ describe("checkTargets", () => {
   it("fails a type under 0.95 precision or recall, and one below the baseline", () => {
     const result: EvalResult = {
       runs: [],
+      parts: [],
       tolerance: 0.5,
       streamqc: [
         score("video.freeze", 20, 20, 20),

@@ -52,7 +52,8 @@ describe("parseDefectSpec", () => {
     expect(expectedIncident("freeze", 2)).toBe("video.freeze");
     expect(expectedIncident("freeze", 1.2)).toBeNull();
     expect(expectedIncident("silence", 1.99)).toBeNull();
-    expect(expectedIncident("clipping", 0.5)).toBe("audio.clipping");
+    expect(expectedIncident("clipping", 0.3)).toBe("audio.clipping");
+    expect(expectedIncident("clipping", 0.2)).toBeNull();
     expect(expectedIncident("dark", 10)).toBeNull();
     expect(expectedIncident("quiet", 10)).toBeNull();
   });

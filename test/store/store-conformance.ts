@@ -354,6 +354,47 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
       });
     });
 
+    describe("acknowledgements", () => {
+      it("stores who acknowledged, when and why; the first acknowledgement stands", async () => {
+        const inc = await store.recordIncident(
+          { streamId: ch12.id, type: "video.freeze", severity: "major", start: 1, startedAt: at(1) },
+          [],
+        );
+        expect(inc.acknowledged).toBeNull();
+        const acked = await store.acknowledgeIncident(inc.id, {
+          at: at(5),
+          by: "alice",
+          comment: "encoder restarted",
+        });
+        expect(acked!.acknowledged).toEqual({ at: at(5), by: "alice", comment: "encoder restarted" });
+        expect(acked!.revision).toBe(inc.revision);
+        const again = await store.acknowledgeIncident(inc.id, { at: at(9), by: "bob", comment: null });
+        expect(again!.acknowledged).toEqual({ at: at(5), by: "alice", comment: "encoder restarted" });
+        expect((await store.getIncident(inc.id))!.acknowledged?.by).toBe("alice");
+        expect(await store.acknowledgeIncident("nope", { at: at(9), by: "bob", comment: null })).toBeNull();
+        // Closing keeps the acknowledgement (acknowledged + closed = resolved).
+        const closed = await store.updateIncident(inc.id, { end: 3, endedAt: at(3) }, []);
+        expect(closed.acknowledged?.by).toBe("alice");
+      });
+
+      it("filters incidents by acknowledgement", async () => {
+        const base = { streamId: ch12.id, type: "video.freeze", severity: "major", start: 0 } as const;
+        const a = await store.recordIncident({ ...base, startedAt: at(1) }, []);
+        const b = await store.recordIncident({ ...base, startedAt: at(2) }, []);
+        await store.acknowledgeIncident(a.id, { at: at(3), by: "operator", comment: null });
+        const ids = async (acknowledged: boolean): Promise<string[]> =>
+          (await store.queryIncidents({ acknowledged })).items.map((i) => i.id);
+        expect(await ids(true)).toEqual([a.id]);
+        expect(await ids(false)).toEqual([b.id]);
+        const page = await store.queryIncidents({ streamId: ch12.id });
+        expect(page.items.find((i) => i.id === a.id)!.acknowledged).toEqual({
+          at: at(3),
+          by: "operator",
+          comment: null,
+        });
+      });
+    });
+
     describe("continuing open incidents", () => {
       it("lists a stream's open incidents, oldest first, so a new owner adopts them", async () => {
         const other = await store.createStream({ name: "ch-99", url: "udp://x" });
@@ -533,6 +574,39 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
         await expect(
           store.addMaintenanceWindow({ streamId: null, startsAt: at(5), endsAt: at(5), reason: "" }),
         ).rejects.toSatisfy(code("SQM_ERR_USAGE"));
+      });
+
+      it("mutes the streams whose labels include a window's labels", async () => {
+        const us = await store.createStream({ name: "ch-us", url: "udp://y", labels: { region: "us" } });
+        const w = await store.addMaintenanceWindow({
+          streamId: null,
+          labels: { region: "eu" },
+          startsAt: at(0),
+          endsAt: at(100),
+          reason: "eu headend work",
+          createdBy: "alice",
+        });
+        expect(w.labels).toEqual({ region: "eu" });
+        expect(w.createdBy).toBe("alice");
+        expect(await store.getMaintenanceWindow(w.id)).toEqual(w);
+        const ms = (s: number): Date => new Date(T0 + s * 1000);
+        expect(await store.inMaintenance(ch12.id, ms(50))).toBe(true);
+        expect(await store.inMaintenance(us.id, ms(50))).toBe(false);
+        expect((await store.listMaintenanceWindows(us.id)).length).toBe(0);
+        expect((await store.listMaintenanceWindows(ch12.id)).map((x) => x.id)).toEqual([w.id]);
+        expect((await store.listMaintenanceWindows()).map((x) => x.id)).toEqual([w.id]);
+        await expect(
+          store.addMaintenanceWindow({
+            streamId: ch12.id,
+            labels: { region: "eu" },
+            startsAt: at(0),
+            endsAt: at(1),
+            reason: "",
+          }),
+        ).rejects.toSatisfy(code("SQM_ERR_USAGE"));
+        expect(await store.deleteMaintenanceWindow(w.id)).toBe(true);
+        expect(await store.deleteMaintenanceWindow(w.id)).toBe(false);
+        expect(await store.getMaintenanceWindow(w.id)).toBeNull();
       });
 
       it("stores JSON settings", async () => {

@@ -1,0 +1,80 @@
+/**
+ * Clean real programme for the false-alarm measurement: a real recording looped to a given
+ * length (copies of the same stretch joined by ffmpeg's concat filter, each track trimmed to
+ * the same length so that sound and picture never drift apart at the joins), its sound brought
+ * to -23 LUFS by one linear gain from its measured integrated loudness, encoded with one of
+ * the broadcast profiles. Nothing is injected: every incident on it is a false alarm, except
+ * `audio.true-peak` where the content itself peaks over the limit (measured and returned).
+ */
+import { writeFile } from "node:fs/promises";
+import { StreamqcError } from "../errors.js";
+import { encoderArguments, type BroadcastProfileName } from "./broadcast-profile.js";
+import { runFfmpeg } from "./corrupt-clip.js";
+import { probeLoudness, type AudioProbe } from "./loudness-probe.js";
+
+export interface CleanProgrammeOptions {
+  readonly base: string;
+  /** Length of the programme, seconds. */
+  readonly seconds: number;
+  /** Length of each copy of the recording, seconds (at most its own length). Default 59.5. */
+  readonly segment?: number;
+  readonly profile: BroadcastProfileName;
+  readonly ffmpegPath?: string;
+  readonly target?: number;
+}
+
+export interface CleanProgramme {
+  readonly seconds: number;
+  readonly profile: BroadcastProfileName;
+  readonly gainDb: number;
+  /** The encoded programme's own measurement (FFmpeg's ebur128). */
+  readonly measured: AudioProbe;
+}
+
+export async function generateCleanProgramme(out: string, o: CleanProgrammeOptions): Promise<CleanProgramme> {
+  const ffmpeg = o.ffmpegPath ?? "ffmpeg";
+  const segment = o.segment ?? 59.5;
+  if (!(o.seconds > 0) || !(segment > 0))
+    throw new StreamqcError("SQM_ERR_USAGE", `programme length must be positive, got ${o.seconds}`);
+  const source = await probeLoudness(ffmpeg, o.base, `atrim=duration=${segment}`);
+  const gainDb = Math.round(((o.target ?? -23) - source.integrated) * 100) / 100;
+  const copies = Math.ceil(o.seconds / segment);
+  const parts: string[] = [];
+  let joined = "";
+  for (let k = 0; k < copies; k++) {
+    parts.push(
+      `[${k}:v:0]trim=duration=${segment},setpts=PTS-STARTPTS,scale=640:360:force_original_aspect_ratio=decrease,` +
+        `pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25[v${k}]`,
+      `[${k}:a:0]atrim=duration=${segment},asetpts=PTS-STARTPTS,aresample=48000,` +
+        `aformat=sample_fmts=flt:channel_layouts=stereo[a${k}]`,
+    );
+    joined += `[v${k}][a${k}]`;
+  }
+  parts.push(
+    `${joined}concat=n=${copies}:v=1:a=1[vc][ac]`,
+    `[vc]trim=duration=${o.seconds},format=yuv420p[vout]`,
+    `[ac]atrim=duration=${o.seconds},volume=${gainDb}dB,aformat=sample_fmts=s16:sample_rates=48000[aout]`,
+  );
+  await runFfmpeg(ffmpeg, [
+    "-nostdin",
+    ...Array.from({ length: copies }, () => ["-i", o.base]).flat(),
+    "-filter_complex",
+    parts.join(";"),
+    "-map",
+    "[vout]",
+    "-map",
+    "[aout]",
+    "-t",
+    String(o.seconds),
+    ...encoderArguments(o.profile),
+    out,
+  ]);
+  const result: CleanProgramme = {
+    seconds: o.seconds,
+    profile: o.profile,
+    gainDb,
+    measured: await probeLoudness(ffmpeg, out),
+  };
+  await writeFile(`${out}.truth.json`, `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}

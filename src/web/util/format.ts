@@ -1,0 +1,34 @@
+/** Display formats shared by the pages. */
+
+export function two(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** `HH:MM:SS` of a time, in UTC or local. */
+export function clockText(ms: number, utc: boolean): string {
+  const d = new Date(ms);
+  return utc
+    ? `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`
+    : `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
+
+/** `2026-11-30 06:45:12` local. */
+export function dateTimeText(iso: string | null | undefined): string {
+  if (iso === null || iso === undefined) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${clockText(d.getTime(), false)}`;
+}
+
+/** `4 s`, `3 min 05 s`, `2 h 04 min`. */
+export function durationText(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "";
+  if (seconds < 60) return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`;
+  const m = Math.floor(seconds / 60);
+  if (m < 60) return `${m} min ${two(Math.floor(seconds % 60))} s`;
+  return `${Math.floor(m / 60)} h ${two(m % 60)} min`;
+}
+
+export function dbText(v: number | null | undefined, unit: string): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? "—" : `${v.toFixed(1)} ${unit}`;
+}
