@@ -366,9 +366,9 @@ export class FleetFacade implements ServiceFacade {
     return this.#o.records.unmuteStream(stream);
   }
 
-  async streamHistory(): Promise<StreamHistory | undefined> {
+  streamHistory(): Promise<StreamHistory | undefined> {
     // Levels and loudness are sampled in the worker that decodes the stream (docs/fleet.md).
-    return undefined;
+    return Promise.resolve(undefined);
   }
 
   subscribe(listener: (event: ServiceEvent) => void): () => void {
