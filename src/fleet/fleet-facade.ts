@@ -26,7 +26,7 @@ import { openSource } from "../ingest/open-source.js";
 import { roundTime } from "../incident.js";
 import { toFacadeIncident } from "../service/incident-recorder.js";
 import type { IncidentWriter } from "../service/incident-writer.js";
-import type { MonitorService } from "../service/monitor-service.js";
+import { toStream, type MonitorService } from "../service/monitor-service.js";
 import type {
   AckInput,
   AckResult,
@@ -57,19 +57,6 @@ export interface FleetFacadeOptions {
   readonly logger: Logger;
   /** How often stream list and owners are re-read. Default 1000 ms. */
   readonly refreshMs?: number;
-}
-
-function toStream(r: StreamRecord): Stream {
-  return {
-    id: r.id,
-    name: r.name,
-    url: r.url,
-    profile: typeof r.profile === "string" ? r.profile : "default",
-    labels: { ...r.labels },
-    enabled: r.enabled,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-  };
 }
 
 function idleState(r: StreamRecord, status: StreamState["status"]): StreamState {
@@ -366,9 +353,9 @@ export class FleetFacade implements ServiceFacade {
     return this.#o.records.unmuteStream(stream);
   }
 
-  async streamHistory(): Promise<StreamHistory | undefined> {
+  streamHistory(): Promise<StreamHistory | undefined> {
     // Levels and loudness are sampled in the worker that decodes the stream (docs/fleet.md).
-    return undefined;
+    return Promise.resolve(undefined);
   }
 
   subscribe(listener: (event: ServiceEvent) => void): () => void {

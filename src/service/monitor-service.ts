@@ -75,7 +75,8 @@ const MAX_ACK_PAGES = 20;
 
 type FacadeIncident = Awaited<ReturnType<ServiceFacade["getIncident"]>>;
 
-function toStream(r: StreamRecord): Stream {
+/** A stored stream as the API shows it (the fleet's API process answers the same). */
+export function toStream(r: StreamRecord): Stream {
   return {
     id: r.id,
     name: r.name,

@@ -48,7 +48,8 @@ export function defaultWebRoots(): string[] {
     fileURLToPath(new URL("../../web/", import.meta.url)),
     fileURLToPath(new URL("../web/", import.meta.url)),
     fileURLToPath(new URL("../../../dist/web/", import.meta.url)),
-  ];
+    // Run from src/ (tests, tsx), `../../web/` is the bundle's source, not the bundle.
+  ].filter((root) => !root.includes(`${sep}src${sep}web`));
 }
 
 async function readPlaceholder(): Promise<string> {

@@ -18,6 +18,8 @@ import { deserialize, serialize } from "node:v8";
 import type { Detector } from "../../detect/detector.js";
 
 const CLASS = "__class";
+/** A plain object walked field by field, because it may hold class instances (a rule's run). */
+const PLAIN = "__plain";
 
 interface ClassRecord {
   readonly [CLASS]: string;
@@ -26,6 +28,20 @@ interface ClassRecord {
 
 function isClassRecord(v: unknown): v is ClassRecord {
   return typeof v === "object" && v !== null && CLASS in v;
+}
+
+interface PlainRecord {
+  readonly [PLAIN]: true;
+  readonly fields: Record<string, unknown>;
+}
+
+function isPlainRecord(v: unknown): v is PlainRecord {
+  return typeof v === "object" && v !== null && PLAIN in v;
+}
+
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 /** A value `v8.serialize` copies faithfully by structure. */
@@ -67,6 +83,10 @@ function captureObject(obj: object, path: string): Record<string, unknown> {
         out[key] = { [CLASS]: v.constructor.name, fields: captureObject(v, `${path}.${key}`) };
         continue;
       }
+      if (isPlainObject(v)) {
+        out[key] = { [PLAIN]: true, fields: captureObject(v, `${path}.${key}`) };
+        continue;
+      }
     }
     checkStructural(v, `${path}.${key}`);
     out[key] = v;
@@ -84,6 +104,12 @@ function restoreObject(target: Record<string, unknown>, fields: Record<string, u
         );
       }
       restoreObject(t as Record<string, unknown>, v.fields, `${path}.${key}`);
+    } else if (isPlainRecord(v)) {
+      const t = target[key];
+      const into: Record<string, unknown> =
+        typeof t === "object" && t !== null && !Object.isFrozen(t) ? (t as Record<string, unknown>) : {};
+      restoreObject(into, v.fields, `${path}.${key}`);
+      target[key] = into;
     } else {
       target[key] = v;
     }
