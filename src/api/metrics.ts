@@ -38,6 +38,9 @@ export class ApiMetrics {
   private readonly costPerMediaSecond: Gauge<"stream">;
   private readonly deliveries: Counter<"channel" | "outcome">;
   private readonly deliveryFailures: Counter<"channel">;
+  private readonly promoted: Gauge<"stream">;
+  private readonly promotionsTotal: Counter<"stream">;
+  private readonly promotionSlots: Gauge<"state">;
   private readonly workerStreams: Gauge<"worker" | "pool">;
   private readonly workerLoad: Gauge<"worker" | "pool">;
   private readonly knownDetectors: ReadonlySet<string> = new Set(DETECTORS.map((d) => d.type));
@@ -51,6 +54,24 @@ export class ApiMetrics {
       name: "streamqc_stream_up",
       help: "1 when the stream's source is connected and decoding, else 0.",
       labelNames: ["stream"],
+      registers,
+    });
+    this.promoted = new Gauge({
+      name: "streamqc_stream_promoted",
+      help: "Light streams: 1 while promoted to full decoding, else 0.",
+      labelNames: ["stream"],
+      registers,
+    });
+    this.promotionsTotal = new Counter({
+      name: "streamqc_promotions_total",
+      help: "Light streams: promotions to full decoding since the stream's runner started.",
+      labelNames: ["stream"],
+      registers,
+    });
+    this.promotionSlots = new Gauge({
+      name: "streamqc_promotion_slots",
+      help: "Promotion slots of this process: active (decoding in full), queued (waiting), max (the limit).",
+      labelNames: ["state"],
       registers,
     });
     this.frames = new Counter({
@@ -163,6 +184,9 @@ export class ApiMetrics {
       this.costPerMediaSecond,
       this.deliveries,
       this.deliveryFailures,
+      this.promoted,
+      this.promotionsTotal,
+      this.promotionSlots,
       this.workerStreams,
       this.workerLoad,
     ]) {
@@ -173,6 +197,10 @@ export class ApiMetrics {
       this.up.set({ stream }, st.up ? 1 : 0);
       this.frames.inc({ stream }, st.frames);
       this.restarts.inc({ stream }, st.restarts);
+      if (st.promotions !== undefined) {
+        this.promoted.set({ stream }, st.promoted ? 1 : 0);
+        this.promotionsTotal.inc({ stream }, st.promotions);
+      }
       if (st.cpuSecondsPerMediaSecond !== null) {
         this.costPerMediaSecond.set({ stream }, st.cpuSecondsPerMediaSecond);
       }
@@ -198,6 +226,11 @@ export class ApiMetrics {
         { channel: bounded(d.channel, KNOWN_CHANNELS), outcome: bounded(d.outcome, KNOWN_OUTCOMES) },
         d.count,
       );
+    }
+    if (s.promotions) {
+      for (const state of ["active", "queued", "max"] as const) {
+        this.promotionSlots.set({ state }, s.promotions[state]);
+      }
     }
     for (const f of s.alertFailures) {
       this.deliveryFailures.inc({ channel: bounded(f.channel, KNOWN_CHANNELS) }, f.count);

@@ -173,6 +173,22 @@ export const StreamStateSchema = named(
       perMediaSecond: z.number().nullable().describe("CPU seconds per second of media; null before media."),
     }),
     detectorCpuMs: z.record(z.string(), z.number()),
+    mode: z.enum(["full", "light"]).optional().describe("How the stream is decoded (profile `mode`)."),
+    promotion: z
+      .object({
+        mode: z.literal("light"),
+        phase: z.enum(["light", "queued", "promoted"]),
+        since: z.string(),
+        trigger: z.object({ at: z.number(), kind: z.string(), detail: z.string() }).nullable(),
+        from: z.number().nullable(),
+        promotions: z.number().int(),
+        fullSeconds: z.number(),
+        unconfirmed: z.number().int(),
+        off: z.record(z.string(), z.string()),
+      })
+      .nullable()
+      .optional()
+      .describe("Light mode: promotion to full decoding (queued while the process's slots are taken)."),
     loudness: LoudnessSchema.nullable(),
     tr101290: FaultCountersSchema.nullable().describe(
       "ETSI TR 101 290 priority 1/2 counters (ts.* faults) for MPEG-TS inputs; null otherwise.",

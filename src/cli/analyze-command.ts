@@ -20,6 +20,8 @@ export async function runAnalyze(input: string, values: AnalyzeOptions, io: Io):
     throw new StreamqcError("SQM_ERR_USAGE", `--threads must be a whole number (0: ffmpeg decides)`);
   }
   const config = loadAnalysisConfig(values.config);
+  // commander has checked --mode against full|light.
+  const mode = (values.mode ?? config.profile?.mode ?? "full") as "full" | "light";
   const ffmpegPath = ffmpegPathFrom(config);
   // The version is checked on the decoder's own banner (see MediaReader).
   locateFfmpeg(ffmpegPath);
@@ -33,6 +35,7 @@ export async function runAnalyze(input: string, values: AnalyzeOptions, io: Io):
     const result = await analyzeInput(input, {
       ffmpegPath,
       threads,
+      mode,
       signal: controller.signal,
       ...(duration !== undefined ? { duration } : {}),
       ...(values.stream ? { stream: values.stream } : {}),
@@ -53,6 +56,7 @@ export async function runAnalyze(input: string, values: AnalyzeOptions, io: Io):
           nodeCpuSeconds: (cpu.user + cpu.system) / 1e6,
           detectorCpuMs: result.detectorCpuMs,
           mediaSeconds: result.mediaDuration,
+          ...(result.promotions ? { promotions: result.promotions } : {}),
         }) + "\n",
       );
     }

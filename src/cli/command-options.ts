@@ -14,6 +14,7 @@ export interface AnalyzeOptions {
   readonly config?: string;
   readonly threads?: string;
   readonly stream?: string;
+  readonly mode?: string;
   readonly cpuReport: boolean;
 }
 
@@ -64,6 +65,7 @@ export interface EvalOptions {
   readonly suite?: string;
   readonly jobs?: string;
   readonly real?: string;
+  readonly mode?: string;
   readonly part?: string;
   readonly falseAlarms?: boolean;
   readonly minutes?: string;

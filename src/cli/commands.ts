@@ -55,6 +55,12 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     .option("--config <file>", "a configuration file (JSON) with the profile and ffmpeg path")
     .option("--threads <n>", "decoder threads (0: ffmpeg decides)", "0")
     .option("--stream <name>", "the stream name printed in each incident")
+    .addOption(
+      new Option(
+        "--mode <mode>",
+        "full: decode every frame; light: keyframes only, promoted to full decoding on trouble (default: the profile's mode, else full)",
+      ).choices(["full", "light"]),
+    )
     .addOption(new Option("--cpu-report", "Node's CPU time as JSON on stderr (for the benchmark)").hideHelp())
     .action(async (input: string, opts: AnalyzeOptions) => {
       const { runAnalyze } = await import("./analyze-command.js");
@@ -149,6 +155,11 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     )
     .option("--suite <dir>", "where clips and truths are generated and cached (default .streamqc-eval)")
     .option("--jobs <n>", "clips worked on at once (default 2)")
+    .addOption(
+      new Option("--mode <mode>", "analyze the suite in full or light mode (promotion on)")
+        .choices(["full", "light"])
+        .default("full"),
+    )
     .option(
       "--real <file>",
       "the real recording used as a clean clip, a base for defects and the real-content lossy part",

@@ -33,6 +33,8 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
   const jobs = values.jobs === undefined ? 2 : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64)
     throw usage(`--jobs must be an integer 1..64, got "${values.jobs}"`);
+  const mode = values.mode ?? "full";
+  if (mode !== "full" && mode !== "light") throw usage(`--mode must be full or light, got "${mode}"`);
   const part = values.part ?? "all";
   if (!(PARTS as readonly string[]).includes(part))
     throw usage(`--part must be one of ${PARTS.join(", ")}, got "${part}"`);
@@ -74,6 +76,7 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
     realMedia,
     ffmpegPath,
     jobs,
+    mode,
     onProgress: (m) => out.write(`  ${m}\n`),
   });
   out.write(`\n${renderReport(result)}\n`);

@@ -99,6 +99,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     ffmpegPath,
     allowLocalFiles: config.allowFileInputs,
     ...(config.stallTimeoutMs !== undefined ? { stallTimeoutMs: config.stallTimeoutMs } : {}),
+    ...(config.maxPromotions !== undefined ? { maxPromotions: config.maxPromotions } : {}),
     logger: logger.child({ component: "monitor" }),
   });
   const api = buildApi(service, {

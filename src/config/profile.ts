@@ -17,6 +17,11 @@ export const ProfileSchema = z
     /** Severity per incident type or type prefix (`hls`), overriding DEFAULT_SEVERITY. */
     severity: z.record(z.string(), z.enum(SEVERITIES)).default({}),
     /**
+     * `light`: decode keyframes only (audio, transport and decoder checks in full) and promote
+     * to full decoding on a sign of trouble; `full`: decode every frame. @defaultValue "full"
+     */
+    mode: z.enum(["full", "light"]).optional(),
+    /**
      * The fleet pool whose workers run streams of this profile (`streamqc worker --pool`),
      * e.g. `light`, `full`, `radio`. Default: `default`. Ignored without a fleet.
      */
@@ -48,6 +53,8 @@ export interface ResolvedDetector {
 
 export interface ResolvedProfile {
   readonly detectors: readonly ResolvedDetector[];
+  /** How the stream is decoded (ProfileSchema.mode); absent means full. */
+  readonly mode?: "full" | "light";
   /** The fleet pool that runs streams of this profile. */
   readonly pool: string;
   severityOf(type: string): Severity;
@@ -87,6 +94,7 @@ export function resolveProfile(input: unknown, where = "profile"): ResolvedProfi
   const severity = { ...DEFAULT_SEVERITY, ...parsed.data.severity };
   return Object.freeze({
     detectors: Object.freeze(detectors),
+    mode: parsed.data.mode ?? "full",
     pool: parsed.data.pool ?? "default",
     severityOf(type: string): Severity {
       return severity[type] ?? severity[type.split(".")[0] ?? ""] ?? "minor";

@@ -61,6 +61,11 @@ export const ServiceConfigSchema = z
      * sources that are merely slow to start.
      */
     stallTimeoutMs: z.number().int().min(500).optional(),
+    /**
+     * Light streams (profile `mode: light`) of this process decoding in full at once; more
+     * promotions wait their turn, visibly (stream state, metrics, logs). Default: 4.
+     */
+    maxPromotions: z.number().int().min(1).max(1000).optional(),
     /** Allow streams that read local files (`file:` URLs, paths). Default: false. */
     allowFileInputs: z.boolean().default(false),
     /** Detector profiles by name. `default` always exists (every detector, defaults). */

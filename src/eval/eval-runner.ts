@@ -84,6 +84,8 @@ export interface EvalOptions {
   readonly jobs?: number;
   readonly tolerance?: number;
   readonly onProgress?: (message: string) => void;
+  /** `light`: analyze in light mode (keyframes, promoted on trouble). Default `full`. */
+  readonly mode?: "full" | "light";
 }
 
 export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
@@ -96,7 +98,11 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
   });
   const runs = await pool(clips, jobs, async (clip): Promise<ClipRun> => {
     // One decoder thread each: --jobs decoders share the machine.
-    const ours = await analyzeInput(clip.path, { ffmpegPath: opts.ffmpegPath, threads: 1 });
+    const ours = await analyzeInput(clip.path, {
+      ffmpegPath: opts.ffmpegPath,
+      threads: 1,
+      ...(opts.mode ? { mode: opts.mode } : {}),
+    });
     const base = await runBaseline(clip.path, opts.ffmpegPath);
     const o = judged(
       clip,

@@ -31,6 +31,8 @@ export interface MediaHandlers {
   detail?(frame: DetailFrame): void;
   thumbnail?(thumb: Thumbnail): void;
   audio?(block: AudioBlock): void;
+  /** Light mode: every compressed video packet's time and size (the picture is decoded on keyframes only). */
+  packet?(packet: VideoPacket): void;
   event?(event: StreamEvent): void;
   /** ffmpeg's log, line by line. */
   log?(line: string): void;
@@ -58,6 +60,34 @@ export interface MediaReaderOptions {
   readonly failFast?: boolean;
   /** Stop after this many seconds of media. */
   readonly duration?: number;
+  /**
+   * `light` decodes keyframes only (`-skip_frame nokey`), decodes audio fully and hands every
+   * compressed video packet's time and size to `packet`; detail frames are not made. Default `full`.
+   */
+  readonly mode?: DecodeMode;
+  /** Files only: start decoding at this many seconds of the input's own timestamps (`-ss`, input seek). */
+  readonly seekRaw?: number;
+  /**
+   * Map the first run's timestamps onto another reader's timeline (`media = raw - origin + base`)
+   * instead of starting at zero: a promoted decoder of the same input then speaks the same media time.
+   */
+  readonly timeline?: Timeline;
+  /** Extra decoder options before the input (e.g. `-skip_loop_filter noref`), from the decode policy. */
+  readonly decoderOptions?: readonly string[];
+}
+
+export type DecodeMode = "full" | "light";
+
+export interface Timeline {
+  readonly origin: number;
+  readonly base: number;
+}
+
+/** A compressed video packet as the demuxer gave it: no pixels, for cheap checks in light mode. */
+export interface VideoPacket {
+  readonly pts: number;
+  readonly size: number;
+  readonly keyframe: boolean;
 }
 
 export interface ReaderResult {
@@ -118,6 +148,10 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
     // Untagged video is limited range (the decoder keeps a stream's own tag): see ANALYSIS_FILTER.
     "-color_range",
     "tv",
+    // Light: the video decoder skips every frame but keyframes (audio decodes in full).
+    ...(opts.mode === "light" ? ["-skip_frame:v", "nokey", "-flags:v", "+low_delay"] : []),
+    ...(opts.decoderOptions ?? []),
+    ...(opts.seekRaw !== undefined ? ["-ss", opts.seekRaw.toFixed(3)] : []),
     ...source.inputArgs(),
     "-map",
     "0:v:0?",
@@ -136,7 +170,7 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
     String(AUDIO_SAMPLE_RATE),
   ];
   let v = 1;
-  if (opts.detail) {
+  if (opts.detail && opts.mode !== "light") {
     args.push(
       "-map",
       "0:v:0?",
@@ -150,6 +184,12 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
       `-c:v:${v}`,
       "rawvideo",
     );
+    v++;
+  }
+  if (opts.mode === "light") {
+    // Every compressed packet, copied (no decoding): its time and size, for gaps and for the
+    // cheap signs of trouble between keyframes (a frozen picture codes to near-empty frames).
+    args.push("-map", "0:v:0?", `-c:v:${v}`, "copy");
     v++;
   }
   if (opts.thumbnails) {
@@ -184,7 +224,7 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
   return args;
 }
 
-type Role = "video" | "detail" | "thumbnail" | "audio" | "other";
+type Role = "video" | "detail" | "thumbnail" | "audio" | "packets" | "other";
 
 function assignRoles(streams: readonly NutStream[], opts: MediaReaderOptions): Role[] {
   let raw = 0;
@@ -194,6 +234,7 @@ function assignRoles(streams: readonly NutStream[], opts: MediaReaderOptions): R
     if (s.fourcc === "MJPG") return "thumbnail";
     raw++;
     if (raw === 1) return "video";
+    if (opts.mode === "light") return raw === 2 ? "packets" : "other";
     return raw === 2 && opts.detail ? "detail" : "other";
   });
 }
@@ -253,6 +294,11 @@ export class MediaReader {
   mediaNow(): number {
     if (!this.anyPacket) return 0;
     return this.lastMedia + (performance.now() - this.lastPacketWall) / 1000;
+  }
+
+  /** How raw timestamps map to media time now (`media = raw - origin + base`); null before the first packet. */
+  timelineNow(): Timeline | null {
+    return this.runOrigin === null ? null : { origin: this.runOrigin, base: this.runBase };
   }
 
   get running(): boolean {
@@ -474,9 +520,23 @@ export class MediaReader {
     const role = roles[p.stream];
     if (!st || !role || role === "other") return;
     const raw = (p.pts * st.timeBase.num) / st.timeBase.den;
+    if (role === "packets") {
+      // Copied packets only report their time and size: they never move the timeline. Packets
+      // without a timestamp (pre-roll, some MP4 edits) come out with nonsense ones: skipped.
+      if (this.runOrigin === null) return;
+      const at = raw - this.runOrigin + this.runBase;
+      if (!(Math.abs(at - this.lastMedia) < 30)) return;
+      const info: VideoPacket = { pts: at, size: p.data.byteLength, keyframe: p.key };
+      this.safe(() => this.handlers.packet?.(info));
+      return;
+    }
     if (this.runOrigin === null) {
       this.runOrigin = raw;
-      if (this.anyPacket) {
+      const fixed = this.options.timeline;
+      if (fixed && !this.anyPacket) {
+        this.runOrigin = fixed.origin;
+        this.runBase = fixed.base;
+      } else if (this.anyPacket) {
         // A new decoder run after an outage: continue the timeline by the wall time that passed.
         this.runBase = this.lastMedia + (performance.now() - this.lastPacketWall) / 1000;
       }

@@ -4,10 +4,12 @@
  */
 import { ffmpegPathFrom } from "../config/config.js";
 import { resolveProfile, type ProfileInput } from "../config/profile.js";
-import { MediaReader, type MediaReaderOptions } from "../ingest/media-reader.js";
+import { MediaReader, type DecodeMode, type MediaReaderOptions } from "../ingest/media-reader.js";
 import type { StreamEvent } from "../ingest/media.js";
 import { openSource } from "../ingest/open-source.js";
 import type { Incident } from "../incident.js";
+import { LightSession, type PromotionChange } from "./light-session.js";
+import { PromotionLimiter } from "./promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
 
 export interface AnalyzeOptions {
@@ -26,12 +28,27 @@ export interface AnalyzeOptions {
   /** Progress: media seconds decoded so far. */
   readonly onProgress?: (mediaSeconds: number) => void;
   readonly signal?: AbortSignal;
+  /** `light`: keyframes only, promoted to full decoding on a sign of trouble (light-session.ts). Default `full`. */
+  readonly mode?: DecodeMode;
+  /** Light mode: promotions of this process at once (default 1 for one input). */
+  readonly limiter?: PromotionLimiter;
+  readonly onPromotion?: (change: PromotionChange) => void;
+  /** Light mode: false never promotes (keyframe timing only). Default true. */
+  readonly promote?: boolean;
+  /** Extra decoder options before the input, full decoding only (see decode-policy.ts). */
+  readonly decoderOptions?: readonly string[];
 }
 
 export interface AnalyzeResult {
   readonly incidents: Incident[];
   readonly mediaDuration: number;
   readonly detectorCpuMs: Record<string, number>;
+  /** Light mode: how many promotions ran and how much media they decoded in full. */
+  readonly promotions?: {
+    readonly count: number;
+    readonly fullSeconds: number;
+    readonly unconfirmed: number;
+  };
 }
 
 export function streamNameOf(input: string): string {
@@ -66,7 +83,9 @@ export async function analyzeInput(input: string, options: AnalyzeOptions = {}):
     threads: options.threads ?? 0,
     failFast: true,
     ...(options.duration !== undefined ? { duration: options.duration } : {}),
+    ...(options.decoderOptions ? { decoderOptions: options.decoderOptions } : {}),
   };
+  if (options.mode === "light") return analyzeLight(input, source, profile, readerOptions, options);
   let lastProgress = 0;
   const reader = new MediaReader(source, readerOptions, {
     video: (f) => {
@@ -100,5 +119,60 @@ export async function analyzeInput(input: string, options: AnalyzeOptions = {}):
     if (wallLimit) clearTimeout(wallLimit);
     options.signal?.removeEventListener("abort", abort);
     await reader.close();
+  }
+}
+
+async function analyzeLight(
+  input: string,
+  source: ReturnType<typeof openSource>,
+  profile: ReturnType<typeof resolveProfile>,
+  readerOptions: MediaReaderOptions,
+  options: AnalyzeOptions,
+): Promise<AnalyzeResult> {
+  const incidents: Incident[] = [];
+  let lastProgress = 0;
+  const session = new LightSession({
+    stream: options.stream ?? streamNameOf(input),
+    source,
+    profile,
+    reader: readerOptions,
+    limiter: options.limiter ?? new PromotionLimiter(1),
+    ...(options.promote === false ? { promote: false } : {}),
+    onIncident: (e) => {
+      if (e.phase === "close") incidents.push(e.incident);
+      options.onIncident?.(e);
+    },
+    ...(options.onPromotion ? { onPromotion: options.onPromotion } : {}),
+    handlers: {
+      video: (f) => {
+        if (options.onProgress && f.pts - lastProgress >= 1) {
+          lastProgress = f.pts;
+          options.onProgress(f.pts);
+        }
+      },
+      ...(options.onEvent ? { event: options.onEvent } : {}),
+    },
+  });
+  const abort = (): void => void session.close();
+  options.signal?.addEventListener("abort", abort, { once: true });
+  let wallLimit: NodeJS.Timeout | undefined;
+  if (options.duration !== undefined && source.live) {
+    wallLimit = setTimeout(abort, (options.duration + 15) * 1000);
+  }
+  try {
+    session.start();
+    const result = await session.done;
+    incidents.sort((a, b) => a.start - b.start || a.type.localeCompare(b.type));
+    const st = session.state();
+    return {
+      incidents,
+      mediaDuration: result.mediaEnd,
+      detectorCpuMs: session.detectorCost(),
+      promotions: { count: st.promotions, fullSeconds: st.fullSeconds, unconfirmed: st.unconfirmed },
+    };
+  } finally {
+    if (wallLimit) clearTimeout(wallLimit);
+    options.signal?.removeEventListener("abort", abort);
+    await session.close();
   }
 }

@@ -42,10 +42,14 @@ import {
   type StreamRecord,
 } from "../store/store.js";
 import { openSource } from "../ingest/open-source.js";
+import { PromotionLimiter } from "../monitor/promotion-limiter.js";
 import { applyConfiguredStreams } from "./configured-streams.js";
 import { IncidentRecorder, toFacadeIncident } from "./incident-recorder.js";
 import { StreamHistoryRing } from "./stream-history.js";
 import { StreamRunner, type StreamDefinition, type StreamState as RunnerState } from "./stream-runner.js";
+
+/** Promotions at once per process by default: four full 1080p decoders fill about a core. */
+export const DEFAULT_MAX_PROMOTIONS = 4;
 
 export interface MonitorServiceOptions {
   readonly store: Store;
@@ -58,6 +62,8 @@ export interface MonitorServiceOptions {
   readonly logger: Logger;
   /** The decoder watchdog's stall timeout; default DEFAULT_STALL_TIMEOUT_MS (10 s). */
   readonly stallTimeoutMs?: number;
+  /** Light streams decoding in full at once (promotions); default DEFAULT_MAX_PROMOTIONS. */
+  readonly maxPromotions?: number;
   /** Seconds between `stream.levels` events. Default 1. */
   readonly levelsEverySeconds?: number;
   /** Samples of history kept per stream (one a second). Default 3600. */
@@ -88,6 +94,8 @@ export class MonitorService implements ServiceFacade {
   private readonly runners = new Map<string, StreamRunner>();
   /** The last state of streams that are not running, so that their state reads `stopped`, not unknown. */
   private readonly stoppedStates = new Map<string, RunnerState>();
+  /** Promotion slots shared by this process's light streams. */
+  private readonly promotions: PromotionLimiter;
   private readonly recorder: IncidentRecorder;
   private readonly listeners = new Set<(e: ServiceEvent) => void>();
   private readonly histories = new Map<string, StreamHistoryRing>();
@@ -105,6 +113,7 @@ export class MonitorService implements ServiceFacade {
 
   constructor(private readonly o: MonitorServiceOptions) {
     this.allowLocalFiles = o.allowLocalFiles;
+    this.promotions = new PromotionLimiter(o.maxPromotions ?? DEFAULT_MAX_PROMOTIONS);
     this.recorder = new IncidentRecorder({
       store: o.store,
       blobs: o.blobs,
@@ -216,6 +225,7 @@ export class MonitorService implements ServiceFacade {
       ffmpegPath: this.o.ffmpegPath,
       allowFiles: this.o.allowLocalFiles,
       ...(this.o.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.o.stallTimeoutMs } : {}),
+      promotions: this.promotions,
       onIncident: (e) => this.recorder.handle(r.id, e),
       onState: (state) => {
         log.info({ status: state.status, error: state.lastError }, "stream state");
@@ -664,6 +674,9 @@ export class MonitorService implements ServiceFacade {
         restarts: st.restarts,
         detectorCpuSeconds,
         cpuSecondsPerMediaSecond: st.cost.perMediaSecond,
+        ...(st.promotion
+          ? { promoted: st.promotion.phase === "promoted", promotions: st.promotion.promotions }
+          : {}),
       };
     });
     const incidents = (await this.o.store.countIncidents()).map((c) => ({ ...c }));
@@ -676,7 +689,12 @@ export class MonitorService implements ServiceFacade {
     const alertFailures = deliveries
       .filter((d) => d.status === "failed")
       .map((d) => ({ channel: d.channel, count: d.count }));
-    return { streams, incidents, alertDeliveries, alertFailures };
+    const promotions = {
+      active: this.promotions.active,
+      queued: this.promotions.waiting,
+      max: this.promotions.max,
+    };
+    return { streams, incidents, alertDeliveries, alertFailures, promotions };
   }
 
   async readiness(): Promise<Readiness> {

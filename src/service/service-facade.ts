@@ -96,6 +96,9 @@ export interface MetricsSnapshot {
     /** CPU seconds per detector type since the stream started. */
     readonly detectorCpuSeconds: Readonly<Record<string, number>>;
     readonly cpuSecondsPerMediaSecond: number | null;
+    /** Light streams: decoding in full now, and promotions since start. */
+    readonly promoted?: boolean;
+    readonly promotions?: number;
   }[];
   /** Incidents opened, counted by the store (so they survive restarts). */
   readonly incidents: readonly {
@@ -112,6 +115,8 @@ export interface MetricsSnapshot {
   }[];
   /** Deliveries given up on (after the last retry). */
   readonly alertFailures: readonly { readonly channel: string; readonly count: number }[];
+  /** Promotion slots of light streams: in use, waiting, and the limit. */
+  readonly promotions?: { readonly active: number; readonly queued: number; readonly max: number };
   /** Fleet: each worker's streams and measured load (from the database). */
   readonly workers?: readonly WorkerInfo[];
 }

@@ -5,12 +5,15 @@
  */
 import type { ResolvedProfile } from "../config/profile.js";
 import { errorMessage } from "../errors.js";
-import { MediaReader } from "../ingest/media-reader.js";
+import { MediaReader, type MediaReaderOptions } from "../ingest/media-reader.js";
 import type { StreamEvent, Thumbnail } from "../ingest/media.js";
 import { processCpuSeconds } from "../ingest/process-cpu.js";
 import { openSource } from "../ingest/open-source.js";
+import type { Source } from "../ingest/source.js";
 import type { Incident } from "../incident.js";
 import { LevelMeter, type Levels } from "../monitor/level-meter.js";
+import { LightSession, type PromotionChange, type PromotionState } from "../monitor/light-session.js";
+import { PromotionLimiter } from "../monitor/promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "../monitor/stream-monitor.js";
 
 export type StreamStatus = "starting" | "up" | "down" | "stopped" | "error";
@@ -57,6 +60,10 @@ export interface StreamState {
     readonly perMediaSecond: number | null;
   };
   readonly detectorCpuMs: Readonly<Record<string, number>>;
+  /** How the stream is decoded: `light` (keyframes, promoted on trouble) or `full`. */
+  readonly mode?: "full" | "light";
+  /** Light mode: promotion to full decoding, and the detectors that are off. */
+  readonly promotion?: PromotionState | null;
   /** From the audio.loudness detector; null when the profile has none. */
   readonly loudness: LoudnessNow | null;
   /** TR 101 290 counters from the ts.health detector; null when it is not running. */
@@ -100,10 +107,14 @@ export interface StreamRunnerDeps {
   onState?(state: StreamState, runner: StreamRunner): void;
   onLevels?(levels: Levels, thumbnail: Thumbnail | undefined, runner: StreamRunner): void;
   log?(level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>): void;
+  /** Light streams: the process's promotion slots (light-session.ts). Default: one per runner. */
+  readonly promotions?: PromotionLimiter;
+  onPromotion?(change: PromotionChange, runner: StreamRunner): void;
 }
 
 export class StreamRunner {
   private reader: MediaReader | null = null;
+  private session: LightSession | null = null;
   private monitor: StreamMonitor | null = null;
   private status: StreamStatus = "stopped";
   private since = new Date();
@@ -146,40 +157,41 @@ export class StreamRunner {
       this.setStatus("error", errorMessage(err));
       return;
     }
+    const readerOptions = {
+      ffmpegPath: this.deps.ffmpegPath,
+      threads: 1,
+      thumbnails: true,
+      detail: this.profile.detectors.some((d) => d.definition.needs.detail),
+      ...(this.deps.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.deps.stallTimeoutMs } : {}),
+    };
+    if (this.profile.mode === "light") {
+      this.startLight(source, readerOptions);
+      return;
+    }
     const monitor = new StreamMonitor({
       stream: this.definition.name,
       profile: this.profile,
       onIncident: (e) => this.deps.onIncident(e, this),
     });
     this.monitor = monitor;
-    const reader = new MediaReader(
-      source,
-      {
-        ffmpegPath: this.deps.ffmpegPath,
-        threads: 1,
-        thumbnails: true,
-        detail: this.profile.detectors.some((d) => d.definition.needs.detail),
-        ...(this.deps.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.deps.stallTimeoutMs } : {}),
+    const reader = new MediaReader(source, readerOptions, {
+      video: (f) => {
+        this.frames++;
+        this.mediaTime = f.pts;
+        monitor.video(f);
       },
-      {
-        video: (f) => {
-          this.frames++;
-          this.mediaTime = f.pts;
-          monitor.video(f);
-        },
-        detail: (f) => monitor.detail(f),
-        audio: (b) => {
-          this.meter.push(b);
-          monitor.audio(b);
-        },
-        thumbnail: (t) => {
-          this.thumbnailAt = new Date().toISOString();
-          monitor.thumbnail(t);
-        },
-        event: (e) => this.event(e, monitor),
-        handlerError: (err) => this.deps.log?.("error", `detector failed: ${errorMessage(err)}`),
+      detail: (f) => monitor.detail(f),
+      audio: (b) => {
+        this.meter.push(b);
+        monitor.audio(b);
       },
-    );
+      thumbnail: (t) => {
+        this.thumbnailAt = new Date().toISOString();
+        monitor.thumbnail(t);
+      },
+      event: (e) => this.event(e, monitor),
+      handlerError: (err) => this.deps.log?.("error", `detector failed: ${errorMessage(err)}`),
+    });
     this.reader = reader;
     this.setStatus("starting", null);
     try {
@@ -211,8 +223,72 @@ export class StreamRunner {
     this.ticker.unref();
   }
 
-  private event(e: StreamEvent, monitor: StreamMonitor): void {
-    monitor.event(e);
+  /** Light mode: the session owns the light decoder, its monitor and promotions. */
+  private startLight(source: Source, readerOptions: MediaReaderOptions): void {
+    const session = new LightSession({
+      stream: this.definition.name,
+      source,
+      profile: this.profile,
+      reader: readerOptions,
+      limiter: this.deps.promotions ?? new PromotionLimiter(1),
+      onIncident: (e) => this.deps.onIncident(e, this),
+      onPromotion: (change) => {
+        this.deps.log?.(change.phase === "queued" ? "warn" : "info", `promotion: ${change.phase}`, {
+          ...change,
+        });
+        this.deps.onPromotion?.(change, this);
+        this.deps.onState?.(this.state(), this);
+      },
+      handlers: {
+        video: (f) => {
+          this.frames++;
+          this.mediaTime = Math.max(this.mediaTime, f.pts);
+        },
+        audio: (b) => {
+          this.meter.push(b);
+          this.mediaTime = Math.max(this.mediaTime, b.pts);
+        },
+        event: (e) => this.event(e, null),
+        handlerError: (err) => this.deps.log?.("error", `detector failed: ${errorMessage(err)}`),
+      },
+    });
+    this.session = session;
+    this.monitor = session.monitor;
+    this.reader = session.reader;
+    this.setStatus("starting", null);
+    try {
+      session.start();
+    } catch (err) {
+      this.reader = null;
+      this.session = null;
+      this.setStatus("error", errorMessage(err));
+      return;
+    }
+    session.done.then(
+      (r) => {
+        if (this.session === session) {
+          this.reader = null;
+          this.session = null;
+          this.setStatus(
+            r.reason === "closed" ? "stopped" : "down",
+            r.reason === "ended" ? "the source ended" : null,
+          );
+        }
+      },
+      (err: unknown) => {
+        if (this.session === session) {
+          this.reader = null;
+          this.session = null;
+          this.setStatus("error", errorMessage(err));
+        }
+      },
+    );
+    this.ticker = setInterval(() => this.tick(), 1000);
+    this.ticker.unref();
+  }
+
+  private event(e: StreamEvent, monitor: StreamMonitor | null): void {
+    monitor?.event(e);
     switch (e.kind) {
       case "connected":
         this.setStatus("up", null);
@@ -240,10 +316,20 @@ export class StreamRunner {
       this.decoderPid = pid;
     }
     if (pid !== undefined) this.lastDecoderCpu = processCpuSeconds(pid) ?? this.lastDecoderCpu;
+    const promotedPid = this.session?.promotedPid;
+    if (promotedPid !== this.promotedPid) {
+      this.decoderCpuDone += this.lastPromotedCpu;
+      this.lastPromotedCpu = 0;
+      this.promotedPid = promotedPid;
+    }
+    if (promotedPid !== undefined)
+      this.lastPromotedCpu = processCpuSeconds(promotedPid) ?? this.lastPromotedCpu;
     this.deps.onLevels?.(this.levels, this.monitor?.latestThumbnail(), this);
   }
 
   private lastDecoderCpu = 0;
+  private promotedPid: number | undefined;
+  private lastPromotedCpu = 0;
 
   private setStatus(status: StreamStatus, error: string | null): void {
     if (status !== this.status || error !== this.lastError) {
@@ -277,9 +363,9 @@ export class StreamRunner {
   }
 
   state(): StreamState {
-    const detectorCpuMs = this.monitor?.detectorCost() ?? {};
+    const detectorCpuMs = this.session?.detectorCost() ?? this.monitor?.detectorCost() ?? {};
     const detectorCpuSeconds = Object.values(detectorCpuMs).reduce((a, b) => a + b, 0) / 1000;
-    const decoderCpuSeconds = this.decoderCpuDone + this.lastDecoderCpu;
+    const decoderCpuSeconds = this.decoderCpuDone + this.lastDecoderCpu + this.lastPromotedCpu;
     const measurements: Record<string, Readonly<Record<string, unknown>>> = {};
     for (const d of this.monitor?.detectors ?? []) if (d.measure) measurements[d.type] = d.measure();
     return {
@@ -294,13 +380,15 @@ export class StreamRunner {
       decoderErrors: this.decoderErrors,
       levels: this.levels,
       measurements,
-      openIncidents: this.monitor?.openIncidents() ?? [],
+      openIncidents: this.session?.openIncidents() ?? this.monitor?.openIncidents() ?? [],
       cost: {
         decoderCpuSeconds,
         detectorCpuSeconds,
         perMediaSecond: this.mediaTime > 0 ? (decoderCpuSeconds + detectorCpuSeconds) / this.mediaTime : null,
       },
       detectorCpuMs,
+      mode: this.profile.mode ?? "full",
+      promotion: this.session?.state() ?? null,
       loudness: loudnessFrom(measurements["audio.loudness"]),
       tr101290: faultsFrom(measurements["ts.health"]),
       hls: faultsFrom(measurements["hls.health"]),
@@ -321,6 +409,14 @@ export class StreamRunner {
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
+    const session = this.session;
+    this.session = null;
+    if (session) {
+      this.reader = null;
+      await session.close();
+      this.setStatus("stopped", null);
+      return;
+    }
     const reader = this.reader;
     this.reader = null;
     if (reader) {

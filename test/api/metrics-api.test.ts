@@ -59,6 +59,9 @@ describe("GET /metrics", () => {
     const t = types(await scrape());
     expect(Object.fromEntries([...t].filter(([n]) => !/^streamqc_(process|nodejs)_/.test(n)))).toEqual({
       streamqc_stream_up: "gauge",
+      streamqc_stream_promoted: "gauge",
+      streamqc_promotions_total: "counter",
+      streamqc_promotion_slots: "gauge",
       streamqc_decoded_frames_total: "counter",
       streamqc_decoder_restarts_total: "counter",
       streamqc_incidents_total: "counter",

@@ -1,0 +1,124 @@
+/**
+ * A recording of the bytes a feeding source (UDP, HLS) writes to its decoder, kept for a few
+ * seconds, so a second decoder can start in the past: a light stream promoted to full
+ * decoding replays the last seconds (back past the keyframe before the trouble) and then
+ * follows the live bytes, and the full decoder times the incident's onset as if it had been
+ * decoding all along. Both decoders read the same transport stream, so with `-copyts` they
+ * see the same timestamps and one media timeline (MediaReaderOptions.timeline).
+ */
+import { Writable } from "node:stream";
+import type { Feed, FeedContext, Source, SourceEvents } from "./source.js";
+
+interface Chunk {
+  readonly at: number;
+  readonly bytes: Uint8Array;
+}
+
+type Listener = (bytes: Uint8Array) => void;
+
+/** Wraps a feeding source: same behaviour, and its bytes of the last `seconds` kept. */
+export class RecordingSource implements Source {
+  private readonly chunks: Chunk[] = [];
+  private readonly listeners = new Set<Listener>();
+  private bytesKept = 0;
+
+  constructor(
+    private readonly inner: Source,
+    /** Seconds of bytes kept (wall time; a live source's media time runs at the same pace). */
+    private readonly seconds: number,
+  ) {}
+
+  async open(events: SourceEvents): Promise<void> {
+    await this.inner.open?.(events);
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close?.();
+  }
+
+  get url(): string {
+    return this.inner.url;
+  }
+  get kind(): Source["kind"] {
+    return this.inner.kind;
+  }
+  get live(): boolean {
+    return this.inner.live;
+  }
+  /** Read by the reader's watchdog (a source between HLS segments is idle, not stalled). */
+  get idle(): boolean {
+    return (this.inner as { idle?: boolean }).idle === true;
+  }
+
+  /** Bytes held now (for memory accounting). */
+  get heldBytes(): number {
+    return this.bytesKept;
+  }
+
+  inputArgs(): string[] {
+    return this.inner.inputArgs();
+  }
+
+  feed(ctx: FeedContext): Feed {
+    const target = ctx.stdin;
+    const tap = new Writable({
+      highWaterMark: 16 * 1024 * 1024,
+      write: (chunk: Buffer, _enc, done) => {
+        this.record(chunk);
+        if (target.destroyed) return done();
+        if (target.write(chunk)) done();
+        else target.once("drain", () => done());
+      },
+    });
+    tap.on("error", () => undefined);
+    const inner = this.inner.feed!({ stdin: tap });
+    return {
+      stop: () => {
+        inner.stop();
+        tap.destroy();
+      },
+    };
+  }
+
+  private record(bytes: Uint8Array): void {
+    const now = performance.now();
+    this.chunks.push({ at: now, bytes });
+    this.bytesKept += bytes.byteLength;
+    const limit = now - this.seconds * 1000;
+    while (this.chunks.length > 0 && this.chunks[0]!.at < limit) {
+      this.bytesKept -= this.chunks.shift()!.bytes.byteLength;
+    }
+    for (const l of this.listeners) l(bytes);
+  }
+
+  /**
+   * A source for a second decoder: the bytes of the last `seconds` (at most what is kept),
+   * then the live bytes as they come. How far back it really starts is `startedSecondsAgo`.
+   */
+  replay(seconds: number): { source: Source; startedSecondsAgo: number } {
+    const now = performance.now();
+    const from = now - seconds * 1000;
+    const first = this.chunks.findIndex((c) => c.at >= from);
+    const backlog = first < 0 ? [] : this.chunks.slice(first);
+    const startedSecondsAgo = backlog.length > 0 ? (now - backlog[0]!.at) / 1000 : 0;
+    const listeners = this.listeners;
+    const inputArgs = this.inner.inputArgs();
+    const source: Source = {
+      url: this.inner.url,
+      kind: this.inner.kind,
+      live: true,
+      inputArgs: () => inputArgs,
+      feed: (ctx: FeedContext): Feed => {
+        const stdin = ctx.stdin;
+        const write: Listener = (bytes) => {
+          if (!stdin.destroyed && stdin.writableLength < 16 * 1024 * 1024) stdin.write(bytes);
+        };
+        for (const c of backlog) write(c.bytes);
+        backlog.length = 0;
+        listeners.add(write);
+        return { stop: () => listeners.delete(write) };
+      },
+    };
+    return { source, startedSecondsAgo };
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Light mode on real encoded media: keyframes only, promoted to full decoding on a sign of
+ * trouble. Defects at known times; clean media gives nothing; the promotion limit queues.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateClip } from "../../src/gen/clip-generator.js";
+import { parseDefectSpec } from "../../src/gen/defect-spec.js";
+import { analyzeInput } from "../../src/monitor/analyze.js";
+import type { PromotionChange } from "../../src/monitor/light-session.js";
+import { PromotionLimiter } from "../../src/monitor/promotion-limiter.js";
+import { tempDir } from "../helpers/media.js";
+
+const GOP = 2; // the generator's keyframe interval (-g fps*2)
+const REAL = join(import.meta.dirname, "../../../shared/media/big-buck-bunny-60s-360p.mp4");
+
+let dir: { dir: string; cleanup: () => void };
+let defects: string;
+let defects2: string;
+let clean: string;
+
+beforeAll(async () => {
+  dir = tempDir("streamqc-light-");
+  defects = join(dir.dir, "defects.ts");
+  defects2 = join(dir.dir, "defects2.ts");
+  clean = join(dir.dir, "clean.ts");
+  const common = { width: 320, height: 180, fps: 25, ffmpegPath: "ffmpeg" };
+  await Promise.all([
+    generateClip(defects, {
+      ...common,
+      duration: 24,
+      defects: parseDefectSpec("freeze@4.5:4,black@13.3:3"),
+      seed: 3,
+    }),
+    generateClip(defects2, { ...common, duration: 16, defects: parseDefectSpec("black@5.5:3"), seed: 4 }),
+    generateClip(clean, { ...common, duration: 16, defects: [], seed: 5 }),
+  ]);
+}, 120_000);
+
+afterAll(() => dir.cleanup());
+
+function pick(list: { type: string; start: number }[], type: string): { type: string; start: number }[] {
+  return list.filter((i) => i.type === type);
+}
+
+describe("light mode", () => {
+  it("finds a freeze and black at known times within one keyframe interval without promotion", async () => {
+    const r = await analyzeInput(defects, { threads: 1, mode: "light", promote: false });
+    const freeze = pick(r.incidents, "video.freeze");
+    const black = pick(r.incidents, "video.black");
+    expect(freeze).toHaveLength(1);
+    expect(black).toHaveLength(1);
+    expect(Math.abs(freeze[0]!.start - 4.5)).toBeLessThanOrEqual(GOP + 0.05);
+    expect(Math.abs(black[0]!.start - 13.3)).toBeLessThanOrEqual(GOP + 0.05);
+    for (const i of [...freeze, ...black])
+      expect(r.incidents.find((x) => x === i)?.details.timing).toBe("keyframe");
+    expect(r.promotions?.count).toBe(0);
+  });
+
+  it("promotes on trouble and the confirmed incidents carry full-mode timing", async () => {
+    const changes: PromotionChange[] = [];
+    const [light, full] = await Promise.all([
+      analyzeInput(defects, { threads: 1, mode: "light", onPromotion: (c) => changes.push(c) }),
+      analyzeInput(defects, { threads: 1 }),
+    ]);
+    expect(changes.some((c) => c.phase === "promoted")).toBe(true);
+    expect(light.promotions!.count).toBeGreaterThanOrEqual(1);
+    for (const type of ["video.freeze", "video.black"]) {
+      const l = light.incidents.filter((i) => i.type === type);
+      const f = full.incidents.filter((i) => i.type === type);
+      expect(l).toHaveLength(1);
+      expect(f).toHaveLength(1);
+      // The same onset and end as decoding every frame, to the frame.
+      expect(Math.abs(l[0]!.start - f[0]!.start)).toBeLessThanOrEqual(0.041);
+      expect(Math.abs(l[0]!.end! - f[0]!.end!)).toBeLessThanOrEqual(0.041);
+      expect(l[0]!.details).toMatchObject({ timing: "full", promoted: true });
+    }
+    expect(Math.abs(pick(light.incidents, "video.freeze")[0]!.start - 4.5)).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(pick(light.incidents, "video.black")[0]!.start - 13.3)).toBeLessThanOrEqual(0.1);
+    // Audio is decoded in full either way: the same incidents.
+    expect(light.incidents.filter((i) => i.type.startsWith("audio.")).map((i) => i.start)).toEqual(
+      full.incidents.filter((i) => i.type.startsWith("audio.")).map((i) => i.start),
+    );
+  });
+
+  it("gives no incident and no promotion on clean media", async () => {
+    const r = await analyzeInput(clean, { threads: 1, mode: "light" });
+    expect(r.incidents).toEqual([]);
+    expect(r.promotions?.count).toBe(0);
+  });
+
+  it.skipIf(!existsSync(REAL))("gives no incident on clean real content (Big Buck Bunny)", async () => {
+    const r = await analyzeInput(REAL, { threads: 1, mode: "light", duration: 30 });
+    const scored = r.incidents.filter((i) => !i.type.startsWith("audio.loudness"));
+    expect(scored).toEqual([]);
+  });
+
+  it("queues promotions beyond the limit and confirms them in turn", async () => {
+    const limiter = new PromotionLimiter(1);
+    const changes: PromotionChange[] = [];
+    const onPromotion = (c: PromotionChange): void => void changes.push(c);
+    const [a, b] = await Promise.all([
+      analyzeInput(defects, { threads: 1, mode: "light", limiter, onPromotion, stream: "a" }),
+      analyzeInput(defects2, { threads: 1, mode: "light", limiter, onPromotion, stream: "b" }),
+    ]);
+    expect(limiter.active).toBe(0);
+    expect(limiter.waiting).toBe(0);
+    expect(limiter.totals.queued).toBeGreaterThanOrEqual(1);
+    expect(changes.some((c) => c.phase === "queued")).toBe(true);
+    // Never two promoted at once.
+    let promoted = 0;
+    let most = 0;
+    for (const c of changes) {
+      if (c.phase === "promoted") promoted++;
+      if (c.phase === "light") promoted = Math.max(0, promoted - 1);
+      most = Math.max(most, promoted);
+    }
+    expect(most).toBe(1);
+    const blackB = pick(b.incidents, "video.black");
+    expect(blackB).toHaveLength(1);
+    expect(Math.abs(blackB[0]!.start - 5.5)).toBeLessThanOrEqual(0.1);
+    expect(pick(a.incidents, "video.freeze")).toHaveLength(1);
+  });
+});
+
+describe("PromotionLimiter", () => {
+  it("grants up to max, queues the rest in order, and a released slot goes to the oldest", async () => {
+    const lim = new PromotionLimiter(2);
+    const order: string[] = [];
+    const t = ["a", "b", "c", "d"].map((s) => {
+      const ticket = lim.acquire(s);
+      void ticket.granted.then(() => order.push(s));
+      return ticket;
+    });
+    await Promise.resolve();
+    expect(order).toEqual(["a", "b"]);
+    expect(lim.waitingStreams()).toEqual(["c", "d"]);
+    t[3]!.release(); // d leaves the queue without ever running
+    t[0]!.release();
+    t[0]!.release(); // idempotent
+    await Promise.resolve();
+    expect(order).toEqual(["a", "b", "c"]);
+    expect(lim.active).toBe(2);
+    expect(lim.waiting).toBe(0);
+  });
+});
