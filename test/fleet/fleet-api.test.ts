@@ -78,7 +78,7 @@ describe.skipIf(skip)("fleet API (serve --db --no-monitor)", () => {
     expect(state.epoch).toBeGreaterThanOrEqual(1);
     await until(
       "the incident to reach the API's live events",
-      async () => events.some((e) => e.type === "incident.opened"),
+      () => Promise.resolve(events.some((e) => e.type === "incident.opened")),
       10_000,
     );
     const stopped = await fetch(`${api}/streams/${s.id}/stop`, { method: "POST" });
