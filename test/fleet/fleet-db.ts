@@ -30,19 +30,3 @@ export async function freshDatabase(prefix: string): Promise<{ url: string; drop
     },
   };
 }
-
-/**
- * DEV STAND-IN until the PostgreSQL store's migrations are merged: the streams columns the
- * lease SQL reads and the two fleet tables exactly as the store creates them.
- */
-export async function createLeaseTables(pool: pg.Pool): Promise<void> {
-  await pool.query(`
-    CREATE TABLE IF NOT EXISTS streams (id TEXT PRIMARY KEY, name TEXT NOT NULL, url TEXT NOT NULL,
-      profile TEXT NOT NULL DEFAULT 'default', enabled BOOLEAN NOT NULL DEFAULT true);
-    CREATE TABLE IF NOT EXISTS workers(name TEXT PRIMARY KEY, pool TEXT NOT NULL, capacity INT NOT NULL,
-      load DOUBLE PRECISION NOT NULL DEFAULT 0, last_renewal TIMESTAMPTZ NOT NULL DEFAULT now());
-    CREATE TABLE IF NOT EXISTS stream_leases(stream_id TEXT PRIMARY KEY REFERENCES streams(id) ON DELETE CASCADE,
-      pool TEXT NOT NULL DEFAULT 'default', worker TEXT, epoch BIGINT NOT NULL DEFAULT 0,
-      expires_at TIMESTAMPTZ, load DOUBLE PRECISION NOT NULL DEFAULT 0);
-  `);
-}

@@ -6,7 +6,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PgLeaseStore } from "../../src/fleet/pg-lease-store.js";
-import { createLeaseTables, freshDatabase, pgSkipReason } from "./fleet-db.js";
+import { PostgresStore } from "../../src/store/postgres-store.js";
+import { freshDatabase, pgSkipReason } from "./fleet-db.js";
 
 const skip = pgSkipReason();
 if (skip) console.warn(`pg-lease-store tests skipped: ${skip}`);
@@ -15,30 +16,42 @@ describe.skipIf(skip)("PgLeaseStore on PostgreSQL", () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let pool: pg.Pool;
   let leases: PgLeaseStore;
+  let store: PostgresStore;
 
   beforeAll(async () => {
     db = await freshDatabase("leases");
     pool = new pg.Pool({ connectionString: db.url, max: 8 });
-    await createLeaseTables(pool);
+    store = await PostgresStore.open(db.url); // the store's migrations make the tables
     leases = new PgLeaseStore(pool);
   });
   afterAll(async () => {
+    await store?.close();
     await pool?.end();
     await db?.drop();
   });
 
   async function streams(n: number, pool_ = "default", prefix = "s"): Promise<string[]> {
-    const ids = Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, "0")}`);
-    await pool.query(
-      "INSERT INTO streams (id, name, url) SELECT x, x, 'sim:x' FROM unnest($1::text[]) AS x",
-      [ids],
-    );
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      ids.push(
+        (
+          await store.createStream({
+            name: `${prefix}${i}-${Math.random()}`,
+            url: "sim:x",
+            profile: "default",
+          })
+        ).id,
+      );
+    }
+    ids.sort();
     await leases.syncPools(new Map(ids.map((id) => [id, pool_])));
     return ids;
   }
 
   beforeEach(async () => {
-    await pool.query("DELETE FROM stream_leases; DELETE FROM streams; DELETE FROM workers");
+    await pool.query(
+      "DELETE FROM stream_leases; DELETE FROM incidents; DELETE FROM streams; DELETE FROM workers",
+    );
   });
 
   it("concurrent claims never give one stream to two workers (SKIP LOCKED)", async () => {
