@@ -211,7 +211,7 @@ function Channel({ store, entry }: { store: LiveStore; entry: StreamEntry }) {
           <AuthImage src={thumb?.url ?? null} alt={`Latest picture of ${stream.name}`} class="thumb" />
         </div>
         <div class="channel-facts">
-          <AudioMeter meter={entry.meter.value} />
+          <AudioMeter meter={entry.meter} />
           <dl>
             <dt>Media time</dt>
             <dd>{st ? durationText(st.mediaTime) : "—"}</dd>
