@@ -284,6 +284,8 @@ const CDP_METRICS = [
   "RecalcStyleDuration",
   "ScriptDuration",
   "TaskDuration",
+  "ThreadTime",
+  "ProcessTime",
 ] as const;
 type CdpMetric = (typeof CDP_METRICS)[number];
 async function cdpMetrics(): Promise<Record<CdpMetric, number>> {
@@ -308,6 +310,15 @@ interface Round {
   readonly styleShare: number;
   readonly scriptShare: number;
   readonly taskShare: number;
+  /**
+   * CPU seconds per second of the renderer's main thread and of its whole process (raster and
+   * compositor threads too): unlike frame rate and long tasks, which count time the shared
+   * machine gave to other processes, these are the page's own cost.
+   */
+  readonly mainCpu: number;
+  readonly processCpu: number;
+  /** Main-thread CPU milliseconds per frame drawn. */
+  readonly cpuMsPerFrame: number;
 }
 
 async function round(variant: number, mode: "idle" | "live"): Promise<Round> {
@@ -344,6 +355,9 @@ async function round(variant: number, mode: "idle" | "live"): Promise<Round> {
     styleShare: (mb.RecalcStyleDuration - ma.RecalcStyleDuration) / seconds,
     scriptShare: (mb.ScriptDuration - ma.ScriptDuration) / seconds,
     taskShare: (mb.TaskDuration - ma.TaskDuration) / seconds,
+    mainCpu: (mb.ThreadTime - ma.ThreadTime) / seconds,
+    processCpu: (mb.ProcessTime - ma.ProcessTime) / seconds,
+    cpuMsPerFrame: ((mb.ThreadTime - ma.ThreadTime) * 1000) / Math.max(1, b.frames - a.frames),
   };
 }
 
@@ -396,8 +410,11 @@ async function traceLive(v: number): Promise<void> {
   const categories =
     process.env["WALL_TRACE_CATEGORIES"] ??
     "devtools.timeline,disabled-by-default-devtools.timeline,blink,cc,v8";
+  const frames = () => page.evaluate(() => (globalThis as unknown as { benchFrames: number }).benchFrames);
+  const f0 = await frames();
   await browser.startTracing(page, { categories: categories.split(",") });
   await new Promise((r) => setTimeout(r, 5000));
+  const f1 = await frames();
   const ev = (JSON.parse((await browser.stopTracing()).toString("utf8")) as { traceEvents: TraceEvent[] })
     .traceEvents;
   live = false;
@@ -418,7 +435,7 @@ async function traceLive(v: number): Promise<void> {
     stack.push({ end: e.ts + (e.dur ?? 0), name: e.name });
   }
   process.stderr.write(
-    `${variants[v]!.name}: renderer main thread CPU over 5 s live: ${top.toFixed(0)} ms; self CPU by trace event:\n`,
+    `${variants[v]!.name}: renderer main thread CPU over 5 s live: ${top.toFixed(0)} ms, ${f1 - f0} frames (${(top / Math.max(1, f1 - f0)).toFixed(1)} ms per frame); self CPU by trace event:\n`,
   );
   for (const [k, ms] of [...selfMs].sort((a, b) => b[1] - a[1]).slice(0, 15))
     process.stderr.write(`  ${ms.toFixed(0).padStart(6)} ms ${k}\n`);
@@ -482,6 +499,7 @@ variants.forEach((variant, v) => {
   lines.push(
     `  ${variant.name} (${of("live", "events").toFixed(0)} events/s applied):`,
     `    frame rate: idle ${of("idle", "fps").toFixed(1)} fps, live ${of("live", "fps").toFixed(1)} fps (ratio ${(of("live", "fps") / of("idle", "fps")).toFixed(2)})`,
+    `    CPU (the page's own cost): main thread idle ${(of("idle", "mainCpu") * 100).toFixed(0)} %, live ${(of("live", "mainCpu") * 100).toFixed(0)} % of a core (${of("live", "cpuMsPerFrame").toFixed(1)} ms per frame); renderer process idle ${(of("idle", "processCpu") * 100).toFixed(0)} %, live ${(of("live", "processCpu") * 100).toFixed(0)} %`,
     `    long tasks (>50 ms) per ${SECONDS} s: idle ${of("idle", "longTasks")} (${of("idle", "longTaskMs").toFixed(0)} ms), live ${of("live", "longTasks")} (${of("live", "longTaskMs").toFixed(0)} ms, longest ${of("live", "maxLongTaskMs").toFixed(0)} ms)`,
     ...(["idle", "live"] as const).map(
       (m) =>
@@ -491,7 +509,10 @@ variants.forEach((variant, v) => {
     "    rounds: " +
       rounds
         .filter((r) => r.variant === v)
-        .map((r) => `${r.mode} ${r.fps.toFixed(1)} fps ${r.longTasks} long (${r.longTaskMs.toFixed(0)} ms)`)
+        .map(
+          (r) =>
+            `${r.mode} ${r.fps.toFixed(1)} fps ${(r.mainCpu * 100).toFixed(0)} % CPU ${r.longTasks} long (${r.longTaskMs.toFixed(0)} ms)`,
+        )
         .join("; "),
   );
 });
