@@ -87,6 +87,7 @@ describe.skipIf(PG_URL === undefined)("PostgresStore", () => {
       "workers.capacity integer not null",
       "workers.load double precision not null",
       "workers.last_renewal timestamp with time zone not null",
+      "workers.live_url text",
     ]);
   });
 
