@@ -113,7 +113,8 @@ export class MonitorService implements ServiceFacade {
 
   constructor(private readonly o: MonitorServiceOptions) {
     this.allowLocalFiles = o.allowLocalFiles;
-    this.histories = new StreamHistories(o.historySamples ?? 3600);
+    // The store keeps a downsampled hour, so the channel page's plots survive a restart.
+    this.histories = new StreamHistories(o.historySamples ?? 3600, o.store);
     this.promotions = new PromotionLimiter(o.maxPromotions ?? DEFAULT_MAX_PROMOTIONS);
     this.recorder = new IncidentRecorder({
       store: o.store,
@@ -221,6 +222,7 @@ export class MonitorService implements ServiceFacade {
     };
     this.stoppedStates.delete(r.id);
     this.labels.set(r.id, r.labels);
+    void this.histories.restore(r.id);
     const log = this.o.logger.child({ stream: r.name });
     const runner = new StreamRunner(def, this.profileOf(r), {
       ffmpegPath: this.o.ffmpegPath,
@@ -702,6 +704,7 @@ export class MonitorService implements ServiceFacade {
     if (this.windowTimer) clearTimeout(this.windowTimer);
     this.windowTimer = null;
     await Promise.all([...this.runners.keys()].map((id) => this.stopRunner(id)));
+    await this.histories.close();
     await this.recorder.close();
     await this.o.dispatcher.close();
   }

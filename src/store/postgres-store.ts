@@ -56,6 +56,7 @@ import {
   type DeliveryRecord,
   type DeliveryStatus,
   type EvidenceRecord,
+  type HistoryRecord,
   type IncidentCount,
   type IncidentPatch,
   type IncidentQuery,
@@ -870,6 +871,35 @@ export class PostgresStore implements Store {
       "INSERT INTO settings (key, value) VALUES (?, ?::jsonb) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       [key, JSON.stringify(value)],
     );
+  }
+
+  // ---- history
+
+  async appendHistory(streamId: string, samples: readonly HistoryRecord[]): Promise<void> {
+    if (samples.length === 0) return;
+    // One statement for the batch: arrays unnested into rows.
+    await this.#q(
+      `INSERT INTO stream_history (stream_id, t_ms, sample)
+       SELECT ?, t, s::jsonb FROM unnest(?::bigint[], ?::text[]) AS x(t, s)
+       ON CONFLICT (stream_id, t_ms) DO UPDATE SET sample = excluded.sample`,
+      [streamId, samples.map((h) => Math.round(h.t)), samples.map((h) => JSON.stringify(h.sample))],
+    );
+  }
+
+  async readHistory(streamId: string, fromMs: number): Promise<readonly HistoryRecord[]> {
+    const rows = await this.#q<{ t_ms: string; sample: string }>(
+      "SELECT t_ms, sample::text AS sample FROM stream_history WHERE stream_id = ? AND t_ms >= ? ORDER BY t_ms",
+      [streamId, Math.round(fromMs)],
+    );
+    return rows.map((r) => ({ t: Number(r.t_ms), sample: JSON.parse(r.sample) as Json }));
+  }
+
+  async pruneHistory(beforeMs: number): Promise<number> {
+    const rows = await this.#q<{ n: string }>(
+      "WITH gone AS (DELETE FROM stream_history WHERE t_ms < ? RETURNING 1) SELECT count(*) AS n FROM gone",
+      [Math.round(beforeMs)],
+    );
+    return Number(rows[0]?.n ?? 0);
   }
 
   // ---- reports

@@ -331,6 +331,26 @@ export interface SettingsStore {
   setSetting(key: string, value: Json): Promise<void>;
 }
 
+/** One persisted history sample of a stream: its measurements at a wall-clock time. */
+export interface HistoryRecord {
+  /** Unix milliseconds. */
+  readonly t: number;
+  readonly sample: Json;
+}
+
+/**
+ * The channel page's plots outlive a restart: the service keeps a downsampled copy of each
+ * stream's measurement history (stream-history.ts) here, pruned to the hour the page shows.
+ */
+export interface HistoryStore {
+  /** Appends samples; one at an existing (stream, t) replaces it. */
+  appendHistory(streamId: string, samples: readonly HistoryRecord[]): Promise<void>;
+  /** The stream's samples at or after `fromMs`, oldest first. */
+  readHistory(streamId: string, fromMs: number): Promise<readonly HistoryRecord[]>;
+  /** Deletes every stream's samples older than `beforeMs`; returns how many went. */
+  pruneHistory(beforeMs: number): Promise<number>;
+}
+
 export interface ReportStore {
   report(streamId: string, from: Date, to: Date, now: Date): Promise<StreamReport>;
 }
@@ -343,6 +363,7 @@ export interface Store
     OutboxStore,
     MaintenanceStore,
     SettingsStore,
+    HistoryStore,
     ReportStore {
   /** Idempotent; any use afterwards throws `SQM_ERR_CLOSED`. */
   close(): Promise<void>;

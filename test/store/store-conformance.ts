@@ -646,6 +646,37 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
       });
     });
 
+    describe("history", () => {
+      it("appends, replaces at the same time, reads from a time in order, and prunes", async () => {
+        const other = await store.createStream({ name: "ch-13", url: "udp://239.0.0.1:5000" });
+        const T = 1_764_500_000_000;
+        const sample = (m: number) => ({ momentary: m, peakDbfs: [-6.5, -7], avOffsetMs: null });
+        await store.appendHistory(ch12.id, [
+          { t: T + 20_000, sample: sample(-22) },
+          { t: T, sample: sample(-20) },
+          { t: T + 10_000, sample: sample(-21) },
+        ]);
+        await store.appendHistory(other.id, [{ t: T, sample: sample(-30) }]);
+        // A second write of the same instant replaces the first (a retried batch is harmless).
+        await store.appendHistory(ch12.id, [{ t: T + 20_000, sample: sample(-23) }]);
+        expect(await store.readHistory(ch12.id, T)).toEqual([
+          { t: T, sample: sample(-20) },
+          { t: T + 10_000, sample: sample(-21) },
+          { t: T + 20_000, sample: sample(-23) },
+        ]);
+        expect((await store.readHistory(ch12.id, T + 10_000)).map((h) => h.t)).toEqual([
+          T + 10_000,
+          T + 20_000,
+        ]);
+        expect(await store.readHistory(other.id, 0)).toEqual([{ t: T, sample: sample(-30) }]);
+        expect(await store.readHistory("nope", 0)).toEqual([]);
+        await store.appendHistory(ch12.id, []);
+        expect(await store.pruneHistory(T + 10_000)).toBe(2);
+        expect((await store.readHistory(ch12.id, 0)).map((h) => h.t)).toEqual([T + 10_000, T + 20_000]);
+        expect(await store.readHistory(other.id, 0)).toEqual([]);
+      });
+    });
+
     describe("lifecycle", () => {
       it("closes idempotently and refuses use after close", async () => {
         await store.close();
