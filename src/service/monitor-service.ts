@@ -436,7 +436,7 @@ export class MonitorService implements ServiceFacade {
       }
       const at = new Date().toISOString();
       const after =
-        (await this.o.store.acknowledgeIncident(id, { at, by: ack.by, comment: ack.comment })) ?? before;
+        (await this.o.writer.acknowledge(before, { at, by: ack.by, comment: ack.comment })) ?? before;
       const incident = toFacadeIncident(after);
       items.push(incident);
       // Another request may have acknowledged it in between: the first stands, and only it is announced.

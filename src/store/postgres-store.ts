@@ -578,12 +578,20 @@ export class PostgresStore implements Store {
     return this.#getIncident(id);
   }
 
-  async acknowledgeIncident(id: string, ack: Acknowledgement): Promise<StoredIncident | null> {
-    // `ack_ms IS NULL`: the first acknowledgement stands; a repeat changes nothing.
-    await this.#q(
-      "UPDATE incidents SET ack_ms = ?, ack_by = ?, ack_comment = ? WHERE id = ? AND ack_ms IS NULL",
-      [toMs(ack.at, "at"), ack.by, ack.comment, id],
-    );
+  async acknowledgeIncident(
+    id: string,
+    ack: Acknowledgement,
+    deliveries: readonly NewDelivery[] = [],
+  ): Promise<StoredIncident | null> {
+    await this.#tx(async (c) => {
+      // `ack_ms IS NULL`: the first acknowledgement stands; a repeat changes nothing.
+      const set = await this.#q<{ id: string }>(
+        "UPDATE incidents SET ack_ms = ?, ack_by = ?, ack_comment = ? WHERE id = ? AND ack_ms IS NULL RETURNING id",
+        [toMs(ack.at, "at"), ack.by, ack.comment, id],
+        c,
+      );
+      if (set.length === 1) await this.#insertDeliveries(c, id, 0, deliveries);
+    });
     return this.#getIncident(id);
   }
 

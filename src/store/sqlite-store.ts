@@ -332,12 +332,19 @@ export class SqliteStore implements Store {
     });
   }
 
-  acknowledgeIncident(id: string, ack: Acknowledgement): Promise<StoredIncident | null> {
+  acknowledgeIncident(
+    id: string,
+    ack: Acknowledgement,
+    deliveries: readonly NewDelivery[] = [],
+  ): Promise<StoredIncident | null> {
     return this.#run(() => {
-      // `ack_ms IS NULL`: the first acknowledgement stands; a repeat changes nothing.
-      this.#stmt(
-        "UPDATE incidents SET ack_ms = ?, ack_by = ?, ack_comment = ? WHERE id = ? AND ack_ms IS NULL",
-      ).run(toMs(ack.at, "at"), ack.by, ack.comment, id);
+      this.#db.transaction(() => {
+        // `ack_ms IS NULL`: the first acknowledgement stands; a repeat changes nothing.
+        const { changes } = this.#stmt(
+          "UPDATE incidents SET ack_ms = ?, ack_by = ?, ack_comment = ? WHERE id = ? AND ack_ms IS NULL",
+        ).run(toMs(ack.at, "at"), ack.by, ack.comment, id);
+        if (changes === 1) this.#insertDeliveries(id, 0, deliveries);
+      })();
       return this.#getIncident(id);
     });
   }

@@ -101,7 +101,8 @@ export interface IncidentPatch {
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
-export type AlertEvent = "open" | "update" | "close";
+/** `ack`: an operator acknowledged the incident (channels that were told of it hear who). */
+export type AlertEvent = "open" | "update" | "close" | "ack";
 
 /** An outbox row to create together with an incident change. */
 export interface NewDelivery {
@@ -263,9 +264,14 @@ export interface IncidentStore {
   /**
    * Records the acknowledgement unless the incident has one already (the first stands, so a
    * second operator's click changes nothing). Answers the incident as stored after it; null
-   * for an unknown id. Does not bump `revision` (no alert is announced by it).
+   * for an unknown id. Does not bump `revision`. `deliveries` (the `ack` announcements) are
+   * enqueued in the same transaction, and only by the acknowledgement that took effect.
    */
-  acknowledgeIncident(id: string, ack: Acknowledgement): Promise<StoredIncident | null>;
+  acknowledgeIncident(
+    id: string,
+    ack: Acknowledgement,
+    deliveries?: readonly NewDelivery[],
+  ): Promise<StoredIncident | null>;
   queryIncidents(query: IncidentQuery): Promise<Page<StoredIncident>>;
   /**
    * The stream's incidents still open (no end), oldest first: a worker that takes a stream

@@ -377,6 +377,30 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
         expect(closed.acknowledged?.by).toBe("alice");
       });
 
+      it("enqueues the acknowledgement's deliveries with it, only for the first", async () => {
+        const inc = await store.recordIncident(
+          { streamId: ch12.id, type: "video.black", severity: "major", start: 1, startedAt: at(1) },
+          [openDelivery("ops")],
+        );
+        const ackDelivery = {
+          event: "ack",
+          channel: "ops",
+          payload: { event: "incident.acknowledged" },
+        } as const;
+        await store.acknowledgeIncident(inc.id, { at: at(4), by: "alice", comment: null }, [ackDelivery]);
+        await store.acknowledgeIncident(inc.id, { at: at(6), by: "bob", comment: null }, [
+          { ...ackDelivery, channel: "other" },
+        ]);
+        const rows = await store.listDeliveries({ incidentId: inc.id });
+        expect(rows.map((d) => [d.id, d.event, d.channel])).toEqual([
+          [`${inc.id}.open.ops`, "open", "ops"],
+          [`${inc.id}.ack.ops`, "ack", "ops"],
+        ]);
+        // The acknowledgement waits behind the open it acknowledges.
+        const due = await store.claimDueDeliveries(new Date(Date.now() + 1000), 10, 30_000);
+        expect(due.map((d) => d.event)).toEqual(["open"]);
+      });
+
       it("filters incidents by acknowledgement", async () => {
         const base = { streamId: ch12.id, type: "video.freeze", severity: "major", start: 0 } as const;
         const a = await store.recordIncident({ ...base, startedAt: at(1) }, []);
