@@ -60,10 +60,11 @@ export class PgLeaseStore implements LeasePort {
     this.#registrations.set(worker.name, worker);
     const sentMs = Date.now();
     const r = await this.#query<{ db_ms: number }>(
-      `INSERT INTO workers (name, pool, capacity, load, last_renewal) VALUES ($1, $2, $3, 0, now())
-       ON CONFLICT (name) DO UPDATE SET pool = EXCLUDED.pool, capacity = EXCLUDED.capacity, last_renewal = now()
+      `INSERT INTO workers (name, pool, capacity, load, last_renewal, live_url) VALUES ($1, $2, $3, 0, now(), $4)
+       ON CONFLICT (name) DO UPDATE SET pool = EXCLUDED.pool, capacity = EXCLUDED.capacity,
+         live_url = EXCLUDED.live_url, last_renewal = now()
        RETURNING extract(epoch FROM now())::float8 * 1000 AS db_ms`,
-      [worker.name, worker.pool, worker.capacity],
+      [worker.name, worker.pool, worker.capacity, worker.liveUrl ?? null],
     );
     const first = r.rows[0];
     if (first) this.#onClock?.({ dbMs: Number(first.db_ms), sentMs, receivedMs: Date.now() });
@@ -114,8 +115,8 @@ export class PgLeaseStore implements LeasePort {
            AND l.pool = COALESCE($7, l.pool)
          RETURNING l.stream_id, l.epoch
        ), alive AS (
-         INSERT INTO workers (name, pool, capacity, load, last_renewal)
-         VALUES ($1, COALESCE($7, 'default'), $8, $6, now())
+         INSERT INTO workers (name, pool, capacity, load, last_renewal, live_url)
+         VALUES ($1, COALESCE($7, 'default'), $8, $6, now(), $9)
          ON CONFLICT (name) DO UPDATE SET load = EXCLUDED.load, last_renewal = now()
        )
        SELECT r.stream_id, r.epoch, extract(epoch FROM now())::float8 * 1000 AS db_ms
@@ -129,6 +130,7 @@ export class PgLeaseStore implements LeasePort {
         total,
         reg?.pool ?? null,
         reg?.capacity ?? 0,
+        reg?.liveUrl ?? null,
       ],
     );
     // Always one row (the database's time), with a null stream when nothing was renewed.
@@ -230,6 +232,15 @@ export class PgLeaseStore implements LeasePort {
       [],
     );
     return new Map(r.rows.map((row) => [row.stream_id, { worker: row.worker, epoch: Number(row.epoch) }]));
+  }
+
+  /** Each worker's live endpoint, for those that serve one. */
+  async liveUrls(): Promise<ReadonlyMap<string, string>> {
+    const r = await this.#query<{ name: string; live_url: string }>(
+      "SELECT name, live_url FROM workers WHERE live_url IS NOT NULL",
+      [],
+    );
+    return new Map(r.rows.map((row) => [row.name, row.live_url]));
   }
 
   async forgetWorkers(olderThanMs: number): Promise<void> {

@@ -12,9 +12,9 @@
  * p95), and the writes the fence refused.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -23,8 +23,17 @@ import { PostgresStore } from "../../store/postgres-store.js";
 import { cpuTimes, rssBytes } from "../architecture/proc-stats.js";
 
 const run = promisify(execFile);
-/** From src/bench/fleet or dist/bench/fleet alike. */
-const CLUSTER_SCRIPT = fileURLToPath(new URL("../../../scripts/pg-test-cluster.sh", import.meta.url));
+/** The package's scripts/pg-test-cluster.sh, from src/bench/fleet or the bundled dist/cli alike. */
+function clusterScript(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const script = join(dir, "scripts", "pg-test-cluster.sh");
+    if (existsSync(script)) return script;
+    const up = dirname(dir);
+    if (up === dir) throw new Error("fleet bench: scripts/pg-test-cluster.sh not found above the program");
+    dir = up;
+  }
+}
 
 export interface FleetRunSpec {
   readonly label: string;
@@ -124,7 +133,7 @@ async function until(
 }
 
 export async function startCluster(): Promise<{ url: string; stop(): Promise<void> }> {
-  const { stdout } = await run(CLUSTER_SCRIPT, ["start"], { timeout: 120_000 });
+  const { stdout } = await run(clusterScript(), ["start"], { timeout: 120_000 });
   const vars = new Map(
     stdout
       .trim()
@@ -137,7 +146,7 @@ export async function startCluster(): Promise<{ url: string; stop(): Promise<voi
   return {
     url,
     async stop() {
-      await run(CLUSTER_SCRIPT, ["stop", dir], { timeout: 60_000 });
+      await run(clusterScript(), ["stop", dir], { timeout: 60_000 });
     },
   };
 }
