@@ -4,14 +4,23 @@
  * and a retry hours later sends the same facts. Channels only re-shape it.
  */
 import type { Incident } from "../incident.js";
-import type { AlertEvent, Json, Labels, StoredIncident, StreamRecord } from "../store/store.js";
+import type {
+  Acknowledgement,
+  AlertEvent,
+  Json,
+  Labels,
+  StoredIncident,
+  StreamRecord,
+} from "../store/store.js";
 
-export type AlertType = "incident.opened" | "incident.updated" | "incident.resolved";
+export type AlertType =
+  "incident.opened" | "incident.updated" | "incident.resolved" | "incident.acknowledged";
 
 export const ALERT_TYPES: Readonly<Record<AlertEvent, AlertType>> = {
   open: "incident.opened",
   update: "incident.updated",
   close: "incident.resolved",
+  ack: "incident.acknowledged",
 };
 
 /** The webhook body, in the Standard Webhooks shape `{type, timestamp, data}`. */
@@ -27,6 +36,8 @@ export interface AlertPayload {
       readonly endedAt: string | null;
     };
     readonly stream: { readonly id: string; readonly name: string; readonly labels: Labels };
+    /** `incident.acknowledged`: who acknowledged it, when, and why. */
+    readonly acknowledged?: Acknowledgement;
   };
 }
 
@@ -40,6 +51,7 @@ export function buildPayload(
   stream: StreamRecord,
   incident: IncidentFacts,
   timestamp: string,
+  acknowledged?: Acknowledgement,
 ): AlertPayload {
   return {
     type: ALERT_TYPES[event],
@@ -58,6 +70,7 @@ export function buildPayload(
         endedAt: incident.endedAt,
       },
       stream: { id: stream.id, name: stream.name, labels: { ...stream.labels } },
+      ...(acknowledged ? { acknowledged: { ...acknowledged } } : {}),
     },
   };
 }
@@ -71,6 +84,10 @@ export function payloadToJson(payload: AlertPayload): Json {
 export function summarize(p: AlertPayload): string {
   const i = p.data.incident;
   const what = `${i.type} on ${p.data.stream.name}`;
+  if (p.type === "incident.acknowledged") {
+    const a = p.data.acknowledged;
+    return `Acknowledged by ${a?.by ?? "?"}: ${what}${a?.comment ? ` (${a.comment})` : ""}`;
+  }
   if (p.type === "incident.resolved") {
     return `Resolved: ${what} after ${i.duration === null ? "?" : i.duration.toFixed(1)} s`;
   }

@@ -18,6 +18,7 @@
 import type { AlertConfig, RouteConfig } from "../config/alert-config.js";
 import {
   SEVERITY_RANK,
+  type Acknowledgement,
   type AlertEvent,
   type AlertState,
   type NewDelivery,
@@ -113,6 +114,17 @@ export class AlertRouter {
     return this.#deliveries("close", await this.#openedChannels(before.id), stream, after, now);
   }
 
+  /** The channels told of the incident hear that an operator acknowledged it, and who. */
+  async planAck(
+    stream: StreamRecord,
+    before: StoredIncident,
+    ack: Acknowledgement,
+    now: Date,
+  ): Promise<readonly NewDelivery[]> {
+    if (before.alertState !== "queued") return [];
+    return this.#deliveries("ack", await this.#openedChannels(before.id), stream, before, now, ack);
+  }
+
   async #openedChannels(incidentId: string): Promise<string[]> {
     const rows = await this.#store.listDeliveries({ incidentId });
     return rows.filter((r) => r.event === "open").map((r) => r.channel);
@@ -124,8 +136,9 @@ export class AlertRouter {
     stream: StreamRecord,
     incident: IncidentFacts,
     now: Date,
+    ack?: Acknowledgement,
   ): NewDelivery[] {
-    const payload = payloadToJson(buildPayload(event, stream, incident, now.toISOString()));
+    const payload = payloadToJson(buildPayload(event, stream, incident, now.toISOString(), ack));
     return channels.map((channel) => ({ event, channel, payload }));
   }
 }

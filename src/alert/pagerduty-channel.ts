@@ -1,7 +1,7 @@
 /**
  * PagerDuty Events API v2: `trigger` when an incident opens (or escalates), `resolve` when
- * it closes, both with `dedup_key` = incident id, so PagerDuty itself folds re-sends and
- * pairs the resolve with its trigger.
+ * it closes, `acknowledge` when an operator acknowledges it on the wall, all with `dedup_key`
+ * = incident id, so PagerDuty itself folds re-sends and pairs them with their trigger.
  */
 import type { z } from "zod";
 import type { PagerDutyChannelSchema } from "../config/alert-config.js";
@@ -28,6 +28,9 @@ export function pagerDutyEvent(routingKey: string, source: string, p: AlertPaylo
   const i = p.data.incident;
   if (p.type === "incident.resolved") {
     return { routing_key: routingKey, event_action: "resolve", dedup_key: i.id };
+  }
+  if (p.type === "incident.acknowledged") {
+    return { routing_key: routingKey, event_action: "acknowledge", dedup_key: i.id };
   }
   return {
     routing_key: routingKey,

@@ -16,6 +16,7 @@ const ICON: Readonly<Record<string, string>> = {
   "incident.opened": ":red_circle:",
   "incident.updated": ":large_orange_circle:",
   "incident.resolved": ":large_green_circle:",
+  "incident.acknowledged": ":eyes:",
 };
 
 export interface SlackMessage {
@@ -33,6 +34,12 @@ export function slackMessage(p: AlertPayload): SlackMessage {
     `*Media time*\n${i.start.toFixed(2)} s${i.end === null ? "" : ` – ${i.end.toFixed(2)} s`}`,
     `*Started*\n${i.startedAt}`,
     ...(i.endedAt === null ? [] : [`*Ended*\n${i.endedAt}`]),
+    ...(p.data.acknowledged
+      ? [
+          `*Acknowledged by*\n${p.data.acknowledged.by} at ${p.data.acknowledged.at}` +
+            (p.data.acknowledged.comment ? `\n${p.data.acknowledged.comment}` : ""),
+        ]
+      : []),
   ];
   const details = Object.entries(i.details)
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)

@@ -150,6 +150,49 @@ export const MutedSchema = named(
   "An active maintenance window covering the stream: incidents are recorded but not alerted.",
 );
 
+const HlsPlaylistSchema = z.object({
+  url: z.string().describe("The media playlist followed (the chosen variant's under a master playlist)."),
+  variants: z
+    .array(
+      z.object({
+        uri: z.string(),
+        bandwidth: z.number(),
+        resolution: z.string().nullable(),
+        codecs: z.string().nullable(),
+        frameRate: z.number().nullable(),
+        name: z.string().nullable(),
+        chosen: z.boolean().describe("The variant this monitor follows."),
+      }),
+    )
+    .readonly()
+    .describe("The master playlist's variants; empty for a media playlist URL."),
+  version: z.number().int().nullable(),
+  targetDuration: z.number().nullable().describe("EXT-X-TARGETDURATION, seconds."),
+  mediaSequence: z.number().int().nullable().describe("EXT-X-MEDIA-SEQUENCE of the latest load."),
+  discontinuitySequence: z.number().int().nullable().describe("EXT-X-DISCONTINUITY-SEQUENCE."),
+  playlistType: z.enum(["EVENT", "VOD"]).nullable(),
+  endList: z.boolean(),
+  segments: z.number().int().describe("Segments listed in the latest load."),
+  windowSeconds: z.number().describe("Seconds of media those segments cover."),
+  loads: z.number().int().describe("Successful playlist loads so far."),
+  lastLoadAt: z.string().nullable().describe("ISO 8601: the latest successful load."),
+  lastChangeAt: z.string().nullable().describe("ISO 8601: the latest load that changed the playlist."),
+  lastSegment: z
+    .object({
+      sequence: z.number().int(),
+      duration: z.number(),
+      downloadSeconds: z.number(),
+      at: z.string().describe("ISO 8601: when it was handed to the decoder."),
+    })
+    .nullable(),
+  segmentsDelivered: z.number().int(),
+  discontinuities: z.number().int().describe("Delivered segments that started a discontinuity."),
+  lastError: z
+    .object({ at: z.string(), message: z.string() })
+    .nullable()
+    .describe("The latest playlist or segment error, if any."),
+});
+
 export const StreamStateSchema = named(
   z.object({
     id: z.string(),
@@ -196,6 +239,9 @@ export const StreamStateSchema = named(
     hls: FaultCountersSchema.nullable().describe(
       "HLS playlist and segment fault counters (hls.*) for HLS inputs; null otherwise.",
     ),
+    hlsPlaylist: HlsPlaylistSchema.nullable()
+      .optional()
+      .describe("HLS inputs: the playlist as the monitor last loaded it (RFC 8216 terms); null otherwise."),
     thumbnailAt: z
       .string()
       .nullable()

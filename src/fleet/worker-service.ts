@@ -87,7 +87,8 @@ export interface WorkerCounters {
 
 export class WorkerService implements LiveSource {
   readonly #o: WorkerServiceOptions;
-  readonly #histories = new StreamHistories();
+  /** With the store: a downsampled hour is kept there, so a new owner's plots start full. */
+  readonly #histories: StreamHistories;
   /** Each running stream's last second, sent with the next levels note. */
   readonly #levels = new Map<string, LevelsItem>();
   #levelsTimer: NodeJS.Timeout | null = null;
@@ -99,6 +100,7 @@ export class WorkerService implements LiveSource {
 
   constructor(options: WorkerServiceOptions) {
     this.#o = options;
+    this.#histories = new StreamHistories(3600, options.store);
     const log = options.logger;
     this.#recorder = new IncidentRecorder({
       store: options.store,
@@ -168,6 +170,9 @@ export class WorkerService implements LiveSource {
       const left = await this.#o.store.openIncidents(g.streamId);
       if (entry.cancelled) return;
       this.#recorder.adopt(g.streamId, left, this.#o.adoptGraceMs ?? 30_000);
+      // The previous owner's hour of measurements (plot points; not fenced, a late write of a
+      // few samples by a lost owner is harmless and deduplicated by time).
+      void this.#histories.restore(g.streamId);
       const runner = this.#makeRunner(record);
       entry.runner = runner;
       runner.start();
@@ -293,6 +298,7 @@ export class WorkerService implements LiveSource {
     await this.#keeper.drain();
     this.#keeper.close();
     await this.#liveServer?.close();
+    await this.#histories.close();
     await this.#recorder.close();
   }
 }

@@ -92,6 +92,54 @@ export const AUDIO_SAMPLE_RATE = 48_000;
  */
 export const AUDIO_BLOCK_SAMPLES = 4096;
 
+/** One variant of an HLS master playlist, as the monitor saw it. */
+export interface HlsVariantInfo {
+  readonly uri: string;
+  readonly bandwidth: number;
+  readonly resolution: string | null;
+  readonly codecs: string | null;
+  readonly frameRate: number | null;
+  readonly name: string | null;
+  /** The variant this monitor follows. */
+  readonly chosen: boolean;
+}
+
+/**
+ * What an HLS monitor shows of the playlist it follows (RFC 8216 terms), refreshed at every
+ * playlist load. Wall-clock times are ISO 8601, so a reader computes ages against its own clock.
+ */
+export interface HlsPlaylistState {
+  /** The media playlist followed (the chosen variant's, under a master playlist). */
+  readonly url: string;
+  /** The master playlist's variants; empty when the URL is a media playlist. */
+  readonly variants: readonly HlsVariantInfo[];
+  readonly version: number | null;
+  readonly targetDuration: number | null;
+  readonly mediaSequence: number | null;
+  readonly discontinuitySequence: number | null;
+  readonly playlistType: "EVENT" | "VOD" | null;
+  readonly endList: boolean;
+  /** Segments listed in the latest load, and the seconds they cover. */
+  readonly segments: number;
+  readonly windowSeconds: number;
+  /** Playlist loads so far, and when the last one succeeded and last changed the playlist. */
+  readonly loads: number;
+  readonly lastLoadAt: string | null;
+  readonly lastChangeAt: string | null;
+  /** The latest segment handed to the decoder. */
+  readonly lastSegment: {
+    readonly sequence: number;
+    readonly duration: number;
+    readonly downloadSeconds: number;
+    readonly at: string;
+  } | null;
+  /** Segments delivered so far, and how many of them started a discontinuity (EXT-X-DISCONTINUITY). */
+  readonly segmentsDelivered: number;
+  readonly discontinuities: number;
+  /** The latest playlist or segment error (HTTP, parse, fault), if any. */
+  readonly lastError: { readonly at: string; readonly message: string } | null;
+}
+
 /**
  * Stream events are faults and facts as data (STYLE.md, "Faults are data"): the monitor
  * routes them to recovery and to detectors that report on stream health.
@@ -125,6 +173,12 @@ export type StreamEvent =
       /** The decoder produced a keyframe (IDR): the picture is rebuilt from scratch here. */
       readonly kind: "keyframe";
       readonly at: number;
+    }
+  | {
+      /** An HLS playlist was loaded (or failed to be): the playlist state as it is now. */
+      readonly kind: "playlist";
+      readonly at: number;
+      readonly playlist: HlsPlaylistState;
     }
   | {
       readonly kind: "fault";

@@ -7,7 +7,7 @@ import { StreamqcError } from "../errors.js";
 import { roundTime, type Severity } from "../incident.js";
 import { newId } from "../store/ids.js";
 import type { Fence } from "../store/lease-port.js";
-import type { IncidentStore, StoredIncident, StreamStore } from "../store/store.js";
+import type { Acknowledgement, IncidentStore, StoredIncident, StreamStore } from "../store/store.js";
 import type { AlertRouter } from "../alert/alert-router.js";
 
 export interface OpenIncident {
@@ -44,6 +44,19 @@ export class IncidentWriter {
     const stream = await this.#store.getStream(id);
     if (stream === null) throw new StreamqcError("SQM_ERR_NOT_FOUND", `no stream ${id}`);
     return stream;
+  }
+
+  /**
+   * Records an operator's acknowledgement and, in the same transaction, its announcement to
+   * the channels that were told of the incident (only the first acknowledgement counts).
+   */
+  async acknowledge(before: StoredIncident, ack: Acknowledgement): Promise<StoredIncident | null> {
+    // A deleted stream's incidents can still be acknowledged; there is no one to tell then.
+    const stream = await this.#store.getStream(before.streamId);
+    const plan = stream === null ? [] : await this.#router.planAck(stream, before, ack, this.#now());
+    const after = await this.#store.acknowledgeIncident(before.id, ack, plan);
+    if (plan.length > 0) this.#notify();
+    return after;
   }
 
   /** `fence`: a fleet worker's lease on the stream; every write below is refused without it. */

@@ -113,7 +113,8 @@ export class MonitorService implements ServiceFacade {
 
   constructor(private readonly o: MonitorServiceOptions) {
     this.allowLocalFiles = o.allowLocalFiles;
-    this.histories = new StreamHistories(o.historySamples ?? 3600);
+    // The store keeps a downsampled hour, so the channel page's plots survive a restart.
+    this.histories = new StreamHistories(o.historySamples ?? 3600, o.store);
     this.promotions = new PromotionLimiter(o.maxPromotions ?? DEFAULT_MAX_PROMOTIONS);
     this.recorder = new IncidentRecorder({
       store: o.store,
@@ -221,6 +222,7 @@ export class MonitorService implements ServiceFacade {
     };
     this.stoppedStates.delete(r.id);
     this.labels.set(r.id, r.labels);
+    void this.histories.restore(r.id);
     const log = this.o.logger.child({ stream: r.name });
     const runner = new StreamRunner(def, this.profileOf(r), {
       ffmpegPath: this.o.ffmpegPath,
@@ -434,7 +436,7 @@ export class MonitorService implements ServiceFacade {
       }
       const at = new Date().toISOString();
       const after =
-        (await this.o.store.acknowledgeIncident(id, { at, by: ack.by, comment: ack.comment })) ?? before;
+        (await this.o.writer.acknowledge(before, { at, by: ack.by, comment: ack.comment })) ?? before;
       const incident = toFacadeIncident(after);
       items.push(incident);
       // Another request may have acknowledged it in between: the first stands, and only it is announced.
@@ -702,6 +704,7 @@ export class MonitorService implements ServiceFacade {
     if (this.windowTimer) clearTimeout(this.windowTimer);
     this.windowTimer = null;
     await Promise.all([...this.runners.keys()].map((id) => this.stopRunner(id)));
+    await this.histories.close();
     await this.recorder.close();
     await this.o.dispatcher.close();
   }

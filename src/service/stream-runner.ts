@@ -6,7 +6,7 @@
 import type { ResolvedProfile } from "../config/profile.js";
 import { errorMessage } from "../errors.js";
 import { MediaReader, type MediaReaderOptions } from "../ingest/media-reader.js";
-import type { StreamEvent, Thumbnail } from "../ingest/media.js";
+import type { HlsPlaylistState, StreamEvent, Thumbnail } from "../ingest/media.js";
 import { processCpuSeconds } from "../ingest/process-cpu.js";
 import { openSource } from "../ingest/open-source.js";
 import type { Source } from "../ingest/source.js";
@@ -70,6 +70,8 @@ export interface StreamState {
   readonly tr101290: FaultCounters | null;
   /** HLS fault counters from the hls.health detector; null when it is not running. */
   readonly hls: FaultCounters | null;
+  /** HLS inputs: the playlist as the source last loaded it; null for other inputs. */
+  readonly hlsPlaylist?: HlsPlaylistState | null;
   /** When the latest thumbnail arrived (ISO 8601); null before the first. */
   readonly thumbnailAt: string | null;
 }
@@ -129,6 +131,7 @@ export class StreamRunner {
   private decoderPid: number | undefined;
   private ticker: NodeJS.Timeout | null = null;
   private thumbnailAt: string | null = null;
+  private playlist: HlsPlaylistState | null = null;
 
   constructor(
     readonly definition: StreamDefinition,
@@ -301,6 +304,9 @@ export class StreamRunner {
       case "decoder-error":
         this.decoderErrors++;
         break;
+      case "playlist":
+        this.playlist = e.playlist;
+        break;
       default:
         break;
     }
@@ -392,6 +398,7 @@ export class StreamRunner {
       loudness: loudnessFrom(measurements["audio.loudness"]),
       tr101290: faultsFrom(measurements["ts.health"]),
       hls: faultsFrom(measurements["hls.health"]),
+      hlsPlaylist: this.playlist,
       thumbnailAt: this.thumbnailAt,
     };
   }

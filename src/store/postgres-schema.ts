@@ -136,4 +136,17 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   ALTER TABLE workers ADD COLUMN live_url TEXT;
   `,
   },
+  {
+    // As SQLite's stream_history step: the channel page's history, kept an hour.
+    name: "stream_history: persisted measurement history",
+    sql: `
+  CREATE TABLE stream_history (
+    stream_id TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+    t_ms BIGINT NOT NULL,
+    sample JSONB NOT NULL,
+    PRIMARY KEY (stream_id, t_ms)
+  );
+  CREATE INDEX stream_history_by_time ON stream_history(t_ms);
+  `,
+  },
 ];

@@ -56,6 +56,7 @@ import {
   type DeliveryRecord,
   type DeliveryStatus,
   type EvidenceRecord,
+  type HistoryRecord,
   type IncidentCount,
   type IncidentPatch,
   type IncidentQuery,
@@ -589,12 +590,20 @@ export class PostgresStore implements Store {
     return this.#getIncident(id);
   }
 
-  async acknowledgeIncident(id: string, ack: Acknowledgement): Promise<StoredIncident | null> {
-    // `ack_ms IS NULL`: the first acknowledgement stands; a repeat changes nothing.
-    await this.#q(
-      "UPDATE incidents SET ack_ms = ?, ack_by = ?, ack_comment = ? WHERE id = ? AND ack_ms IS NULL",
-      [toMs(ack.at, "at"), ack.by, ack.comment, id],
-    );
+  async acknowledgeIncident(
+    id: string,
+    ack: Acknowledgement,
+    deliveries: readonly NewDelivery[] = [],
+  ): Promise<StoredIncident | null> {
+    await this.#tx(async (c) => {
+      // `ack_ms IS NULL`: the first acknowledgement stands; a repeat changes nothing.
+      const set = await this.#q<{ id: string }>(
+        "UPDATE incidents SET ack_ms = ?, ack_by = ?, ack_comment = ? WHERE id = ? AND ack_ms IS NULL RETURNING id",
+        [toMs(ack.at, "at"), ack.by, ack.comment, id],
+        c,
+      );
+      if (set.length === 1) await this.#insertDeliveries(c, id, 0, deliveries);
+    });
     return this.#getIncident(id);
   }
 
@@ -882,6 +891,35 @@ export class PostgresStore implements Store {
       "INSERT INTO settings (key, value) VALUES (?, ?::jsonb) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       [key, JSON.stringify(value)],
     );
+  }
+
+  // ---- history
+
+  async appendHistory(streamId: string, samples: readonly HistoryRecord[]): Promise<void> {
+    if (samples.length === 0) return;
+    // One statement for the batch: arrays unnested into rows.
+    await this.#q(
+      `INSERT INTO stream_history (stream_id, t_ms, sample)
+       SELECT ?, t, s::jsonb FROM unnest(?::bigint[], ?::text[]) AS x(t, s)
+       ON CONFLICT (stream_id, t_ms) DO UPDATE SET sample = excluded.sample`,
+      [streamId, samples.map((h) => Math.round(h.t)), samples.map((h) => JSON.stringify(h.sample))],
+    );
+  }
+
+  async readHistory(streamId: string, fromMs: number): Promise<readonly HistoryRecord[]> {
+    const rows = await this.#q<{ t_ms: string; sample: string }>(
+      "SELECT t_ms, sample::text AS sample FROM stream_history WHERE stream_id = ? AND t_ms >= ? ORDER BY t_ms",
+      [streamId, Math.round(fromMs)],
+    );
+    return rows.map((r) => ({ t: Number(r.t_ms), sample: JSON.parse(r.sample) as Json }));
+  }
+
+  async pruneHistory(beforeMs: number): Promise<number> {
+    const rows = await this.#q<{ n: string }>(
+      "WITH gone AS (DELETE FROM stream_history WHERE t_ms < ? RETURNING 1) SELECT count(*) AS n FROM gone",
+      [Math.round(beforeMs)],
+    );
+    return Number(rows[0]?.n ?? 0);
   }
 
   // ---- reports

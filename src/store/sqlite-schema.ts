@@ -101,4 +101,18 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   ALTER TABLE maintenance_windows ADD COLUMN created_by TEXT;
   `,
   },
+  {
+    // The channel page's history (downsampled to one sample per 10 s, kept an hour) so its
+    // plots survive a restart. A deleted stream's samples go with it.
+    name: "stream_history: persisted measurement history",
+    sql: `
+  CREATE TABLE stream_history (
+    stream_id TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+    t_ms INTEGER NOT NULL,
+    sample TEXT NOT NULL,
+    PRIMARY KEY (stream_id, t_ms)
+  );
+  CREATE INDEX stream_history_by_time ON stream_history(t_ms);
+  `,
+  },
 ];

@@ -49,6 +49,7 @@ import {
   type DeliveryRecord,
   type DeliveryStatus,
   type EvidenceRecord,
+  type HistoryRecord,
   type IncidentCount,
   type IncidentPatch,
   type IncidentQuery,
@@ -331,12 +332,19 @@ export class SqliteStore implements Store {
     });
   }
 
-  acknowledgeIncident(id: string, ack: Acknowledgement): Promise<StoredIncident | null> {
+  acknowledgeIncident(
+    id: string,
+    ack: Acknowledgement,
+    deliveries: readonly NewDelivery[] = [],
+  ): Promise<StoredIncident | null> {
     return this.#run(() => {
-      // `ack_ms IS NULL`: the first acknowledgement stands; a repeat changes nothing.
-      this.#stmt(
-        "UPDATE incidents SET ack_ms = ?, ack_by = ?, ack_comment = ? WHERE id = ? AND ack_ms IS NULL",
-      ).run(toMs(ack.at, "at"), ack.by, ack.comment, id);
+      this.#db.transaction(() => {
+        // `ack_ms IS NULL`: the first acknowledgement stands; a repeat changes nothing.
+        const { changes } = this.#stmt(
+          "UPDATE incidents SET ack_ms = ?, ack_by = ?, ack_comment = ? WHERE id = ? AND ack_ms IS NULL",
+        ).run(toMs(ack.at, "at"), ack.by, ack.comment, id);
+        if (changes === 1) this.#insertDeliveries(id, 0, deliveries);
+      })();
       return this.#getIncident(id);
     });
   }
@@ -626,6 +634,34 @@ export class SqliteStore implements Store {
         "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       ).run(key, JSON.stringify(value));
     });
+  }
+
+  // ---- history
+
+  appendHistory(streamId: string, samples: readonly HistoryRecord[]): Promise<void> {
+    return this.#run(() => {
+      const insert = this.#stmt(
+        "INSERT INTO stream_history (stream_id, t_ms, sample) VALUES (?, ?, ?) ON CONFLICT (stream_id, t_ms) DO UPDATE SET sample = excluded.sample",
+      );
+      this.#db.transaction(() => {
+        for (const h of samples) insert.run(streamId, Math.round(h.t), JSON.stringify(h.sample));
+      })();
+    });
+  }
+
+  readHistory(streamId: string, fromMs: number): Promise<readonly HistoryRecord[]> {
+    return this.#run(() => {
+      const rows = this.#stmt(
+        "SELECT t_ms, sample FROM stream_history WHERE stream_id = ? AND t_ms >= ? ORDER BY t_ms",
+      ).all(streamId, Math.round(fromMs)) as { t_ms: number; sample: string }[];
+      return rows.map((r) => ({ t: r.t_ms, sample: JSON.parse(r.sample) as Json }));
+    });
+  }
+
+  pruneHistory(beforeMs: number): Promise<number> {
+    return this.#run(
+      () => this.#stmt("DELETE FROM stream_history WHERE t_ms < ?").run(Math.round(beforeMs)).changes,
+    );
   }
 
   // ---- reports

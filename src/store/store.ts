@@ -101,7 +101,8 @@ export interface IncidentPatch {
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
-export type AlertEvent = "open" | "update" | "close";
+/** `ack`: an operator acknowledged the incident (channels that were told of it hear who). */
+export type AlertEvent = "open" | "update" | "close" | "ack";
 
 /** An outbox row to create together with an incident change. */
 export interface NewDelivery {
@@ -263,9 +264,14 @@ export interface IncidentStore {
   /**
    * Records the acknowledgement unless the incident has one already (the first stands, so a
    * second operator's click changes nothing). Answers the incident as stored after it; null
-   * for an unknown id. Does not bump `revision` (no alert is announced by it).
+   * for an unknown id. Does not bump `revision`. `deliveries` (the `ack` announcements) are
+   * enqueued in the same transaction, and only by the acknowledgement that took effect.
    */
-  acknowledgeIncident(id: string, ack: Acknowledgement): Promise<StoredIncident | null>;
+  acknowledgeIncident(
+    id: string,
+    ack: Acknowledgement,
+    deliveries?: readonly NewDelivery[],
+  ): Promise<StoredIncident | null>;
   queryIncidents(query: IncidentQuery): Promise<Page<StoredIncident>>;
   /**
    * The stream's incidents still open (no end), oldest first: a worker that takes a stream
@@ -331,6 +337,26 @@ export interface SettingsStore {
   setSetting(key: string, value: Json): Promise<void>;
 }
 
+/** One persisted history sample of a stream: its measurements at a wall-clock time. */
+export interface HistoryRecord {
+  /** Unix milliseconds. */
+  readonly t: number;
+  readonly sample: Json;
+}
+
+/**
+ * The channel page's plots outlive a restart: the service keeps a downsampled copy of each
+ * stream's measurement history (stream-history.ts) here, pruned to the hour the page shows.
+ */
+export interface HistoryStore {
+  /** Appends samples; one at an existing (stream, t) replaces it. */
+  appendHistory(streamId: string, samples: readonly HistoryRecord[]): Promise<void>;
+  /** The stream's samples at or after `fromMs`, oldest first. */
+  readHistory(streamId: string, fromMs: number): Promise<readonly HistoryRecord[]>;
+  /** Deletes every stream's samples older than `beforeMs`; returns how many went. */
+  pruneHistory(beforeMs: number): Promise<number>;
+}
+
 export interface ReportStore {
   report(streamId: string, from: Date, to: Date, now: Date): Promise<StreamReport>;
 }
@@ -343,6 +369,7 @@ export interface Store
     OutboxStore,
     MaintenanceStore,
     SettingsStore,
+    HistoryStore,
     ReportStore {
   /** Idempotent; any use afterwards throws `SQM_ERR_CLOSED`. */
   close(): Promise<void>;

@@ -186,4 +186,54 @@ describe("AlertRouter", () => {
     const ids = (await svc.store.listDeliveries({ incidentId: inc.id })).map((d) => d.id);
     expect(ids).toEqual([`${inc.id}.open.all`, `${inc.id}.update-1.all`]);
   });
+
+  it("tells the channels that had the alert who acknowledged it, once, after the open", async () => {
+    const { svc, rx } = await setup();
+    const gold = await svc.store.createStream({
+      name: "g",
+      url: "udp://x",
+      labels: { tier: "gold", region: "eu" },
+    });
+    const inc = await svc.writer.open({
+      streamId: gold.id,
+      type: "video.black",
+      severity: "major",
+      start: 0,
+    });
+    const ack = { at: new Date().toISOString(), by: "night-shift", comment: "on it" };
+    const after = await svc.writer.acknowledge(inc, ack);
+    expect(after?.acknowledged).toEqual(ack);
+    // A second operator's acknowledgement stands for nothing: no second announcement.
+    await svc.writer.acknowledge(after!, { ...ack, by: "late" });
+    const ids = (await svc.store.listDeliveries({ incidentId: inc.id })).map((d) => d.id).sort();
+    expect(ids).toEqual([
+      `${inc.id}.ack.all`,
+      `${inc.id}.ack.gold`,
+      `${inc.id}.open.all`,
+      `${inc.id}.open.gold`,
+    ]);
+    svc.dispatcher.start();
+    await waitFor(settled(svc), "deliveries");
+    const bodies = rx.requests
+      .filter((r) => r.path === "/all")
+      .map((r) => JSON.parse(r.body) as { type: string; data: { acknowledged?: unknown } });
+    // Received in order: the acknowledgement never overtakes the alert it acknowledges.
+    expect(bodies.map((b) => b.type)).toEqual(["incident.opened", "incident.acknowledged"]);
+    expect(bodies[1]!.data.acknowledged).toEqual(ack);
+    // An incident no channel was told of (muted, or routed nowhere) announces no acknowledgement.
+    await svc.store.addMaintenanceWindow({
+      streamId: gold.id,
+      startsAt: new Date(Date.now() - 1000).toISOString(),
+      endsAt: new Date(Date.now() + 60_000).toISOString(),
+      reason: "test",
+    });
+    const muted = await svc.writer.open({
+      streamId: gold.id,
+      type: "video.freeze",
+      severity: "major",
+      start: 1,
+    });
+    await svc.writer.acknowledge(muted, ack);
+    expect(await svc.store.listDeliveries({ incidentId: muted.id })).toEqual([]);
+  });
 });

@@ -262,9 +262,13 @@ describe("HlsSource against a real HTTP server", () => {
     const w = watch(`${base}/live.m3u8`);
     await until(() => w.events.filter((e) => e.kind === "connected").length >= 2, 10, "reconnection");
     await w.source.close();
-    expect(w.events.map((e) => e.kind)).toEqual(["connected", "lost", "connected"]);
-    expect(w.events[1]).toMatchObject({ kind: "lost", fatal: false });
-    expect((w.events[1] as { reason: string }).reason).toMatch(/503/);
+    // Playlist-state events are facts, not connection changes: left out here.
+    const changes = w.events.filter((e) => e.kind !== "playlist");
+    expect(changes.map((e) => e.kind)).toEqual(["connected", "lost", "connected"]);
+    expect(changes[1]).toMatchObject({ kind: "lost", fatal: false });
+    expect((changes[1] as { reason: string }).reason).toMatch(/503/);
+    // The outage is the playlist state's last error.
+    expect(w.source.playlistState().lastError?.message).toMatch(/playlist unreachable: .*503/);
   });
 
   it("lost when the server is not there at all, with backoff; close() stops it", async () => {
@@ -318,5 +322,67 @@ describe("HlsSource against a real HTTP server", () => {
     await byName.done;
     await byName.source.close();
     expect(byName.bodies).toEqual(["body of /a-0.ts"]);
+  });
+
+  it("reports the playlist state: variants, target duration, sequence, window, last segment", async () => {
+    const { base } = await serve((path, t, _req, res) => {
+      if (path === "/master.m3u8") {
+        send(
+          res,
+          200,
+          '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS="avc1.4d401e,mp4a.40.2"\nlow.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=3000000,RESOLUTION=1280x720\nhigh.m3u8\n',
+        );
+      } else if (path === "/high.m3u8")
+        send(res, 200, livePlaylist({ seq: 5 + Math.floor(t), td: 2, dur: 1 }));
+      else send(res, 200, segmentBody(path), "video/mp2t");
+    });
+    const w = watch(`${base}/master.m3u8`);
+    await until(() => w.segments.length >= 4, 15, "four segments");
+    await w.source.close();
+    const states = w.events.flatMap((e) => (e.kind === "playlist" ? [e.playlist] : []));
+    expect(states.length).toBeGreaterThan(0);
+    const p = w.source.playlistState();
+    expect(p.url).toBe(`${base}/high.m3u8`);
+    expect(p.variants.map((v) => [v.bandwidth, v.resolution, v.chosen])).toEqual([
+      [800000, "640x360", false],
+      [3000000, "1280x720", true],
+    ]);
+    expect(p.variants[0]!.codecs).toBe("avc1.4d401e,mp4a.40.2");
+    expect(p.targetDuration).toBe(2);
+    expect(p.segments).toBe(4);
+    expect(p.windowSeconds).toBe(4);
+    expect(p.endList).toBe(false);
+    // The window's first segment is the media sequence; the last delivered one is its edge.
+    expect(p.mediaSequence).toBe(p.lastSegment!.sequence - 3);
+    expect(p.lastSegment!.duration).toBe(1);
+    expect(p.segmentsDelivered).toBe(w.segments.length);
+    expect(p.discontinuities).toBe(0);
+    expect(p.lastError).toBeNull();
+    expect(Date.now() - Date.parse(p.lastLoadAt!)).toBeLessThan(5000);
+  });
+
+  it("playlist state counts discontinuities and keeps the last error", async () => {
+    const { base } = await serve((path, _t, _req, res) => {
+      if (path === "/live.m3u8")
+        send(
+          res,
+          200,
+          "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-DISCONTINUITY-SEQUENCE:2\n" +
+            "#EXTINF:1,\na.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:1,\nb.ts\n#EXTINF:1,\nmissing.ts\n#EXT-X-ENDLIST\n",
+        );
+      else if (path === "/missing.ts") send(res, 404, "gone", "text/plain");
+      else send(res, 200, segmentBody(path), "video/mp2t");
+    });
+    const w = watch(`${base}/live.m3u8`);
+    await w.done;
+    await w.source.close();
+    const p = w.source.playlistState();
+    expect(p.mediaSequence).toBe(7);
+    expect(p.discontinuitySequence).toBe(2);
+    expect(p.endList).toBe(true);
+    expect(p.segmentsDelivered).toBe(2);
+    expect(p.discontinuities).toBe(1);
+    expect(p.lastSegment!.sequence).toBe(8);
+    expect(p.lastError?.message).toMatch(/segment 9 failed after 3 attempts: HTTP 404/);
   });
 });

@@ -377,6 +377,30 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
         expect(closed.acknowledged?.by).toBe("alice");
       });
 
+      it("enqueues the acknowledgement's deliveries with it, only for the first", async () => {
+        const inc = await store.recordIncident(
+          { streamId: ch12.id, type: "video.black", severity: "major", start: 1, startedAt: at(1) },
+          [openDelivery("ops")],
+        );
+        const ackDelivery = {
+          event: "ack",
+          channel: "ops",
+          payload: { event: "incident.acknowledged" },
+        } as const;
+        await store.acknowledgeIncident(inc.id, { at: at(4), by: "alice", comment: null }, [ackDelivery]);
+        await store.acknowledgeIncident(inc.id, { at: at(6), by: "bob", comment: null }, [
+          { ...ackDelivery, channel: "other" },
+        ]);
+        const rows = await store.listDeliveries({ incidentId: inc.id });
+        expect(rows.map((d) => [d.id, d.event, d.channel])).toEqual([
+          [`${inc.id}.open.ops`, "open", "ops"],
+          [`${inc.id}.ack.ops`, "ack", "ops"],
+        ]);
+        // The acknowledgement waits behind the open it acknowledges.
+        const due = await store.claimDueDeliveries(new Date(Date.now() + 1000), 10, 30_000);
+        expect(due.map((d) => d.event)).toEqual(["open"]);
+      });
+
       it("filters incidents by acknowledgement", async () => {
         const base = { streamId: ch12.id, type: "video.freeze", severity: "major", start: 0 } as const;
         const a = await store.recordIncident({ ...base, startedAt: at(1) }, []);
@@ -643,6 +667,37 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
         expect(r.availability).toBeCloseTo(1 - 100 / 960, 9);
         expect(r.defectSeconds).toEqual({ "stream.down": 100, "video.freeze": 20 });
         expect(r.to).toBe(at(960));
+      });
+    });
+
+    describe("history", () => {
+      it("appends, replaces at the same time, reads from a time in order, and prunes", async () => {
+        const other = await store.createStream({ name: "ch-13", url: "udp://239.0.0.1:5000" });
+        const T = 1_764_500_000_000;
+        const sample = (m: number) => ({ momentary: m, peakDbfs: [-6.5, -7], avOffsetMs: null });
+        await store.appendHistory(ch12.id, [
+          { t: T + 20_000, sample: sample(-22) },
+          { t: T, sample: sample(-20) },
+          { t: T + 10_000, sample: sample(-21) },
+        ]);
+        await store.appendHistory(other.id, [{ t: T, sample: sample(-30) }]);
+        // A second write of the same instant replaces the first (a retried batch is harmless).
+        await store.appendHistory(ch12.id, [{ t: T + 20_000, sample: sample(-23) }]);
+        expect(await store.readHistory(ch12.id, T)).toEqual([
+          { t: T, sample: sample(-20) },
+          { t: T + 10_000, sample: sample(-21) },
+          { t: T + 20_000, sample: sample(-23) },
+        ]);
+        expect((await store.readHistory(ch12.id, T + 10_000)).map((h) => h.t)).toEqual([
+          T + 10_000,
+          T + 20_000,
+        ]);
+        expect(await store.readHistory(other.id, 0)).toEqual([{ t: T, sample: sample(-30) }]);
+        expect(await store.readHistory("nope", 0)).toEqual([]);
+        await store.appendHistory(ch12.id, []);
+        expect(await store.pruneHistory(T + 10_000)).toBe(2);
+        expect((await store.readHistory(ch12.id, 0)).map((h) => h.t)).toEqual([T + 10_000, T + 20_000]);
+        expect(await store.readHistory(other.id, 0)).toEqual([]);
       });
     });
 

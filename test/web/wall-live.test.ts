@@ -144,7 +144,12 @@ describe.skipIf(!HAVE_CHROMIUM)("the wall in Chromium, live", () => {
           },
         )
         .toBeGreaterThan(0);
-      await expect.poll(() => tile.locator(".meter").count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+      // The meters are drawn on a canvas, which names how many channels it drew.
+      await expect
+        .poll(async () => Number(await tile.locator(".meter-canvas").getAttribute("data-channels")), {
+          timeout: 15_000,
+        })
+        .toBeGreaterThanOrEqual(2);
     }
   });
 

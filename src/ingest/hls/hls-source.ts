@@ -9,7 +9,7 @@
  * full jitter, capped. Event times (`at`) are seconds of the source's clock since start().
  */
 import { StreamqcError, errorMessage } from "../../errors.js";
-import type { StreamEvent } from "../media.js";
+import type { HlsPlaylistState, HlsVariantInfo, StreamEvent } from "../media.js";
 import {
   PlaylistParseError,
   parsePlaylist,
@@ -93,9 +93,50 @@ export class HlsSource {
   /** Counters per fault type, for metrics. */
   readonly counters: Record<string, number> = {};
   segmentsDelivered = 0;
+  private mediaUrl: string;
+  private variants: readonly HlsVariantInfo[] = [];
+  private loads = 0;
+  private lastLoadAt: string | null = null;
+  private lastChangeWall: string | null = null;
+  private lastSegment: HlsPlaylistState["lastSegment"] = null;
+  private discontinuities = 0;
+  private lastError: HlsPlaylistState["lastError"] = null;
 
   constructor(private readonly options: HlsSourceOptions) {
     this.clock = options.clock ?? (() => performance.now() / 1000);
+    this.mediaUrl = options.url;
+  }
+
+  /** The playlist as this source sees it now (the state API and the channel page show it). */
+  playlistState(): HlsPlaylistState {
+    const p = this.prev;
+    return {
+      url: this.mediaUrl,
+      variants: this.variants,
+      version: p?.version ?? null,
+      targetDuration: p?.targetDuration ?? null,
+      mediaSequence: p?.mediaSequence ?? null,
+      discontinuitySequence: p?.discontinuitySequence ?? null,
+      playlistType: p?.playlistType ?? null,
+      endList: p?.endList ?? false,
+      segments: p?.segments.length ?? 0,
+      windowSeconds: Math.round((p?.segments.reduce((a, s) => a + s.duration, 0) ?? 0) * 1000) / 1000,
+      loads: this.loads,
+      lastLoadAt: this.lastLoadAt,
+      lastChangeAt: this.lastChangeWall,
+      lastSegment: this.lastSegment,
+      segmentsDelivered: this.segmentsDelivered,
+      discontinuities: this.discontinuities,
+      lastError: this.lastError,
+    };
+  }
+
+  private announce(): void {
+    this.emit({ kind: "playlist", at: this.now(), playlist: this.playlistState() });
+  }
+
+  private noteError(message: string): void {
+    this.lastError = { at: new Date().toISOString(), message };
   }
 
   /** Runs until the playlist ends (EXT-X-ENDLIST), a fatal fault, or close(). */
@@ -131,17 +172,20 @@ export class HlsSource {
 
   private fault(type: Fault, message: string, details?: Record<string, unknown>): void {
     this.counters[type] = (this.counters[type] ?? 0) + 1;
+    this.noteError(message);
     this.emit({ kind: "fault", at: this.now(), type, message, ...(details ? { details } : {}) });
   }
 
   private async run(): Promise<void> {
     const mediaUrl = await this.resolveMediaUrl();
     if (mediaUrl === null) return;
+    this.mediaUrl = mediaUrl;
     for (;;) {
       if (this.closed) return;
       const loadStart = this.clock();
       const playlist = await this.loadPlaylist(mediaUrl);
       if (this.closed) return;
+      if (playlist === "unreachable" || playlist === "malformed") this.announce();
       if (playlist === "unreachable") {
         await this.sleep(this.backoffMs());
         continue;
@@ -151,8 +195,13 @@ export class HlsSource {
         continue;
       }
       const changed = this.inspect(playlist);
+      this.loads++;
+      this.lastLoadAt = new Date().toISOString();
+      if (changed) this.lastChangeWall = this.lastLoadAt;
       const done = await this.downloadNew(playlist, mediaUrl);
       if (done === "fatal" || this.closed) return;
+      // After the downloads, so the state names the segment just delivered.
+      this.announce();
       if (playlist.endList && this.nextSequence !== null && this.nextSequence >= lastSequence(playlist) + 1) {
         this.emit({ kind: "ended", at: this.now() });
         return;
@@ -181,7 +230,17 @@ export class HlsSource {
       try {
         const p = parsePlaylist(text);
         if (p.kind === "media") return this.options.url;
-        return new URL(this.chooseVariant(p).uri, this.options.url).href;
+        const chosen = this.chooseVariant(p);
+        this.variants = p.variants.map((v) => ({
+          uri: new URL(v.uri, this.options.url).href,
+          bandwidth: v.bandwidth,
+          resolution: v.resolution ? `${v.resolution.width}x${v.resolution.height}` : null,
+          codecs: v.codecs ?? null,
+          frameRate: v.frameRate ?? null,
+          name: v.attributes["NAME"] ?? null,
+          chosen: v === chosen,
+        }));
+        return new URL(chosen.uri, this.options.url).href;
       } catch (err) {
         if (err instanceof PlaylistParseError) {
           this.fault("hls.malformed", `${this.options.url}: ${err.message}`, {
@@ -377,7 +436,16 @@ export class HlsSource {
         } catch {
           // The consumer's failure is its own (e.g. a decoder restart); the source goes on.
         }
-        if (!init) this.segmentsDelivered++;
+        if (!init) {
+          this.segmentsDelivered++;
+          if (s.discontinuity) this.discontinuities++;
+          this.lastSegment = {
+            sequence: s.sequence,
+            duration: s.duration,
+            downloadSeconds: Math.round(took * 1000) / 1000,
+            at: new Date().toISOString(),
+          };
+        }
         return true;
       } catch (err) {
         if (this.closed) return false;
@@ -396,6 +464,7 @@ export class HlsSource {
 
   private markLost(err: unknown): void {
     this.playlistFailures++;
+    this.noteError(`playlist unreachable: ${errorMessage(err)}`);
     if (this.online !== false) {
       this.online = false;
       this.emit({

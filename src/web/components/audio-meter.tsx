@@ -1,50 +1,31 @@
 /**
- * Audio meters of one stream: a bar per channel (RMS filled, peak as a line, the held peak as
- * a tick) on a -60..0 dBFS scale, and the momentary loudness as text. Values are also in the
- * accessible name, since bars alone say nothing to a screen reader.
+ * Audio meters of one stream, drawn on one canvas: a bar per channel (RMS filled, peak as a
+ * line, the held peak as a tick) on a -60..0 dBFS scale, and the momentary loudness as text.
+ *
+ * Why a canvas: with a hundred tiles updating twice a second, meters built from elements
+ * (even moved by transform on their own layers) made Chromium re-layerize hundreds of layers
+ * and re-shape the loudness text on every frame (the wall ran at 1-5 fps, see BENCHMARKS.md).
+ * A canvas costs one bitmap draw per changed tile and no style, layout or layer work. The
+ * component renders once; level changes go straight to the shared painter (meter-painter.ts),
+ * which draws the canvases that changed at most once per animation frame.
+ *
+ * The values are also in the accessible name (bars alone say nothing to a screen reader),
+ * refreshed every few seconds rather than twice a second.
  */
+import type { ReadonlySignal } from "@preact/signals";
+import { useEffect, useRef } from "preact/hooks";
 import type { Meter } from "../live/live-store.js";
-import { dbText } from "../util/format.js";
+import { paintMeter } from "./meter-painter.js";
 
-const FLOOR = -60;
-
-function pos(db: number): number {
-  if (!Number.isFinite(db)) return 0;
-  return Math.max(0, Math.min(100, ((db - FLOOR) / -FLOOR) * 100));
-}
-
-const CHANNEL_NAMES = ["L", "R", "C", "LFE", "Ls", "Rs", "Lb", "Rb"];
-
-export function AudioMeter({ meter, vertical = true }: { meter: Meter | null; vertical?: boolean }) {
-  if (meter === null || meter.peakDbfs.length === 0) {
-    return (
-      <div class="meters meters-empty" role="img" aria-label="No audio levels">
-        no audio
-      </div>
-    );
-  }
-  const label =
-    meter.peakDbfs.map((p, c) => `${CHANNEL_NAMES[c] ?? `ch${c + 1}`} peak ${p.toFixed(0)} dBFS`).join(", ") +
-    (meter.momentaryLufs !== null ? `, momentary ${meter.momentaryLufs.toFixed(1)} LUFS` : "");
+export function AudioMeter({ meter }: { meter: ReadonlySignal<Meter | null> }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const canvas = ref.current;
+    return canvas ? paintMeter(canvas, meter) : undefined;
+  }, [meter]);
   return (
-    <div class={`meters ${vertical ? "vertical" : "horizontal"}`} role="img" aria-label={label}>
-      <div class="meter-bars">
-        {meter.peakDbfs.map((peak, c) => {
-          const rms = meter.rmsDbfs[c] ?? FLOOR;
-          const hold = meter.holdDbfs[c] ?? peak;
-          const over = hold >= -1;
-          return (
-            <div class={`meter${over ? " over" : ""}`} key={c}>
-              <div class="meter-rms" style={{ "--s": (pos(rms) / 100).toFixed(3) }} />
-              <div class="meter-peak" style={{ "--v": `${pos(peak)}%` }} />
-              <div class="meter-hold" style={{ "--v": `${pos(hold)}%` }} />
-            </div>
-          );
-        })}
-      </div>
-      <div class="lufs" title="Momentary loudness">
-        M {dbText(meter.momentaryLufs, "LUFS")}
-      </div>
+    <div class="meters">
+      <canvas ref={ref} class="meter-canvas" role="img" aria-label="No audio levels" data-channels="0" />
     </div>
   );
 }

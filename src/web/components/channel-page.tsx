@@ -26,6 +26,7 @@ import { routeHref } from "../util/router.js";
 import { requestAck } from "./ack-dialog.js";
 import { AudioMeter } from "./audio-meter.js";
 import { AuthImage } from "./auth-image.js";
+import { HlsPlaylistPanel } from "./hls-playlist-panel.js";
 import { IncidentTimeline } from "./incident-timeline.js";
 import { incidentDuration } from "./journal-page.js";
 import { TimePlot, type PlotSeries } from "./time-plot.js";
@@ -186,9 +187,9 @@ function Channel({ store, entry }: { store: LiveStore; entry: StreamEntry }) {
         <span class="since">since {dateTimeText(st?.since)}</span>
         {st?.lastError ? <span class="error">{st.lastError}</span> : null}
         {st?.worker ? (
-          <span>
-            worker {st.worker}
-            {st.epoch !== undefined && st.epoch !== null ? ` (epoch ${st.epoch})` : ""}
+          <span class="worker" data-worker={st.worker}>
+            runs on worker <b>{st.worker}</b>
+            {st.epoch !== undefined && st.epoch !== null ? ` (lease epoch ${st.epoch})` : ""}
           </span>
         ) : null}
         <span class="spacer" />
@@ -211,7 +212,7 @@ function Channel({ store, entry }: { store: LiveStore; entry: StreamEntry }) {
           <AuthImage src={thumb?.url ?? null} alt={`Latest picture of ${stream.name}`} class="thumb" />
         </div>
         <div class="channel-facts">
-          <AudioMeter meter={entry.meter.value} />
+          <AudioMeter meter={entry.meter} />
           <dl>
             <dt>Media time</dt>
             <dd>{st ? durationText(st.mediaTime) : "—"}</dd>
@@ -271,7 +272,17 @@ function Channel({ store, entry }: { store: LiveStore; entry: StreamEntry }) {
           values={ts}
           absent="Not an MPEG-TS input, or no TS analysis."
         />
-        <Counters title="HLS playlist" values={hls} absent="Not an HLS input." />
+        <section class="counter-box hls-box" aria-label="HLS playlist">
+          <h2>HLS playlist</h2>
+          {st?.hlsPlaylist ? (
+            <HlsPlaylistPanel playlist={st.hlsPlaylist} now={now} />
+          ) : hls === null ? (
+            <p>Not an HLS input.</p>
+          ) : (
+            <p>No playlist loaded yet.</p>
+          )}
+          {hls !== null ? <Counters title="HLS faults" values={hls} absent="" /> : null}
+        </section>
       </div>
       <h2>Incident history</h2>
       <table class="journal-table">

@@ -3,6 +3,7 @@
  * (`data-alarm` per open type) always render: scripts and screen readers rely on them. The
  * picture and meters render only while the tile is on screen.
  */
+import { useComputed } from "@preact/signals";
 import { useRef } from "preact/hooks";
 import type { Incident, MaintenanceWindow } from "../api/wire-types.js";
 import {
@@ -33,25 +34,26 @@ export interface TileProps {
 
 function TilePicture({ store, entry, name }: { store: LiveStore; entry: StreamEntry; name: string }) {
   const thumb = entry.thumb.value;
-  const now = store.now.value;
-  const age = thumb ? Math.max(0, (now - thumb.receivedAt) / 1000) : null;
-  const stale = age === null || age * 1000 > STALE_MS;
+  // The age ticks with the page's one shared clock (store.now) and is bound to its text node
+  // and attribute directly: the tile itself re-renders only when staleness flips, not every second.
+  const age = useComputed(() => {
+    const t = entry.thumb.value;
+    return t ? Math.max(0, (store.now.value - t.receivedAt) / 1000) : null;
+  });
+  const stale = useComputed(() => age.value === null || age.value * 1000 > STALE_MS);
+  const ageText = useComputed(() => (age.value === null ? "—" : durationText(age.value)));
+  const ageLabel = useComputed(() =>
+    age.value === null ? "no picture yet" : `picture ${Math.round(age.value)} seconds old`,
+  );
   return (
-    <div class={`pic${stale ? " stale" : ""}`}>
+    <div class={`pic${stale.value ? " stale" : ""}`}>
       <AuthImage src={thumb?.url ?? null} alt={`Latest picture of ${name}`} class="thumb" />
-      <span
-        class="age"
-        aria-label={age === null ? "no picture yet" : `picture ${Math.round(age)} seconds old`}
-      >
-        {age === null ? "—" : durationText(age)}
+      <span class="age" aria-label={ageLabel}>
+        {ageText}
       </span>
-      {stale && thumb ? <span class="stale-mark">STALE</span> : null}
+      {stale.value && thumb ? <span class="stale-mark">STALE</span> : null}
     </div>
   );
-}
-
-function TileMeters({ entry }: { entry: StreamEntry }) {
-  return <AudioMeter meter={entry.meter.value} />;
 }
 
 function sortAlarms(list: readonly Incident[]): Incident[] {
@@ -142,7 +144,7 @@ export function StreamTile({ store, entry, large = false, onFocusView }: TilePro
           </span>
         ) : null}
       </div>
-      {visible.value || large ? <TileMeters entry={entry} /> : <div class="meters" />}
+      {visible.value || large ? <AudioMeter meter={entry.meter} /> : <div class="meters" />}
       <div class="tile-actions">
         <a href={routeHref({ page: "channel", id: entry.id })}>
           Details<span class="visually-hidden"> of {stream.name}</span>

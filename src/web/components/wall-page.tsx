@@ -16,6 +16,10 @@ const sortBy = signal<"worst" | "name">("worst");
 const search = signal("");
 const groupBy = signal("");
 export const focusedStream = signal<string | null>(null);
+/** One function for every tile (not a closure per render), so unchanged tiles skip re-rendering. */
+const onFocusView = (id: string): void => {
+  focusedStream.value = id;
+};
 
 function matches(e: StreamEntry, text: string): boolean {
   if (text === "") return true;
@@ -102,9 +106,6 @@ export function WallPage({ store }: { store: LiveStore }) {
     return () => window.removeEventListener("keydown", onKey);
   }, []);
 
-  const onFocusView = (id: string): void => {
-    focusedStream.value = id;
-  };
   const total = store.entries.value.size;
   const shown = groups.value.reduce((n, g) => n + g.entries.length, 0);
   const focused = focusedStream.value !== null ? store.entries.value.get(focusedStream.value) : undefined;
