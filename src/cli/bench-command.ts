@@ -1,6 +1,7 @@
 /**
  * `streamqc bench` (npm run bench): measures, in one run on the same clip, analyze with every
- * detector against FFmpeg decoding alone (the limit) and against FFmpeg's own detector chain.
+ * detector against FFmpeg decoding alone (the limit) and against FFmpeg's own detector chain,
+ * and analyze with its default decode policy against `--decode exact` (every frame deblocked).
  * All single-threaded. Reports CPU time, times realtime per core and ratios; asserts nothing.
  * Then the service benchmark (service-bench.ts): N live streams in one service process.
  * `--service` runs the service benchmark alone.
@@ -128,10 +129,27 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
     "-i",
     clip,
   ];
-  const runs: { decode: Measured[]; chain: Measured[]; analyze: Measured[] } = {
+  const runs: { decode: Measured[]; chain: Measured[]; analyze: Measured[]; exact: Measured[] } = {
     decode: [],
     chain: [],
     analyze: [],
+    exact: [],
+  };
+  const analyzeArgs = [
+    process.execPath,
+    cli,
+    "analyze",
+    clip,
+    "--threads",
+    "1",
+    "--format",
+    "json",
+    "--cpu-report",
+  ];
+  const analyzeRun = async (label: string, extra: readonly string[]): Promise<Measured> => {
+    const analyzed = await measure(label, [...analyzeArgs, ...extra]);
+    const nodeCpu = Number(/"nodeCpuSeconds":([\d.]+)/.exec(analyzed.stderr)?.[1] ?? NaN);
+    return { ...analyzed, nodeCpu };
   };
   for (let round = 0; round < rounds; round++) {
     runs.decode.push(await measure("decode-alone", [...ffmpegOneThread, "-f", "null", "-"]));
@@ -147,36 +165,33 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
         "-",
       ]),
     );
-    const analyzed = await measure("analyze", [
-      process.execPath,
-      cli,
-      "analyze",
-      clip,
-      "--threads",
-      "1",
-      "--format",
-      "json",
-      "--cpu-report",
-    ]);
-    const nodeCpu = Number(/"nodeCpuSeconds":([\d.]+)/.exec(analyzed.stderr)?.[1] ?? NaN);
-    runs.analyze.push({ ...analyzed, nodeCpu });
+    // The default decode policy, then every frame decoded exactly as encoded (the decoder
+    // before the policy, `--decode exact`): what skipping deblocking on unreferenced frames saves.
+    const analyzed = await analyzeRun("analyze", []);
+    runs.analyze.push(analyzed);
+    const exact = await analyzeRun("analyze-exact", ["--decode", "exact"]);
+    runs.exact.push(exact);
+    const nodeCpu = analyzed.nodeCpu ?? NaN;
     out.write(
       `  round ${round + 1}: CPU s decode ${runs.decode[round]!.cpu.toFixed(2)}, ` +
         `FFmpeg chain ${runs.chain[round]!.cpu.toFixed(2)}, analyze ${analyzed.cpu.toFixed(2)} ` +
-        `(Node ${nodeCpu.toFixed(2)}); analyze throughput vs decode alone ` +
-        `${(runs.decode[round]!.cpu / analyzed.cpu).toFixed(3)}\n`,
+        `(Node ${nodeCpu.toFixed(2)}), analyze --decode exact ${exact.cpu.toFixed(2)}; ` +
+        `analyze throughput vs decode alone ${(runs.decode[round]!.cpu / analyzed.cpu).toFixed(3)}, ` +
+        `exact ${(runs.decode[round]!.cpu / exact.cpu).toFixed(3)}\n`,
     );
   }
   // The machine's speed drifts between rounds: a ratio of runs minutes apart mixes that drift
   // in, so the ratios are also taken within each round (runs seconds apart) and their median given.
   const roundRatio = median(runs.analyze.map((a, i) => runs.decode[i]!.cpu / a.cpu));
   const roundChainRatio = median(runs.chain.map((c, i) => runs.decode[i]!.cpu / c.cpu));
+  const roundExactRatio = median(runs.exact.map((e, i) => runs.decode[i]!.cpu / e.cpu));
   const roundNodeShare = median(runs.analyze.map((a) => (a.nodeCpu ?? NaN) / a.cpu));
   const decode = medianRun("decode-alone", runs.decode);
   const chain = medianRun("ffmpeg-detectors", runs.chain);
   const analyze = medianRun("analyze", runs.analyze);
+  const exact = medianRun("analyze --decode exact", runs.exact);
   const nodeCpu = analyze.nodeCpu ?? NaN;
-  const rows: Measured[] = [decode, chain, analyze];
+  const rows: Measured[] = [decode, chain, analyze, exact];
   const rt = (m: Measured): number => duration / m.cpu;
   out.write(
     `\n| run | wall s | CPU s | × realtime per core | throughput vs decode alone |\n|---|---|---|---|---|\n`,
@@ -195,6 +210,10 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
   out.write(
     `Within each round, median: analyze ${roundRatio.toFixed(3)} and FFmpeg's chain ` +
       `${roundChainRatio.toFixed(3)} of decode-alone throughput; Node ${(100 * roundNodeShare).toFixed(1)}% of analyze\n`,
+  );
+  out.write(
+    `Within each round, median: analyze --decode exact ${roundExactRatio.toFixed(3)} of decode-alone throughput ` +
+      `(the decode policy's saving: analyze at ${(roundRatio / roundExactRatio).toFixed(3)}× exact's throughput)\n`,
   );
   out.write("\n");
   if (!values.skipService) await service();

@@ -15,6 +15,7 @@ export interface AnalyzeOptions {
   readonly threads?: string;
   readonly stream?: string;
   readonly mode?: string;
+  readonly decode?: string;
   readonly cpuReport: boolean;
 }
 

@@ -9,6 +9,7 @@
  */
 import { Command, Option } from "commander";
 import { DEFECT_KINDS } from "../gen/defect-spec.js";
+import { DECODE_POLICIES, DEFAULT_DECODE_POLICY } from "../ingest/decode-policy.js";
 import type {
   AnalyzeOptions,
   BenchOptions,
@@ -60,6 +61,14 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
         "--mode <mode>",
         "full: decode every frame; light: keyframes only, promoted to full decoding on trouble (default: the profile's mode, else full)",
       ).choices(["full", "light"]),
+    )
+    .addOption(
+      new Option(
+        "--decode <policy>",
+        "full decoding: fast skips deblocking on frames nothing references (block edges judged on deblocked frames only); exact decodes every frame as encoded",
+      )
+        .choices(DECODE_POLICIES)
+        .default(DEFAULT_DECODE_POLICY),
     )
     .addOption(new Option("--cpu-report", "Node's CPU time as JSON on stderr (for the benchmark)").hideHelp())
     .action(async (input: string, opts: AnalyzeOptions) => {

@@ -23,6 +23,12 @@ import {
   type Thumbnail,
   type VideoFrame,
 } from "./media.js";
+import {
+  DEFAULT_DECODE_POLICY,
+  detailFrameCondition,
+  policyDecoderOptions,
+  type DecodePolicy,
+} from "./decode-policy.js";
 import { NutDemuxer, type NutPacket, type NutStream } from "./nut-demuxer.js";
 import type { Feed, Source } from "./source.js";
 
@@ -74,6 +80,8 @@ export interface MediaReaderOptions {
   readonly timeline?: Timeline;
   /** Extra decoder options before the input (e.g. `-skip_loop_filter noref`), from the decode policy. */
   readonly decoderOptions?: readonly string[];
+  /** Full mode: which decoder work may be skipped (decode-policy.ts). Default DEFAULT_DECODE_POLICY. */
+  readonly decodePolicy?: DecodePolicy;
 }
 
 export type DecodeMode = "full" | "light";
@@ -131,9 +139,23 @@ function selectAtRate(fps: number): string {
   return `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${(1 / fps - 0.001).toFixed(3)})'`;
 }
 
+/**
+ * Like selectAtRate, among the frames `condition` allows only: the first such frame in each
+ * 1/fps slot of media time, so the rate stays `fps` although eligible frames come unevenly
+ * (P-frames every few frames between B-frames).
+ */
+function selectAtRateWhere(fps: number, condition: string): string {
+  return (
+    `select='${condition}*(isnan(prev_selected_t)+` +
+    `gte(floor(t*${fps})\\,floor(prev_selected_t*${fps})+1))'`
+  );
+}
+
 /** Builds the one ffmpeg command that decodes once and writes every view of the picture and sound. */
 export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = false): string[] {
   const threads = String(opts.threads ?? 0);
+  const policy = opts.decodePolicy ?? DEFAULT_DECODE_POLICY;
+  const detailCondition = detailFrameCondition(policy);
   const args = [
     // The banner's first line is the version, checked there once instead of by a separate `ffmpeg -version`.
     ...(banner ? [] : ["-hide_banner"]),
@@ -150,6 +172,8 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
     "tv",
     // Light: the video decoder skips every frame but keyframes (audio decodes in full).
     ...(opts.mode === "light" ? ["-skip_frame:v", "nokey", "-flags:v", "+low_delay"] : []),
+    // Full: the decode policy's cuts (decode-policy.ts); light mode sets its own above.
+    ...(opts.mode === "light" ? [] : policyDecoderOptions(policy)),
     ...(opts.decoderOptions ?? []),
     ...(opts.seekRaw !== undefined ? ["-ss", opts.seekRaw.toFixed(3)] : []),
     ...source.inputArgs(),
@@ -175,7 +199,8 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
       "-map",
       "0:v:0?",
       `-filter:v:${v}`,
-      `${selectAtRate(DETAIL_FPS)},` +
+      // Only frames whose picture may be judged for block edges (deblocked) under the policy.
+      `${detailCondition === null ? selectAtRate(DETAIL_FPS) : selectAtRateWhere(DETAIL_FPS, detailCondition)},` +
         // The centre at native size, offsets on the 16-pixel macroblock grid.
         `crop=w='min(iw\\,${DETAIL_WIDTH})':h='min(ih\\,${DETAIL_HEIGHT})':` +
         `x='trunc((iw-min(iw\\,${DETAIL_WIDTH}))/32)*16':y='trunc((ih-min(ih\\,${DETAIL_HEIGHT}))/32)*16',` +

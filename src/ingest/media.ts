@@ -20,6 +20,7 @@ export interface VideoFrame {
  * Detail frames: the centre of the picture at its native resolution (no scaling, so the
  * codec's block grid is exact and the decoder does no extra scaling work), at a reduced rate,
  * for detectors that need detail (block edges). The crop is aligned to the 16-pixel grid.
+ * Under the `fast` decode policy only I and P frames, which are deblocked, become detail frames.
  * Unlike analysis frames, their luma is the decoder's own Y plane, not stretched to full range
  * (that conversion cost ffmpeg more than the crop): 16-235 for limited-range video, the
  * broadcast norm and what untagged video is taken to be; 0-255 when `fullRange`.

@@ -4,6 +4,7 @@
  */
 import { ffmpegPathFrom } from "../config/config.js";
 import { resolveProfile, type ProfileInput } from "../config/profile.js";
+import type { DecodePolicy } from "../ingest/decode-policy.js";
 import { MediaReader, type DecodeMode, type MediaReaderOptions } from "../ingest/media-reader.js";
 import type { StreamEvent } from "../ingest/media.js";
 import { openSource } from "../ingest/open-source.js";
@@ -37,6 +38,8 @@ export interface AnalyzeOptions {
   readonly promote?: boolean;
   /** Extra decoder options before the input, full decoding only (see decode-policy.ts). */
   readonly decoderOptions?: readonly string[];
+  /** Which decoder work full decoding may skip (decode-policy.ts); default DEFAULT_DECODE_POLICY. */
+  readonly decodePolicy?: DecodePolicy;
 }
 
 export interface AnalyzeResult {
@@ -84,6 +87,7 @@ export async function analyzeInput(input: string, options: AnalyzeOptions = {}):
     failFast: true,
     ...(options.duration !== undefined ? { duration: options.duration } : {}),
     ...(options.decoderOptions ? { decoderOptions: options.decoderOptions } : {}),
+    ...(options.decodePolicy ? { decodePolicy: options.decodePolicy } : {}),
   };
   if (options.mode === "light") return analyzeLight(input, source, profile, readerOptions, options);
   let lastProgress = 0;
