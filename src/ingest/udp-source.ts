@@ -57,7 +57,11 @@ export class UdpSource implements Source {
 
   inputArgs(): string[] {
     // Probe little so that decoding starts within a second of the first datagram.
-    return ["-f", "mpegts", "-probesize", "500000", "-analyzeduration", "1000000", "-i", "pipe:0"];
+    // Probing must reach a keyframe: its SPS/PPS carry the picture size, and a stream joined
+    // mid-GOP has none before it. 500 KB was less than one GOP of 1080p at 6 Mb/s (1.3 s GOP):
+    // the decoder then failed with "Could not find codec parameters ... unspecified size" and
+    // restarted. Probing ends as soon as every stream is known, so larger caps delay nothing.
+    return ["-f", "mpegts", "-probesize", "5000000", "-analyzeduration", "5000000", "-i", "pipe:0"];
   }
 
   async open(events: SourceEvents): Promise<void> {
