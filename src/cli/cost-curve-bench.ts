@@ -60,6 +60,9 @@ async function measurePoint(
       ffmpeg: o.ffmpegPath,
       dataDir,
       server: { host: "127.0.0.1", port: 0 },
+      // Probing a 1080p stream joined mid-GOP reads up to 5 s of it, slower on a loaded
+      // machine: the default 10 s watchdog restarted decoders still probing.
+      stallTimeoutMs: 30_000,
       ...(mode === "light" ? { profile: { mode: "light" } } : {}),
       streams: ports.map((p, i) => ({ name: `curve-${i}`, url: `udp://127.0.0.1:${p}` })),
     }),
