@@ -155,6 +155,8 @@ export async function runCostCurve(o: CostCurveOptions, out: NodeJS.WritableStre
   ] as const) {
     for (const n of counts) points.push(await measurePoint(o, mode, n, out));
   }
+  // The points themselves, for re-plotting or comparing runs.
+  writeFileSync(resolve(o.dir, "cost-curve.json"), JSON.stringify(points, null, 2));
   const table = costTable(points);
   out.write(`\n${table}\n`);
   mkdirSync(o.docs, { recursive: true });

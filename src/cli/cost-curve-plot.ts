@@ -79,8 +79,19 @@ interface Panel {
   readonly value: (p: CostPoint) => number;
 }
 
-/** Two panels side by side (CPU per channel-hour, MiB per channel), channels on a log scale. */
-export function costSvg(points: readonly CostPoint[], caption: string): string {
+/** Below this share of real time a point measured a machine that could not keep up, not the cost. */
+export const REAL_TIME_PLOTTED = 0.9;
+
+/**
+ * Two panels side by side (CPU per channel-hour, MiB per channel), channels on a log scale.
+ * Points whose streams did not keep real time are left out (and counted in the caption).
+ */
+export function costSvg(all: readonly CostPoint[], caption: string): string {
+  const points = all.filter((p) => p.realtime >= REAL_TIME_PLOTTED);
+  const dropped = all.filter((p) => p.realtime < REAL_TIME_PLOTTED);
+  if (dropped.length > 0) {
+    caption += `; not plotted (below ${REAL_TIME_PLOTTED} of real time): ${dropped.map((p) => `${p.mode} x ${p.channels}`).join(", ")}`;
+  }
   const W = 900;
   const H = 380;
   const panels: Panel[] = [
