@@ -123,7 +123,8 @@ async function measurePoint(
         `${pssPerChannel(point).toFixed(1)} MiB per channel (Node RSS ${point.nodeRssMiB.toFixed(0)} MiB, ` +
         `heap ${point.nodeHeapMiB.toFixed(0)} MiB; ${decoders} decoders, ${point.decoderRssMiB.toFixed(1)} MiB RSS / ` +
         `${point.decoderPssMiB.toFixed(1)} MiB PSS each); real time ${point.realtime.toFixed(3)}, ` +
-        `promotions ${point.promotions}, decoder errors ${point.decoderErrors}\n`,
+        `promotions ${point.promotions}, decoder errors ${point.decoderErrors}; ` +
+        `service event-loop delay p99 ${s1.loopDelayMs.p99.toFixed(0)} ms, max ${s1.loopDelayMs.max.toFixed(0)} ms\n`,
     );
     return point;
   } finally {
