@@ -93,7 +93,9 @@ export function costSvg(all: readonly CostPoint[], caption: string): string {
     caption += `; not plotted (below ${REAL_TIME_PLOTTED} of real time): ${dropped.map((p) => `${p.mode} x ${p.channels}`).join(", ")}`;
   }
   const W = 900;
-  const H = 380;
+  // The caption goes below the legend, one line per "; "-separated part.
+  const captionLines = caption.split("; ");
+  const H = 376 + 14 * captionLines.length;
   const panels: Panel[] = [
     { title: "CPU seconds per channel-hour (Node + decoders)", unit: "CPU s", value: cpuPerChannelHour },
     { title: "Memory per channel (Node RSS + decoders' PSS)", unit: "MiB", value: pssPerChannel },
@@ -144,20 +146,21 @@ export function costSvg(all: readonly CostPoint[], caption: string): string {
         const x = sx(p.channels);
         const y = sy(panel.value(p));
         out.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3.5" fill="${COLORS[mode]}"/>`);
+        // Full mode labelled below its points, light above: equal values stay readable.
         out.push(
-          `<text x="${x.toFixed(1)}" y="${(y - 8).toFixed(1)}" text-anchor="middle" fill="${COLORS[mode]}">${panel.value(p).toFixed(0)}</text>`,
+          `<text x="${x.toFixed(1)}" y="${(mode === "full" ? y + 17 : y - 8).toFixed(1)}" text-anchor="middle" fill="${COLORS[mode]}">${panel.value(p).toFixed(0)}</text>`,
         );
       }
     }
   });
   modes.forEach((mode, j) => {
     const x = 70 + j * 90;
-    out.push(
-      `<line x1="${x}" x2="${x + 20}" y1="${H - 22}" y2="${H - 22}" stroke="${COLORS[mode]}" stroke-width="2"/>`,
-    );
-    out.push(`<text x="${x + 26}" y="${H - 18}">${mode}</text>`);
+    out.push(`<line x1="${x}" x2="${x + 20}" y1="364" y2="364" stroke="${COLORS[mode]}" stroke-width="2"/>`);
+    out.push(`<text x="${x + 26}" y="368">${mode}</text>`);
   });
-  out.push(`<text x="${70 + modes.length * 90 + 10}" y="${H - 18}" fill="#555">${esc(caption)}</text>`);
+  captionLines.forEach((line, k) => {
+    out.push(`<text x="70" y="${386 + 14 * k}" fill="#555" font-size="11">${esc(line)}</text>`);
+  });
   out.push("</svg>");
   return out.join("\n") + "\n";
 }
