@@ -3,60 +3,22 @@
  * detector against FFmpeg decoding alone (the limit) and against FFmpeg's own detector chain,
  * and analyze with its default decode policy against `--decode exact` (every frame deblocked).
  * All single-threaded. Reports CPU time, times realtime per core and ratios; asserts nothing.
- * Then the service benchmark (service-bench.ts): N live streams in one service process.
- * `--service` runs the service benchmark alone.
+ * Then light mode against decoding alone (light-bench.ts), the service benchmark
+ * (service-bench.ts): N live streams in one service process, and the cost curve
+ * (cost-curve-bench.ts): CPU and memory per channel at 1 to 64 channels. `--service`,
+ * `--light` and `--curve` run one part alone.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { ffmpegPathFrom } from "../config/config.js";
 import { StreamqcError } from "../errors.js";
 import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { generateClip } from "../gen/clip-generator.js";
+import { measure, median, medianRun, type Measured } from "./bench-measure.js";
+import { runCostCurve } from "./cost-curve-bench.js";
+import { runLightBench } from "./light-bench.js";
 import { runServiceBench, runServiceBenchChild } from "./service-bench.js";
 import type { BenchOptions, Io } from "./command-options.js";
-
-interface Measured {
-  readonly label: string;
-  readonly wall: number;
-  readonly cpu: number;
-  readonly nodeCpu?: number;
-}
-
-/**
- * Runs a command and returns its wall time and the CPU time of it and every descendant it
- * waited for, read with bash's `times` builtin (RUSAGE_CHILDREN). The command is passed as
- * positional arguments ("$@"), never interpolated into the script.
- */
-export function measure(label: string, argv: readonly string[]): Promise<Measured & { stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const t0 = performance.now();
-    const errFile = resolve(".bench", `${label.replace(/\W+/g, "-")}.err`);
-    const child = spawn(
-      "bash",
-      ["-c", '"${@:2}" >/dev/null 2>"$1"; s=$?; cat "$1" >&2; times; exit $s', "bench", errFile, ...argv],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const wall = (performance.now() - t0) / 1000;
-      if (code !== 0) {
-        reject(new Error(`${label} failed (${String(code)}): ${err.slice(-500)}`));
-        return;
-      }
-      // `times` prints the shell's own user/sys, then its children's.
-      const lines = out.trim().split("\n");
-      const kids = lines[lines.length - 1] ?? "";
-      const secs = [...kids.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
-      const cpu = (secs[0] ?? 0) + (secs[1] ?? 0);
-      resolvePromise({ label, wall, cpu, stderr: err });
-    });
-  });
-}
 
 export async function runBench(values: BenchOptions, io: Io): Promise<number> {
   const { out } = io;
@@ -116,6 +78,49 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
     });
   }
   const cli = resolve(import.meta.dirname, "main.js");
+  const curveSeconds = Number(values.curveSeconds);
+  if (!(Number.isInteger(curveSeconds) && curveSeconds > 0)) {
+    throw new StreamqcError("SQM_ERR_USAGE", "--curve-seconds must be a whole number greater than 0");
+  }
+  const counts = (name: string, list: string): number[] => {
+    const ns = list.trim() === "" ? [] : list.split(",").map((x) => Number(x.trim()));
+    if (!ns.every((n) => Number.isInteger(n) && n > 0 && n <= 500)) {
+      throw new StreamqcError(
+        "SQM_ERR_USAGE",
+        `${name} must be a comma-separated list of channel counts 1..500`,
+      );
+    }
+    return ns;
+  };
+  const curveLight = counts("--curve-light", values.curveLight);
+  const curveFull = counts("--curve-full", values.curveFull);
+  const light = (): Promise<unknown> =>
+    runLightBench({ ffmpegPath: ffmpeg, clip, duration, rounds, cli, dir: resolve(".bench") }, out);
+  const curve = (): Promise<unknown> =>
+    runCostCurve(
+      {
+        ffmpegPath: ffmpeg,
+        clip,
+        light: curveLight,
+        full: curveFull,
+        seconds: curveSeconds,
+        cli: process.argv[1] ?? cli,
+        dir: resolve(".bench"),
+        docs: resolve("docs"),
+        command:
+          `streamqc bench --curve --curve-light ${curveLight.join(",")} ` +
+          `--curve-full '${curveFull.join(",")}' --curve-seconds ${curveSeconds}`,
+      },
+      out,
+    );
+  if (values.light) {
+    await light();
+    return 0;
+  }
+  if (values.curve) {
+    await curve();
+    return 0;
+  }
   out.write(`bench: measuring (single-threaded, same clip, ${rounds} interleaved rounds, medians)\n`);
   // Both FFmpeg runs single-threaded, like analyze --threads 1: the same input, one core.
   const ffmpegOneThread = [
@@ -216,23 +221,8 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
       `(the decode policy's saving: analyze at ${(roundRatio / roundExactRatio).toFixed(3)}× exact's throughput)\n`,
   );
   out.write("\n");
+  if (!values.skipLight) await light();
   if (!values.skipService) await service();
+  if (!values.skipCurve) await curve();
   return 0;
-}
-
-function median(xs: readonly number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** The median of each figure over the rounds (Node's CPU with its own median). */
-function medianRun(label: string, runs: readonly Measured[]): Measured {
-  const node = runs.map((r) => r.nodeCpu).filter((x): x is number => x !== undefined);
-  return {
-    label,
-    wall: median(runs.map((r) => r.wall)),
-    cpu: median(runs.map((r) => r.cpu)),
-    ...(node.length > 0 ? { nodeCpu: median(node) } : {}),
-  };
 }

@@ -85,6 +85,15 @@ export interface BenchOptions {
   readonly baselineSeconds: string;
   readonly rounds: string;
   readonly skipService: boolean;
+  /** Only the light-mode benchmark (light-bench.ts). */
+  readonly light: boolean;
+  readonly skipLight: boolean;
+  /** Only the cost curve (cost-curve-bench.ts), its channel counts and seconds per point. */
+  readonly curve: boolean;
+  readonly skipCurve: boolean;
+  readonly curveLight: string;
+  readonly curveFull: string;
+  readonly curveSeconds: string;
   readonly serviceChild?: string;
   readonly serviceLog?: string;
   /** The architecture benchmark (src/bench/architecture/) and its options. */

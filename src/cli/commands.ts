@@ -193,7 +193,9 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     });
 
   command("bench")
-    .description("measure analysis against ffmpeg decoding alone, and the service's overhead per stream")
+    .description(
+      "measure analysis against ffmpeg decoding alone, light mode, the service's overhead per stream and the cost per channel as channels grow",
+    )
     .option("--duration <seconds>", "length of the benchmark clip", "60")
     .option("--size <WxH>", "picture size of the benchmark clip", "1920x1080")
     .option("--service", "run only the service benchmark", false)
@@ -202,6 +204,17 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     .option("--baseline-seconds <s>", "how long the idle baseline is measured", "20")
     .option("--rounds <n>", "interleaved rounds; each figure is the median", "3")
     .option("--skip-service", "skip the service benchmark", false)
+    .option("--light", "run only the light-mode benchmark (CPU per minute of 1080p media)", false)
+    .option("--skip-light", "skip the light-mode benchmark", false)
+    .option(
+      "--curve",
+      "run only the cost curve (CPU and memory per channel at several channel counts)",
+      false,
+    )
+    .option("--skip-curve", "skip the cost curve", false)
+    .option("--curve-light <list>", "channel counts of the cost curve in light mode", "1,4,16,64")
+    .option("--curve-full <list>", "channel counts of the cost curve in full mode ('' for none)", "1,4")
+    .option("--curve-seconds <s>", "seconds measured per point of the cost curve", "30")
     .addOption(new Option("--service-child <spec>").hideHelp())
     .addOption(new Option("--service-log <file>").hideHelp())
     .option(

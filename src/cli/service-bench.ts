@@ -63,12 +63,19 @@ const WARMUP_MS = 6000;
 const STAGGER_MS = 250;
 const SECRET = "whsec_c3RyZWFtcWMtYmVuY2gtc2VjcmV0LWtleQ==";
 
-interface ChildSample {
+export interface ChildSample {
   /** Event-loop delay since the previous sample, ms: how late the service's callbacks ran. */
   readonly loopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly cpuSeconds: number;
   readonly rss: number;
+  /** V8's heap in use, and memory outside it (Buffers, typed arrays), bytes. */
+  readonly heapUsed: number;
+  readonly external: number;
   readonly decoders: readonly number[];
+  /** Sums over the streams: media seconds seen, promotions started, decoder errors. */
+  readonly mediaSeconds: number;
+  readonly promotions: number;
+  readonly decoderErrors: number;
 }
 
 type ChildMessage = { kind: "ready"; url: string } | ({ kind: "sample" } & ChildSample);
@@ -91,11 +98,18 @@ export async function runServiceBenchChild(config: string, log: string): Promise
         max: loop.max / 1e6,
       };
       loop.reset();
+      const mem = process.memoryUsage();
+      const states = streams.map((s) => running.service.runner(s.id)?.state());
       send({
         kind: "sample",
         loopDelayMs,
         cpuSeconds: (u.user + u.system) / 1e6,
-        rss: process.memoryUsage().rss,
+        rss: mem.rss,
+        heapUsed: mem.heapUsed,
+        external: mem.external,
+        mediaSeconds: states.reduce((a, st) => a + (st?.mediaTime ?? 0), 0),
+        promotions: states.reduce((a, st) => a + (st?.promotion?.promotions ?? 0), 0),
+        decoderErrors: states.reduce((a, st) => a + (st?.decoderErrors ?? 0), 0),
         decoders: streams
           .map((s) => running.service.runner(s.id)?.decoderPidNow)
           .filter((p): p is number => p !== undefined),
@@ -109,7 +123,7 @@ export async function runServiceBenchChild(config: string, log: string): Promise
   return 0;
 }
 
-function vmRssBytes(pid: number): number {
+export function vmRssBytes(pid: number): number {
   try {
     const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) * 1024 : 0;
@@ -178,7 +192,11 @@ class AlertClock {
   }
 }
 
-function startChild(cli: string, config: string, log: string): Promise<{ child: ChildProcess; url: string }> {
+export function startChild(
+  cli: string,
+  config: string,
+  log: string,
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
     [...process.execArgv, cli, "bench", "--service-child", config, "--service-log", log],
@@ -192,7 +210,7 @@ function startChild(cli: string, config: string, log: string): Promise<{ child: 
   });
 }
 
-function sample(child: ChildProcess): Promise<ChildSample> {
+export function sample(child: ChildProcess): Promise<ChildSample> {
   return new Promise((resolveSample) => {
     const on = (m: ChildMessage): void => {
       if (m.kind !== "sample") return;

@@ -8,7 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateClip } from "../../src/gen/clip-generator.js";
 import { parseDefectSpec } from "../../src/gen/defect-spec.js";
 import { analyzeInput } from "../../src/monitor/analyze.js";
-import type { PromotionChange } from "../../src/monitor/light-session.js";
+import { resolveProfile } from "../../src/config/profile.js";
+import { freeUdpPorts } from "../../src/demo/loopback.js";
+import { openSource } from "../../src/ingest/open-source.js";
+import { LightSession, type PromotionChange } from "../../src/monitor/light-session.js";
+import type { IncidentEvent } from "../../src/monitor/stream-monitor.js";
 import { PromotionLimiter } from "../../src/monitor/promotion-limiter.js";
 import { tempDir } from "../helpers/media.js";
 
@@ -144,4 +148,33 @@ describe("PromotionLimiter", () => {
     expect(lim.active).toBe(2);
     expect(lim.waiting).toBe(0);
   });
+
+  it("does not promote a stream that is down (regression: an outage queued full decoders of silent streams)", async () => {
+    const port = (await freeUdpPorts(1))[0]!;
+    const incidents: IncidentEvent[] = [];
+    const changes: PromotionChange[] = [];
+    const session = new LightSession({
+      stream: "silent",
+      source: openSource(`udp://127.0.0.1:${port}`),
+      profile: resolveProfile({}),
+      reader: { ffmpegPath: "ffmpeg", threads: 1 },
+      limiter: new PromotionLimiter(1),
+      onIncident: (e) => incidents.push(e),
+      onPromotion: (c) => changes.push(c),
+    });
+    session.start();
+    try {
+      // Nothing is sent: the UDP source reports the stream lost after 5 s.
+      const deadline = Date.now() + 15_000;
+      while (!incidents.some((e) => e.incident.type === "stream.down") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(incidents.some((e) => e.phase === "open" && e.incident.type === "stream.down")).toBe(true);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(changes).toEqual([]);
+      expect(session.state().promotions).toBe(0);
+    } finally {
+      await session.close();
+    }
+  }, 30_000);
 });
