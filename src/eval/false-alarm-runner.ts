@@ -5,7 +5,7 @@
  * the suite directory and reused (same name and options, same file).
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { analyzeInput } from "../monitor/analyze.js";
 import { BROADCAST_PROFILE_NAMES, type BroadcastProfileName } from "../gen/broadcast-profile.js";
@@ -65,6 +65,7 @@ async function programme(
 export async function runFalseAlarms(opts: FalseAlarmOptions): Promise<FalseAlarmResult> {
   const minutes = opts.minutes ?? 10;
   const seconds = Math.ceil((minutes * 60) / BROADCAST_PROFILE_NAMES.length);
+  await mkdir(opts.dir, { recursive: true });
   const clips = await pool(BROADCAST_PROFILE_NAMES, opts.jobs ?? 2, async (profile) => {
     const { path, programme: prog } = await programme(opts, profile, seconds);
     const res = await analyzeInput(path, { ffmpegPath: opts.ffmpegPath, threads: 1 });
