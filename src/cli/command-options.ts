@@ -58,6 +58,9 @@ export interface WorkerCliOptions {
   readonly claimBatch?: string;
   readonly adoptGraceMs?: string;
   readonly metricsPort?: string;
+  readonly liveHost?: string;
+  readonly livePort?: string;
+  readonly liveUrl?: string;
   readonly allowSimulated: boolean;
 }
 

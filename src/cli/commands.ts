@@ -137,6 +137,13 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
       "30000",
     )
     .option("--metrics-port <port>", "serve Prometheus metrics on 127.0.0.1:PORT")
+    .option(
+      "--live-host <host>",
+      "listen here for the API's requests of thumbnails and history (beyond localhost needs $STREAMQC_FLEET_TOKEN)",
+      "127.0.0.1",
+    )
+    .option("--live-port <port>", "the live endpoint's port (0: any free port)", "0")
+    .option("--live-url <url>", "the URL the API should use for the live endpoint (default http://HOST:PORT)")
     .addOption(
       new Option("--allow-simulated", "run sim: streams (tests and benchmarks)").default(false).hideHelp(),
     )

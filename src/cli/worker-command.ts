@@ -38,6 +38,11 @@ export async function runWorker(values: WorkerCliOptions, io: Io): Promise<numbe
   const batch = int(values.claimBatch, "--claim-batch", 1);
   const grace = int(values.adoptGraceMs, "--adopt-grace-ms", 0);
   const metricsPort = int(values.metricsPort, "--metrics-port", 0);
+  const livePort = int(values.livePort, "--live-port", 0);
+  if (livePort !== undefined && livePort > 65535)
+    throw new StreamqcError("SQM_ERR_USAGE", "--live-port must be ≤ 65535");
+  if (values.liveUrl !== undefined && !/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(values.liveUrl))
+    throw new StreamqcError("SQM_ERR_USAGE", "--live-url must be an http:// or https:// URL");
   const { startWorker } = await import("../fleet/start-worker.js");
   const running = await startWorker({
     db,
@@ -49,6 +54,9 @@ export async function runWorker(values: WorkerCliOptions, io: Io): Promise<numbe
     ...(batch !== undefined ? { placement: { claimBatch: batch } } : {}),
     ...(grace !== undefined ? { adoptGraceMs: grace } : {}),
     ...(metricsPort !== undefined ? { metricsPort } : {}),
+    ...(values.liveHost !== undefined ? { liveHost: values.liveHost } : {}),
+    ...(livePort !== undefined ? { livePort } : {}),
+    ...(values.liveUrl !== undefined ? { liveUrl: values.liveUrl.replace(/\/+$/, "") } : {}),
     allowSimulated: values.allowSimulated,
     logStream: io.out,
   });

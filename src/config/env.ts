@@ -10,6 +10,11 @@ export interface Environment {
   /** API bearer token. */
   readonly apiToken: string | undefined;
   readonly logLevel: string;
+  /**
+   * Shared secret between a fleet's API and its workers' live endpoints (thumbnails and the
+   * last hour of measurements); required when a worker's live endpoint listens beyond localhost.
+   */
+  readonly fleetToken: string | undefined;
   /** PostgreSQL URL of a fleet (`--db`); unset means the embedded SQLite store. */
   readonly databaseUrl: string | undefined;
   /** The directories of PATH, where a bare `ffmpeg` is looked up. */
@@ -23,6 +28,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     apiToken: env["STREAMQC_API_TOKEN"] || undefined,
     logLevel: env["STREAMQC_LOG_LEVEL"] ?? "info",
     databaseUrl: env["STREAMQC_DATABASE_URL"] || undefined,
+    fleetToken: env["STREAMQC_FLEET_TOKEN"] || undefined,
     searchPath: Object.freeze((env["PATH"] ?? "").split(delimiter).filter((d) => d !== "")),
   });
 }

@@ -41,9 +41,11 @@ import type {
 import type { StreamState } from "../service/stream-runner.js";
 import type { StreamOwner, WorkerInfo } from "../store/lease-port.js";
 import type { Store, StreamRecord } from "../store/store.js";
-import type { FleetNote } from "./pg-event-bus.js";
+import { StreamHistories } from "../service/stream-history.js";
+import type { FleetNote, LevelsItem } from "./pg-event-bus.js";
 import type { PgLeaseStore } from "./pg-lease-store.js";
 import { isSimulatedUrl } from "./simulated-runner.js";
+import { LiveClient } from "./worker-live-server.js";
 
 export interface FleetFacadeOptions {
   readonly store: Store;
@@ -57,6 +59,15 @@ export interface FleetFacadeOptions {
   readonly logger: Logger;
   /** How often stream list and owners are re-read. Default 1000 ms. */
   readonly refreshMs?: number;
+  /** The token of the workers' live endpoints (`STREAMQC_FLEET_TOKEN`). */
+  readonly fleetToken?: string | undefined;
+}
+
+/** A stream's last second as its owner sent it, and when its thumbnail last changed here. */
+interface LiveLevels {
+  readonly worker: string;
+  readonly item: LevelsItem;
+  readonly thumbnailAt: string | null;
 }
 
 function idleState(r: StreamRecord, status: StreamState["status"]): StreamState {
@@ -90,12 +101,16 @@ export class FleetFacade implements ServiceFacade {
   #owners = new Map<string, StreamOwner>();
   /** The last state each stream's owner published, with who published it. */
   readonly #states = new Map<string, { state: StreamState; worker: string }>();
+  readonly #live = new Map<string, LiveLevels>();
+  #liveUrls: ReadonlyMap<string, string> = new Map();
+  readonly #client: LiveClient;
   #timer: NodeJS.Timeout | null = null;
   #refreshed = false;
 
   constructor(options: FleetFacadeOptions) {
     this.#o = options;
     this.allowLocalFiles = options.allowLocalFiles;
+    this.#client = new LiveClient(options.fleetToken);
   }
 
   #poolOf(profile: unknown): string {
@@ -122,9 +137,14 @@ export class FleetFacade implements ServiceFacade {
   }
 
   async #refresh(): Promise<void> {
-    const [streams, owners] = await Promise.all([this.#o.store.listStreams(), this.#o.leases.streamOwners()]);
+    const [streams, owners, liveUrls] = await Promise.all([
+      this.#o.store.listStreams(),
+      this.#o.leases.streamOwners(),
+      this.#o.leases.liveUrls(),
+    ]);
     this.#streams = new Map(streams.map((s) => [s.id, s]));
     this.#owners = new Map(owners);
+    this.#liveUrls = liveUrls;
     this.#refreshed = true;
   }
 
@@ -147,12 +167,42 @@ export class FleetFacade implements ServiceFacade {
       return;
     }
     if (note.type === "outbox") return;
+    if (note.type === "stream.levels") {
+      for (const item of note.items) this.#onLevels(note.worker, item);
+      return;
+    }
     this.#o.store.getIncident(note.id).then(
       (i) => {
         if (i) this.#emit({ type: note.type, incident: toFacadeIncident(i) });
       },
       (err: unknown) => this.#o.logger.warn({ err: errorMessage(err) }, "could not read a live incident"),
     );
+  }
+
+  #onLevels(worker: string, item: LevelsItem): void {
+    const owner = this.#owners.get(item.streamId)?.worker;
+    // A note from a worker that no longer holds the stream (a late note after a takeover).
+    if (owner !== undefined && owner !== null && owner !== worker) return;
+    const before = this.#live.get(item.streamId);
+    const changed = item.thumbnailPts !== undefined && item.thumbnailPts !== before?.item.thumbnailPts;
+    this.#live.set(item.streamId, {
+      worker,
+      item,
+      thumbnailAt: changed ? new Date().toISOString() : (before?.thumbnailAt ?? null),
+    });
+    this.#emit({
+      type: "stream.levels",
+      streamId: item.streamId,
+      levels: item.levels,
+      loudness: item.loudness,
+      ...(item.thumbnailPts !== undefined ? { thumbnailPts: item.thumbnailPts } : {}),
+    });
+  }
+
+  /** The live endpoint of the worker that holds the stream now, if it serves one. */
+  #liveUrlOf(id: string): string | undefined {
+    const worker = this.#owners.get(id)?.worker;
+    return worker ? this.#liveUrls.get(worker) : undefined;
   }
 
   profileNames(): readonly string[] {
@@ -229,6 +279,7 @@ export class FleetFacade implements ServiceFacade {
     await this.#o.leases.syncPools(new Map([[r.id, this.#poolOf(r.profile)]]));
     await this.#o.leases.revoke(r.id);
     this.#states.delete(r.id);
+    this.#live.delete(r.id);
     if (!r.enabled) await this.#closeOpen(r.id, why);
   }
 
@@ -253,6 +304,7 @@ export class FleetFacade implements ServiceFacade {
     await this.#closeOpen(id, "stream deleted");
     this.#streams.delete(id);
     this.#states.delete(id);
+    this.#live.delete(id);
     return true;
   }
 
@@ -286,6 +338,15 @@ export class FleetFacade implements ServiceFacade {
     // Enabled but held by nobody: waiting for a worker of its pool.
     else state = idleState(r, r.enabled ? "starting" : "stopped");
     // Muting is judged by the store's windows (the records service keeps them fresh).
+    const live = this.#live.get(id);
+    if (live && live.worker === owner.worker) {
+      state = {
+        ...state,
+        levels: live.item.levels,
+        loudness: live.item.loudness,
+        thumbnailAt: live.thumbnailAt,
+      };
+    }
     return {
       ...state,
       name: r.name,
@@ -297,9 +358,19 @@ export class FleetFacade implements ServiceFacade {
     };
   }
 
-  latestThumbnail(): StoredBlob | undefined {
-    // Thumbnails stay in the worker that decodes the stream (docs/fleet.md).
-    return undefined;
+  /** Fetched from the live endpoint of the worker that decodes the stream (docs/fleet.md). */
+  async latestThumbnail(id: string): Promise<StoredBlob | undefined> {
+    const url = this.#liveUrlOf(id);
+    if (!url) return undefined;
+    try {
+      return await this.#client.thumbnail(url, id);
+    } catch (err) {
+      this.#o.logger.warn(
+        { streamId: id, err: errorMessage(err) },
+        "could not fetch a thumbnail from its worker",
+      );
+      return undefined;
+    }
   }
 
   // ---- incidents and reports: the same store as a single process
@@ -353,9 +424,25 @@ export class FleetFacade implements ServiceFacade {
     return this.#o.records.unmuteStream(stream);
   }
 
-  streamHistory(): Promise<StreamHistory | undefined> {
-    // Levels and loudness are sampled in the worker that decodes the stream (docs/fleet.md).
-    return Promise.resolve(undefined);
+  /**
+   * Sampled in the worker that decodes the stream and fetched from its live endpoint: empty
+   * while nobody runs it or its worker cannot answer (the history starts with each owner).
+   */
+  async streamHistory(id: string, seconds: number): Promise<StreamHistory | undefined> {
+    if (!this.#streams.has(id) && !(await this.#o.store.getStream(id))) return undefined;
+    const url = this.#liveUrlOf(id);
+    if (url) {
+      try {
+        const h = await this.#client.history(url, id, seconds);
+        if (h) return h;
+      } catch (err) {
+        this.#o.logger.warn(
+          { streamId: id, err: errorMessage(err) },
+          "could not fetch a history from its worker",
+        );
+      }
+    }
+    return new StreamHistories(1).read(id, seconds, undefined);
   }
 
   subscribe(listener: (event: ServiceEvent) => void): () => void {

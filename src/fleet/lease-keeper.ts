@@ -121,8 +121,14 @@ export class LeaseKeeper {
     return this.#held.get(streamId)?.fence;
   }
 
-  async start(): Promise<void> {
-    await this.#store.registerWorker({ name: this.#name, pool: this.#pool, capacity: this.#capacity });
+  /** Registers the worker (with its live endpoint, worker-live-server.ts) and starts its timers. */
+  async start(liveUrl: string | null = null): Promise<void> {
+    await this.#store.registerWorker({
+      name: this.#name,
+      pool: this.#pool,
+      capacity: this.#capacity,
+      liveUrl,
+    });
     const every = (ms: number, f: () => void): void => {
       const t = setInterval(f, ms);
       this.#timers.push(t);

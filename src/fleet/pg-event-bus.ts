@@ -7,7 +7,10 @@
  * from the store, so the note stays small and the event shows what was committed), stream
  * state changes (status, error, cost; the state without its per-detector measurements), and
  * "outbox" (a worker enqueued alerts: the dispatcher scans now instead of at its next poll).
- * Not carried: per-second audio levels and thumbnails, which stay in the worker process.
+ * Levels: once a second each worker sends one note with the levels, loudness and thumbnail
+ * PTS of all its streams (split to fit NOTIFY's payload limit), not one per stream.
+ * Not carried: thumbnails and the history, which stay in the worker process and are fetched
+ * from its live endpoint when a page asks (worker-live-server.ts).
  * NOTIFY is delivered after commit and only to sessions listening at that moment: a listener
  * that reconnects misses what happened meanwhile (the SSE `reset` covers it for clients).
  */
@@ -24,7 +27,16 @@ export type FleetNote =
       readonly streamId: string;
     }
   | { readonly type: "stream.state"; readonly state: StreamState; readonly worker: string }
-  | { readonly type: "outbox" };
+  | { readonly type: "outbox" }
+  | { readonly type: "stream.levels"; readonly worker: string; readonly items: readonly LevelsItem[] };
+
+/** One stream's second, as the single process's `stream.levels` event carries it. */
+export interface LevelsItem {
+  readonly streamId: string;
+  readonly levels: StreamState["levels"];
+  readonly loudness: StreamState["loudness"];
+  readonly thumbnailPts?: number;
+}
 
 /** NOTIFY payloads must stay under 8000 bytes. */
 const MAX_PAYLOAD = 7900;
@@ -34,6 +46,27 @@ function encode(note: FleetNote): string {
   if (text.length <= MAX_PAYLOAD || note.type !== "stream.state") return text;
   const slim: StreamState = { ...note.state, measurements: {}, detectorCpuMs: {}, openIncidents: [] };
   return JSON.stringify({ ...note, state: slim });
+}
+
+/** The levels of a worker's streams as few notes as fit under the payload limit. */
+export function levelNotes(worker: string, items: readonly LevelsItem[]): FleetNote[] {
+  const notes: FleetNote[] = [];
+  let batch: LevelsItem[] = [];
+  let size = 0;
+  const overhead = JSON.stringify({ type: "stream.levels", worker, items: [] }).length;
+  for (const item of items) {
+    const n = JSON.stringify(item).length + 1;
+    if (overhead + n > MAX_PAYLOAD) continue; // cannot happen with ≤ 8 channels; never send what NOTIFY refuses
+    if (overhead + size + n > MAX_PAYLOAD) {
+      notes.push({ type: "stream.levels", worker, items: batch });
+      batch = [];
+      size = 0;
+    }
+    batch.push(item);
+    size += n;
+  }
+  if (batch.length > 0) notes.push({ type: "stream.levels", worker, items: batch });
+  return notes;
 }
 
 export class PgEventPublisher {

@@ -54,9 +54,10 @@ export class PgLeaseStore implements LeasePort {
   async registerWorker(worker: WorkerRegistration): Promise<void> {
     this.#registrations.set(worker.name, worker);
     await this.#query(
-      `INSERT INTO workers (name, pool, capacity, load, last_renewal) VALUES ($1, $2, $3, 0, now())
-       ON CONFLICT (name) DO UPDATE SET pool = EXCLUDED.pool, capacity = EXCLUDED.capacity, last_renewal = now()`,
-      [worker.name, worker.pool, worker.capacity],
+      `INSERT INTO workers (name, pool, capacity, load, last_renewal, live_url) VALUES ($1, $2, $3, 0, now(), $4)
+       ON CONFLICT (name) DO UPDATE SET pool = EXCLUDED.pool, capacity = EXCLUDED.capacity,
+         live_url = EXCLUDED.live_url, last_renewal = now()`,
+      [worker.name, worker.pool, worker.capacity, worker.liveUrl ?? null],
     );
   }
 
@@ -104,8 +105,8 @@ export class PgLeaseStore implements LeasePort {
            AND l.pool = COALESCE($7, l.pool)
          RETURNING l.stream_id, l.epoch
        ), alive AS (
-         INSERT INTO workers (name, pool, capacity, load, last_renewal)
-         VALUES ($1, COALESCE($7, 'default'), $8, $6, now())
+         INSERT INTO workers (name, pool, capacity, load, last_renewal, live_url)
+         VALUES ($1, COALESCE($7, 'default'), $8, $6, now(), $9)
          ON CONFLICT (name) DO UPDATE SET load = EXCLUDED.load, last_renewal = now()
        )
        SELECT stream_id, epoch FROM renewed`,
@@ -118,6 +119,7 @@ export class PgLeaseStore implements LeasePort {
         total,
         reg?.pool ?? null,
         reg?.capacity ?? 0,
+        reg?.liveUrl ?? null,
       ],
     );
     return r.rows.map((row) => ({ streamId: row.stream_id, epoch: Number(row.epoch) }));
@@ -214,6 +216,15 @@ export class PgLeaseStore implements LeasePort {
       [],
     );
     return new Map(r.rows.map((row) => [row.stream_id, { worker: row.worker, epoch: Number(row.epoch) }]));
+  }
+
+  /** Each worker's live endpoint, for those that serve one. */
+  async liveUrls(): Promise<ReadonlyMap<string, string>> {
+    const r = await this.#query<{ name: string; live_url: string }>(
+      "SELECT name, live_url FROM workers WHERE live_url IS NOT NULL",
+      [],
+    );
+    return new Map(r.rows.map((row) => [row.name, row.live_url]));
   }
 
   async forgetWorkers(olderThanMs: number): Promise<void> {

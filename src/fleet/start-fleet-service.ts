@@ -116,6 +116,7 @@ export async function startFleetService(o: FleetServeOptions): Promise<RunningFl
     allowLocalFiles: config.allowFileInputs,
     allowSimulated: o.allowSimulated ?? false,
     logger: logger.child({ component: "fleet" }),
+    fleetToken: readEnvironment().fleetToken,
   });
   const listener = new PgEventListener(
     clientConfig(o.db, { applicationName: "streamqc-events", queryTimeoutMs: 0 }),
@@ -153,6 +154,7 @@ export async function startFleetService(o: FleetServeOptions): Promise<RunningFl
       allowLocalFiles: config.allowFileInputs,
       allowSimulated: o.allowSimulated ?? false,
       logger: logger.child({ component: "worker" }),
+      live: { host: "127.0.0.1", port: 0, token: readEnvironment().fleetToken },
       ...(config.stallTimeoutMs !== undefined ? { stallTimeoutMs: config.stallTimeoutMs } : {}),
     });
     await worker.start();

@@ -38,6 +38,11 @@ export interface WorkerOptions {
   /** Serve `/metrics` on 127.0.0.1 at this port (0: any free port). Default: none. */
   readonly metricsPort?: number;
   readonly allowSimulated?: boolean;
+  /** The live endpoint for the API (thumbnails, history). Default 127.0.0.1, any free port. */
+  readonly liveHost?: string;
+  readonly livePort?: number;
+  /** The URL the API should use for it, when the listening address is not reachable as is. */
+  readonly liveUrl?: string;
   readonly logStream?: NodeJS.WritableStream;
 }
 
@@ -93,6 +98,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     allowSimulated: o.allowSimulated ?? false,
     logger,
     timing,
+    live: {
+      host: o.liveHost ?? "127.0.0.1",
+      port: o.livePort ?? 0,
+      token: readEnvironment().fleetToken,
+      ...(o.liveUrl !== undefined ? { advertisedUrl: o.liveUrl } : {}),
+    },
     ...(o.placement ? { placement: o.placement } : {}),
     ...(o.adoptGraceMs !== undefined ? { adoptGraceMs: o.adoptGraceMs } : {}),
     ...(config.stallTimeoutMs !== undefined ? { stallTimeoutMs: config.stallTimeoutMs } : {}),

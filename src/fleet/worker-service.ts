@@ -15,7 +15,16 @@ import type { BlobStore } from "../store/blob-store.js";
 import type { Fence, LeaseGrant } from "../store/lease-port.js";
 import type { Store, StreamRecord } from "../store/store.js";
 import { LeaseKeeper, type LeaseTiming, type LossReason } from "./lease-keeper.js";
-import type { PgEventPublisher } from "./pg-event-bus.js";
+import { StreamHistories } from "../service/stream-history.js";
+import type { StoredBlob } from "../service/service-facade.js";
+import type { StreamHistory } from "../api/schemas.js";
+import { levelNotes, type LevelsItem, type PgEventPublisher } from "./pg-event-bus.js";
+import {
+  serveWorkerLive,
+  type LiveServer,
+  type LiveServerOptions,
+  type LiveSource,
+} from "./worker-live-server.js";
 import type { PgLeaseStore } from "./pg-lease-store.js";
 import type { PlacementOptions } from "./placement.js";
 import { isSimulatedUrl, SimulatedRunner } from "./simulated-runner.js";
@@ -40,6 +49,13 @@ export interface WorkerServiceOptions {
   /** How long an incident left open by the previous owner waits to be seen again. Default 30 s. */
   readonly adoptGraceMs?: number;
   readonly stallTimeoutMs?: number;
+  /**
+   * Its live endpoint (thumbnails, the last hour of measurements) for the API
+   * (worker-live-server.ts); its URL is registered with the worker. Default: none.
+   */
+  readonly live?: LiveServerOptions;
+  /** How often the levels of all streams go out as one note. Default 1000 ms. */
+  readonly levelsEveryMs?: number;
 }
 
 interface Runner {
@@ -47,6 +63,7 @@ interface Runner {
   start(): void;
   stop(): Promise<void>;
   state(): StreamState;
+  latestThumbnail(): { readonly jpeg: Uint8Array } | undefined;
 }
 
 interface Running {
@@ -64,8 +81,13 @@ export interface WorkerCounters {
   readonly renewFailures: number;
 }
 
-export class WorkerService {
+export class WorkerService implements LiveSource {
   readonly #o: WorkerServiceOptions;
+  readonly #histories = new StreamHistories();
+  /** Each running stream's last second, sent with the next levels note. */
+  readonly #levels = new Map<string, LevelsItem>();
+  #levelsTimer: NodeJS.Timeout | null = null;
+  #liveServer: LiveServer | null = null;
   readonly #keeper: LeaseKeeper;
   readonly #recorder: IncidentRecorder;
   readonly #running = new Map<string, Running>();
@@ -110,9 +132,18 @@ export class WorkerService {
   }
 
   async start(): Promise<void> {
-    await this.#keeper.start();
+    if (this.#o.live) this.#liveServer = await serveWorkerLive(this, this.#o.live);
+    await this.#keeper.start(this.#liveServer?.url ?? null);
+    this.#levelsTimer = setInterval(() => this.#publishLevels(), this.#o.levelsEveryMs ?? 1000);
+    this.#levelsTimer.unref();
     this.#o.logger.info(
-      { worker: this.#o.name, pool: this.#o.pool, capacity: this.#o.capacity, timing: this.#keeper.timing },
+      {
+        worker: this.#o.name,
+        pool: this.#o.pool,
+        capacity: this.#o.capacity,
+        timing: this.#keeper.timing,
+        live: this.#liveServer?.url ?? null,
+      },
       "worker started",
     );
   }
@@ -161,6 +192,17 @@ export class WorkerService {
       ...(this.#o.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.#o.stallTimeoutMs } : {}),
       onIncident: (e) => this.#recorder.handle(r.id, e),
       onState,
+      onLevels: (levels, thumb, run) => {
+        if (this.#running.get(r.id)?.runner !== run) return;
+        this.#histories.record(r.id, levels, run);
+        const loudness = run.loudness();
+        this.#levels.set(r.id, {
+          streamId: r.id,
+          levels,
+          loudness,
+          ...(thumb ? { thumbnailPts: thumb.pts } : {}),
+        });
+      },
       log: (level, message, fields) => log[level](fields ?? {}, message),
     });
   }
@@ -169,6 +211,8 @@ export class WorkerService {
     const entry = this.#running.get(fence.streamId);
     if (!entry || entry.fence.epoch !== fence.epoch) return;
     this.#running.delete(fence.streamId);
+    this.#levels.delete(fence.streamId);
+    this.#histories.delete(fence.streamId);
     entry.cancelled = true;
     // Nothing more is written for this stream here: its open incidents stay open for the
     // next owner to continue. Then the decoder goes.
@@ -178,6 +222,26 @@ export class WorkerService {
     // On a drain or a rebalance the lease is still ours: let queued writes land under it
     // before it is released.
     if (reason === "drain" || reason === "rebalance") await this.#recorder.settle(fence.streamId);
+  }
+
+  #publishLevels(): void {
+    if (this.#levels.size === 0) return;
+    const items = [...this.#levels.values()];
+    this.#levels.clear();
+    for (const note of levelNotes(this.#o.name, items)) this.#o.events.publish(note);
+  }
+
+  // ---- LiveSource: what the live endpoint serves
+
+  thumbnail(streamId: string): StoredBlob | undefined {
+    const t = this.#running.get(streamId)?.runner?.latestThumbnail();
+    return t ? { contentType: "image/jpeg", bytes: t.jpeg } : undefined;
+  }
+
+  history(streamId: string, seconds: number): StreamHistory | undefined {
+    const runner = this.#running.get(streamId)?.runner;
+    if (!runner) return undefined;
+    return this.#histories.read(streamId, seconds, runner instanceof StreamRunner ? runner : undefined);
   }
 
   /** Live states of the streams running here. */
@@ -204,8 +268,10 @@ export class WorkerService {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#levelsTimer) clearInterval(this.#levelsTimer);
     await this.#keeper.drain();
     this.#keeper.close();
+    await this.#liveServer?.close();
     await this.#recorder.close();
   }
 }

@@ -45,7 +45,7 @@ import { openSource } from "../ingest/open-source.js";
 import { PromotionLimiter } from "../monitor/promotion-limiter.js";
 import { applyConfiguredStreams } from "./configured-streams.js";
 import { IncidentRecorder, toFacadeIncident } from "./incident-recorder.js";
-import { StreamHistoryRing } from "./stream-history.js";
+import { StreamHistories } from "./stream-history.js";
 import { StreamRunner, type StreamDefinition, type StreamState as RunnerState } from "./stream-runner.js";
 
 /** Promotions at once per process by default: four full 1080p decoders fill about a core. */
@@ -98,7 +98,7 @@ export class MonitorService implements ServiceFacade {
   private readonly promotions: PromotionLimiter;
   private readonly recorder: IncidentRecorder;
   private readonly listeners = new Set<(e: ServiceEvent) => void>();
-  private readonly histories = new Map<string, StreamHistoryRing>();
+  private readonly histories: StreamHistories;
   /** Labels of every known stream, so muting is known synchronously in its state. */
   private readonly labels = new Map<string, Labels>();
   /** Maintenance windows not yet ended, as stored; refreshed on every change. */
@@ -113,6 +113,7 @@ export class MonitorService implements ServiceFacade {
 
   constructor(private readonly o: MonitorServiceOptions) {
     this.allowLocalFiles = o.allowLocalFiles;
+    this.histories = new StreamHistories(o.historySamples ?? 3600);
     this.promotions = new PromotionLimiter(o.maxPromotions ?? DEFAULT_MAX_PROMOTIONS);
     this.recorder = new IncidentRecorder({
       store: o.store,
@@ -232,22 +233,12 @@ export class MonitorService implements ServiceFacade {
         this.emit({ type: "stream.state", state: this.decorate(state) });
       },
       onLevels: (levels, thumb, run) => {
-        const loudness = run.loudness();
-        this.historyOf(r.id).push({
-          t: Date.now(),
-          momentary: loudness?.momentary ?? null,
-          shortTerm: loudness?.shortTerm ?? null,
-          integrated: loudness?.integrated ?? null,
-          truePeak: loudness?.truePeak ?? null,
-          avOffsetMs: run.avOffsetMs(),
-          peakDbfs: levels.peakDbfs,
-          rmsDbfs: levels.rmsDbfs,
-        });
+        this.histories.record(r.id, levels, run);
         this.emit({
           type: "stream.levels",
           streamId: r.id,
           levels,
-          loudness,
+          loudness: run.loudness(),
           ...(thumb ? { thumbnailPts: thumb.pts } : {}),
         });
       },
@@ -379,25 +370,14 @@ export class MonitorService implements ServiceFacade {
     return { ...state, openIncidents, muted: this.mutedNow(state.id, Date.now()), worker: null };
   }
 
-  private historyOf(id: string): StreamHistoryRing {
-    let h = this.histories.get(id);
-    if (!h) this.histories.set(id, (h = new StreamHistoryRing(this.o.historySamples ?? 3600)));
-    return h;
-  }
-
   streamHistory(id: string, seconds: number): Promise<StreamHistory | undefined> {
     if (!this.labels.has(id)) return Promise.resolve(undefined);
-    const runner = this.runners.get(id);
-    const loudness = runner?.loudness() ?? null;
-    const reference = { target: loudness?.target ?? null, truePeakLimit: loudness?.truePeakLimit ?? null };
-    const ring = this.histories.get(id);
-    if (!ring) return Promise.resolve(new StreamHistoryRing(1).since(id, Infinity, reference));
-    return Promise.resolve(ring.since(id, Date.now() - seconds * 1000, reference));
+    return Promise.resolve(this.histories.read(id, seconds, this.runners.get(id)));
   }
 
-  latestThumbnail(id: string): StoredBlob | undefined {
+  latestThumbnail(id: string): Promise<StoredBlob | undefined> {
     const t = this.runners.get(id)?.latestThumbnail();
-    return t ? { contentType: "image/jpeg", bytes: t.jpeg } : undefined;
+    return Promise.resolve(t ? { contentType: "image/jpeg", bytes: t.jpeg } : undefined);
   }
 
   /** The runner of a stream, for tests and the benchmark. */

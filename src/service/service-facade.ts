@@ -146,7 +146,8 @@ export interface ServiceFacade {
   stopStream(id: string): Promise<StreamState | undefined>;
   /** Live state; a stopped or disabled stream answers its `stopped` state. Undefined when unknown. */
   streamState(id: string): StreamState | undefined;
-  latestThumbnail(id: string): StoredBlob | undefined;
+  /** In a fleet it is fetched from the worker that runs the stream. */
+  latestThumbnail(id: string): Promise<StoredBlob | undefined>;
 
   listIncidents(query: IncidentQuery): Promise<IncidentPageResult>;
   getIncident(id: string): Promise<StoredIncident | undefined>;

@@ -6,6 +6,8 @@
  * show what the service saw since it started; incidents are what is kept).
  */
 import type { StreamHistory } from "../api/schemas.js";
+import type { Levels } from "../monitor/level-meter.js";
+import type { LoudnessNow } from "./stream-runner.js";
 
 export interface HistorySample {
   /** Wall clock, Unix milliseconds. */
@@ -104,4 +106,49 @@ export class StreamHistoryRing {
 function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
+}
+
+/** What a history sample reads from a running stream besides its levels. */
+export interface MeasuredRun {
+  loudness(): LoudnessNow | null;
+  avOffsetMs(): number | null;
+}
+
+/**
+ * The rings of every stream a process runs: one sample per `stream.levels` tick. Used by the
+ * single-process service and by fleet workers (which serve it on their live endpoint).
+ */
+export class StreamHistories {
+  readonly #rings = new Map<string, StreamHistoryRing>();
+
+  constructor(private readonly samples = 3600) {}
+
+  record(id: string, levels: Levels, run: MeasuredRun, now = Date.now()): void {
+    let ring = this.#rings.get(id);
+    if (!ring) this.#rings.set(id, (ring = new StreamHistoryRing(this.samples)));
+    const loudness = run.loudness();
+    ring.push({
+      t: now,
+      momentary: loudness?.momentary ?? null,
+      shortTerm: loudness?.shortTerm ?? null,
+      integrated: loudness?.integrated ?? null,
+      truePeak: loudness?.truePeak ?? null,
+      avOffsetMs: run.avOffsetMs(),
+      peakDbfs: levels.peakDbfs,
+      rmsDbfs: levels.rmsDbfs,
+    });
+  }
+
+  /** The last `seconds` of a stream (empty columns when it has none), with its references. */
+  read(id: string, seconds: number, run: MeasuredRun | undefined, now = Date.now()): StreamHistory {
+    const loudness = run?.loudness() ?? null;
+    const reference = { target: loudness?.target ?? null, truePeakLimit: loudness?.truePeakLimit ?? null };
+    const ring = this.#rings.get(id);
+    if (!ring) return new StreamHistoryRing(1).since(id, Infinity, reference);
+    return ring.since(id, now - seconds * 1000, reference);
+  }
+
+  delete(id: string): void {
+    this.#rings.delete(id);
+  }
 }

@@ -23,6 +23,8 @@ export interface WorkerRegistration {
   readonly pool: string;
   /** Most streams it will run at once. */
   readonly capacity: number;
+  /** Its live endpoint (thumbnails, recent measurements) for the API, when it serves one. */
+  readonly liveUrl?: string | null;
 }
 
 export interface LeaseGrant extends Fence {

@@ -128,4 +128,12 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   ALTER TABLE maintenance_windows ADD COLUMN created_by TEXT;
   `,
   },
+  {
+    // Where the API fetches what stays in a worker's memory (its streams' latest thumbnails
+    // and last hour of measurements): the worker's live endpoint (worker-live-server.ts).
+    name: "workers.live_url: each worker's live endpoint",
+    sql: `
+  ALTER TABLE workers ADD COLUMN live_url TEXT;
+  `,
+  },
 ];

@@ -136,8 +136,8 @@ export class MemoryFacade implements ServiceFacade {
     return this.states.get(id);
   }
 
-  latestThumbnail(id: string): StoredBlob | undefined {
-    return this.thumbnails.get(id);
+  latestThumbnail(id: string): Promise<StoredBlob | undefined> {
+    return Promise.resolve(this.thumbnails.get(id));
   }
 
   /** Newest first by (startedAt, id); the cursor is the last item's key, so inserts do not shift pages. */

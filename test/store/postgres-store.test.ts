@@ -58,7 +58,9 @@ describe.skipIf(PG_URL === undefined)("PostgresStore", () => {
     const applied = await adminQuery<{ version: number }>(
       `SELECT version, name FROM ${name}.schema_migrations ORDER BY version`,
     );
-    expect(applied.rows.map((r) => r.version)).toEqual([1, 2, 3]);
+    expect(applied.rows.map((r) => r.version)).toEqual(
+      Array.from({ length: PostgresStore.SCHEMA_VERSION }, (_, i) => i + 1),
+    );
     const columns = await adminQuery<{
       table_name: string;
       column_name: string;
@@ -85,6 +87,7 @@ describe.skipIf(PG_URL === undefined)("PostgresStore", () => {
       "workers.capacity integer not null",
       "workers.load double precision not null",
       "workers.last_renewal timestamp with time zone not null",
+      "workers.live_url text",
     ]);
   });
 

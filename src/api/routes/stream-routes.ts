@@ -200,7 +200,7 @@ export function streamRoutes(api: ApiInstance, { facade }: ApiContext): void {
       },
     },
     async (req, reply) => {
-      const thumb = facade.latestThumbnail(req.params.id);
+      const thumb = await facade.latestThumbnail(req.params.id);
       if (thumb) return sendBytes(reply.header("cache-control", "no-store"), thumb);
       if (!(await facade.getStream(req.params.id))) return notFound(reply, "stream", req.params.id);
       return reply.code(404).send(errorBody(404, `stream "${req.params.id}" has no thumbnail yet`));
