@@ -7,12 +7,8 @@
  * loud action). Judging a 30 s window against ±1 LU judged those dynamics, not the programme.
  * Three rules, each with its own measure and horizon (DETECTORS.md gives sources and numbers):
  *
- * - `too-loud`: gated loudness over the last `tooLoudWindow` (10 s) at least `tooLoudLu` (10)
- *   above the target for `tooLoudSeconds`: painful at once, so judged in seconds, from the
- *   first audio. Not the 3 s short-term loudness: real programme carries loud moments (a
- *   +15 dB step of Big Buck Bunny through a -1 dBFS limiter: short-term at +11.9 LU for 2 s,
- *   +8.7 LU integrated over the rest), which are the programme's dynamics, not a channel
- *   10 LU too loud.
+ * - `too-loud`: short-term loudness (3 s) at least `tooLoudLu` (10) above the target for
+ *   `tooLoudSeconds`: painful at once, so judged in seconds, from the first audio.
  * - `jump`: short-term loudness at least `jumpLu` above the running programme level measured
  *   before it, for `jumpSeconds` (an advertisement break far louder than the programme).
  * - `off-target`: the running programme level, gated integrated loudness over the last
@@ -52,10 +48,8 @@ export const LoudnessOptionsSchema = z
     tolerance: z.number().positive().max(20).optional(),
     /** True-peak limit, dBTP; overrides the preset's. */
     truePeakLimit: z.number().max(6).optional(),
-    /** `too-loud`: LU above the target of the gated loudness over `tooLoudWindow`. @defaultValue 10 */
+    /** `too-loud`: LU above the target of the short-term loudness. @defaultValue 10 */
     tooLoudLu: z.number().positive().max(40).default(10),
-    /** `too-loud`: seconds of programme whose gated loudness is judged. @defaultValue 10 */
-    tooLoudWindow: z.number().min(3).max(60).default(10),
     /** `too-loud`: seconds it must hold. @defaultValue 2 */
     tooLoudSeconds: z.number().min(0).max(60).default(2),
     /** `jump`: LU of short-term loudness above the programme level before it. @defaultValue 8 */
@@ -221,15 +215,7 @@ export class LoudnessDetector implements Detector {
     const st = step.shortTerm;
     // Silence (-Infinity, all blocks gated out) is audio.silence's business, not loudness.
     const tooLoudLimit = this.target + this.options.tooLoudLu;
-    const recent = this.recentLevel(this.options.tooLoudWindow);
-    this.judgeRule(
-      "too-loud",
-      step.t,
-      Number.isFinite(recent) && recent >= tooLoudLimit,
-      recent,
-      tooLoudLimit,
-      "loud",
-    );
+    this.judgeRule("too-loud", step.t, Number.isFinite(st) && st >= tooLoudLimit, st, tooLoudLimit, "loud");
 
     const jump = this.rules.jump;
     // The programme level before the short-term window took in the passage being judged.
@@ -296,12 +282,10 @@ export class LoudnessDetector implements Detector {
     if (rule === "off-target") return this.changePoint(direction);
     let onset = now - STEP;
     let lastBeyond = now;
-    // The measure's own span: the too-loud window's, or the 3 s short-term.
-    const span = rule === "too-loud" ? this.options.tooLoudWindow : SHORT_TERM;
     for (let k = 1; k <= n; k++) {
       const i = (this.steps - k) % this.ringT.length;
       const t = this.ringT[i]!;
-      if (now - t > span + this.options.bridgeSeconds + 1) break;
+      if (now - t > SHORT_TERM + this.options.bridgeSeconds + 1) break;
       if (this.ringM[i]! >= limit) {
         lastBeyond = t;
         // A momentary block covers 400 ms; the sound came in during its last 100 ms step.
@@ -309,33 +293,6 @@ export class LoudnessDetector implements Detector {
       } else if (lastBeyond - t > this.options.bridgeSeconds) break;
     }
     return Math.max(0, onset);
-  }
-
-  /** Gated integrated loudness (as below) of the momentary blocks of the last `seconds`. */
-  private recentLevel(seconds: number): number {
-    const n = Math.min(this.steps, this.ringT.length - 1, Math.round(seconds / STEP));
-    const len = this.ringT.length;
-    let sum = 0;
-    let count = 0;
-    for (let k = 1; k <= n; k++) {
-      const e = this.ringE[(this.steps - k) % len]!;
-      if (e > 0) {
-        sum += e;
-        count++;
-      }
-    }
-    if (count === 0) return -Infinity;
-    const gate = (sum / count) * 0.1;
-    sum = 0;
-    count = 0;
-    for (let k = 1; k <= n; k++) {
-      const e = this.ringE[(this.steps - k) % len]!;
-      if (e > gate) {
-        sum += e;
-        count++;
-      }
-    }
-    return count === 0 ? -Infinity : 10 * Math.log10(sum / count);
   }
 
   /**
