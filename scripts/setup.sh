@@ -60,6 +60,17 @@ if [ ! -f /usr/share/sounds/alsa/Front_Center.wav ]; then
     || echo "setup: alsa-utils not installed; eval --false-alarms runs without speech" >&2
 fi
 
+# libfaketime (Debian's faketime): the fleet's clock-skew test runs a worker whose wall clock is
+# an hour off (LD_PRELOAD, monotonic clock left alone). The test skips with a message without it.
+if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; then
+  echo "setup: installing faketime from Debian's packages" >&2
+  SUDO=""
+  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends faketime >/dev/null 2>&1 \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends faketime >/dev/null; }
+fi
+
 # npm packages: install when node_modules is missing or older than the lockfile.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (npm ci)" >&2

@@ -59,6 +59,7 @@ export function measure(label: string, argv: readonly string[]): Promise<Measure
 
 export async function runBench(values: BenchOptions, io: Io): Promise<number> {
   const { out } = io;
+  if (values.fleet) return (await import("./fleet-bench-command.js")).runFleetBenchCommand(values, io);
   if (values.architecture || values.architectureChild !== undefined) {
     return (await import("./architecture-bench-command.js")).runArchitectureBenchCommand(values, io);
   }

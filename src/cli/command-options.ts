@@ -95,4 +95,11 @@ export interface BenchOptions {
   readonly keep: boolean;
   /** Internal: the role of one of the architecture benchmark's child processes. */
   readonly architectureChild?: string;
+  /** The fleet benchmark (src/bench/fleet/) and its sizes. */
+  readonly fleet: boolean;
+  readonly fleetStreams: string;
+  readonly fleetWorkers: string;
+  readonly fleetRealStreams: string;
+  readonly fleetRealWorkers: string;
+  readonly fleetSeconds: string;
 }

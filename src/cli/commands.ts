@@ -217,6 +217,20 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     )
     .option("--keep", "with --architecture: keep the working directory (clips, objects, databases)", false)
     .addOption(new Option("--architecture-child <role>").hideHelp())
+    .option(
+      "--fleet",
+      "the fleet on a throwaway PostgreSQL: claim time, failover after SIGKILL, database load, memory per worker",
+      false,
+    )
+    .option(
+      "--fleet-streams <n>",
+      "with --fleet: SIMULATED streams (sim:, no media) for the scale run",
+      "1000",
+    )
+    .option("--fleet-workers <n>", "with --fleet: worker processes for the scale run", "10")
+    .option("--fleet-real-streams <n>", "with --fleet: real ffmpeg streams (a looped clip)", "24")
+    .option("--fleet-real-workers <n>", "with --fleet: worker processes for the ffmpeg run", "3")
+    .option("--fleet-seconds <s>", "with --fleet: steady-state seconds measured before the SIGKILL", "30")
     .action(async (opts: BenchOptions) => {
       const { runBench } = await import("./bench-command.js");
       setExit(await runBench(opts, io));

@@ -64,6 +64,9 @@ export async function openFleetStore(
     poolSize: 4,
     connectTimeoutMs: 3000,
     statementTimeoutMs: o.statementTimeoutMs,
+    // A silent cut never brings the server's statement_timeout back to us: abandon the
+    // statement on our side too (its write would be refused by the fence by then anyway).
+    queryTimeoutMs: o.statementTimeoutMs,
     applicationName: o.applicationName,
     onConnectionError: (err) => o.log(`database connection lost: ${err.message}`),
   });

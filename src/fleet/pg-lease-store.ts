@@ -10,6 +10,7 @@
  *   stream_leases(stream_id PK → streams, pool, worker, epoch, expires_at, load)
  */
 import type pg from "pg";
+import type { ClockSample } from "./shared-clock.js";
 import type {
   Fence,
   LeaseGrant,
@@ -42,8 +43,12 @@ export class PgLeaseStore implements LeasePort {
   /** Statements sent, for the benchmark's queries per second. */
   queries = 0;
 
-  constructor(pool: pg.Pool) {
+  readonly #onClock: ((s: ClockSample) => void) | undefined;
+
+  /** `onClock` receives the database's time with each renewal (see shared-clock.ts). */
+  constructor(pool: pg.Pool, onClock?: (s: ClockSample) => void) {
     this.#pool = pool;
+    this.#onClock = onClock;
   }
 
   async #query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
@@ -53,12 +58,16 @@ export class PgLeaseStore implements LeasePort {
 
   async registerWorker(worker: WorkerRegistration): Promise<void> {
     this.#registrations.set(worker.name, worker);
-    await this.#query(
+    const sentMs = Date.now();
+    const r = await this.#query<{ db_ms: number }>(
       `INSERT INTO workers (name, pool, capacity, load, last_renewal, live_url) VALUES ($1, $2, $3, 0, now(), $4)
        ON CONFLICT (name) DO UPDATE SET pool = EXCLUDED.pool, capacity = EXCLUDED.capacity,
-         live_url = EXCLUDED.live_url, last_renewal = now()`,
+         live_url = EXCLUDED.live_url, last_renewal = now()
+       RETURNING extract(epoch FROM now())::float8 * 1000 AS db_ms`,
       [worker.name, worker.pool, worker.capacity, worker.liveUrl ?? null],
     );
+    const first = r.rows[0];
+    if (first) this.#onClock?.({ dbMs: Number(first.db_ms), sentMs, receivedMs: Date.now() });
   }
 
   async claim(worker: string, pool: string, max: number, leaseMs: number): Promise<readonly LeaseGrant[]> {
@@ -93,7 +102,8 @@ export class PgLeaseStore implements LeasePort {
     // One round trip: the leases still held at these epochs (unexpired, same pool, stream
     // still enabled) are extended, and the worker's row says it is alive. A stream that was
     // disabled, moved to another pool or taken over is missing from the answer: lost.
-    const r = await this.#query<{ stream_id: string; epoch: string }>(
+    const sentMs = Date.now();
+    const r = await this.#query<{ stream_id: string | null; epoch: string | null; db_ms: number }>(
       `WITH wanted AS (
          SELECT * FROM unnest($2::text[], $3::bigint[], $4::float8[]) AS v(stream_id, epoch, load)
        ), renewed AS (
@@ -109,7 +119,8 @@ export class PgLeaseStore implements LeasePort {
          VALUES ($1, COALESCE($7, 'default'), $8, $6, now(), $9)
          ON CONFLICT (name) DO UPDATE SET load = EXCLUDED.load, last_renewal = now()
        )
-       SELECT stream_id, epoch FROM renewed`,
+       SELECT r.stream_id, r.epoch, extract(epoch FROM now())::float8 * 1000 AS db_ms
+       FROM (SELECT 1) AS one LEFT JOIN renewed r ON true`,
       [
         worker,
         fences.map((f) => f.streamId),
@@ -122,7 +133,12 @@ export class PgLeaseStore implements LeasePort {
         reg?.liveUrl ?? null,
       ],
     );
-    return r.rows.map((row) => ({ streamId: row.stream_id, epoch: Number(row.epoch) }));
+    // Always one row (the database's time), with a null stream when nothing was renewed.
+    const first = r.rows[0];
+    if (first) this.#onClock?.({ dbMs: Number(first.db_ms), sentMs, receivedMs: Date.now() });
+    return r.rows.flatMap((row) =>
+      row.stream_id === null ? [] : [{ streamId: row.stream_id, epoch: Number(row.epoch) }],
+    );
   }
 
   async release(worker: string, fences: readonly Fence[]): Promise<void> {

@@ -19,6 +19,7 @@ import { fleetPool, openFleetStore } from "./fleet-db.js";
 import { serveMetrics, workerRegistry } from "./fleet-metrics.js";
 import { PgEventPublisher } from "./pg-event-bus.js";
 import { PgLeaseStore } from "./pg-lease-store.js";
+import { SharedClock } from "./shared-clock.js";
 import type { PlacementOptions } from "./placement.js";
 import { WorkerService } from "./worker-service.js";
 
@@ -75,14 +76,20 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     statementTimeoutMs: leaseMs,
     log: (m) => logger.warn(m),
   });
-  const leases = new PgLeaseStore(pool);
+  const clock = new SharedClock();
+  const leases = new PgLeaseStore(pool, (sample) => clock.observe(sample));
   const blobs: BlobStore =
     config.evidence.store === "s3" && config.evidence.s3
       ? new S3BlobStore(config.evidence.s3)
       : new DirectoryBlobStore(join(resolve(config.dataDir), "evidence"));
   const events = new PgEventPublisher(pool, (m) => logger.warn(m));
   const router = new AlertRouter(alerts, store);
-  const writer = new IncidentWriter({ store, router, notify: () => events.publish({ type: "outbox" }) });
+  const writer = new IncidentWriter({
+    store,
+    router,
+    notify: () => events.publish({ type: "outbox" }),
+    now: () => clock.now(),
+  });
   const worker = new WorkerService({
     name,
     pool: o.pool ?? "default",
@@ -98,6 +105,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     allowSimulated: o.allowSimulated ?? false,
     logger,
     timing,
+    clock,
     live: {
       host: o.liveHost ?? "127.0.0.1",
       port: o.livePort ?? 0,

@@ -13,6 +13,7 @@ import type { IncidentWriter } from "../service/incident-writer.js";
 import { StreamRunner, type StreamDefinition, type StreamState } from "../service/stream-runner.js";
 import type { BlobStore } from "../store/blob-store.js";
 import type { Fence, LeaseGrant } from "../store/lease-port.js";
+import type { IncidentEvent } from "../monitor/stream-monitor.js";
 import type { Store, StreamRecord } from "../store/store.js";
 import { LeaseKeeper, type LeaseTiming, type LossReason } from "./lease-keeper.js";
 import { StreamHistories } from "../service/stream-history.js";
@@ -27,6 +28,7 @@ import {
 } from "./worker-live-server.js";
 import type { PgLeaseStore } from "./pg-lease-store.js";
 import type { PlacementOptions } from "./placement.js";
+import type { SharedClock } from "./shared-clock.js";
 import { isSimulatedUrl, SimulatedRunner } from "./simulated-runner.js";
 
 export interface WorkerServiceOptions {
@@ -49,6 +51,8 @@ export interface WorkerServiceOptions {
   /** How long an incident left open by the previous owner waits to be seen again. Default 30 s. */
   readonly adoptGraceMs?: number;
   readonly stallTimeoutMs?: number;
+  /** The database's clock, for incident stamps (this machine's wall clock may be off). */
+  readonly clock?: SharedClock;
   /**
    * Its live endpoint (thumbnails, the last hour of measurements) for the API
    * (worker-live-server.ts); its URL is registered with the worker. Default: none.
@@ -106,6 +110,7 @@ export class WorkerService implements LiveSource {
           options.events.publish({ type: e.type, id: e.incident.id, streamId: e.incident.streamId });
       },
       fenceOf: (id) => this.#running.get(id)?.fence,
+      ...(options.clock ? { now: () => options.clock!.now() } : {}),
       onFenced: (id, fence) => {
         if (fence && this.#running.get(id)?.fence.epoch === fence.epoch) void this.#keeper.lose(id, "fenced");
       },
@@ -177,11 +182,12 @@ export class WorkerService implements LiveSource {
     const profileName = typeof r.profile === "string" ? r.profile : "default";
     const profile = this.#o.profiles.get(profileName) ?? this.#o.profiles.get("default")!;
     const def: StreamDefinition = { id: r.id, name: r.name, url: r.url, profileName, labels: r.labels };
+    const onIncident = (e: IncidentEvent): void => this.#recorder.handle(r.id, this.#onSharedClock(e));
     const onState = (state: StreamState): void =>
       this.#o.events.publish({ type: "stream.state", state, worker: this.#o.name });
     if (isSimulatedUrl(r.url) && this.#o.allowSimulated) {
       return new SimulatedRunner(def, profile, {
-        onIncident: (e) => this.#recorder.handle(r.id, e),
+        onIncident,
         onState,
       });
     }
@@ -190,7 +196,7 @@ export class WorkerService implements LiveSource {
       ffmpegPath: this.#o.ffmpegPath,
       allowFiles: this.#o.allowLocalFiles,
       ...(this.#o.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.#o.stallTimeoutMs } : {}),
-      onIncident: (e) => this.#recorder.handle(r.id, e),
+      onIncident,
       onState,
       onLevels: (levels, thumb, run) => {
         if (this.#running.get(r.id)?.runner !== run) return;
@@ -205,6 +211,21 @@ export class WorkerService implements LiveSource {
       },
       log: (level, message, fields) => log[level](fields ?? {}, message),
     });
+  }
+
+  /** The monitor stamps with this machine's wall clock; the fleet stores the database's. */
+  #onSharedClock(e: IncidentEvent): IncidentEvent {
+    const clock = this.#o.clock;
+    if (!clock || clock.offsetMs === 0) return e;
+    const i = e.incident;
+    return {
+      ...e,
+      incident: {
+        ...i,
+        ...(i.startedAt ? { startedAt: clock.shift(i.startedAt) } : {}),
+        ...(i.endedAt ? { endedAt: clock.shift(i.endedAt) } : {}),
+      },
+    };
   }
 
   async #lost(fence: Fence, reason: LossReason): Promise<void> {

@@ -68,6 +68,8 @@ export interface IncidentRecorderOptions {
   onFenced?(streamId: string, fence: Fence | undefined): void;
   /** The monitor's incident (its own id) was stored as `storedId`; called again with null once closed. */
   onStored?(monitorId: string, storedId: string | null): void;
+  /** Wall clock for stamps made here; a fleet worker passes the database's (shared-clock.ts). */
+  now?(): Date;
 }
 
 export class IncidentRecorder {
@@ -82,6 +84,10 @@ export class IncidentRecorder {
 
   constructor(options: IncidentRecorderOptions) {
     this.#o = options;
+  }
+
+  #now(): Date {
+    return this.#o.now ? this.#o.now() : new Date();
   }
 
   /** Runs store work for one stream in order; a failure is logged, never thrown at the runner. */
@@ -223,7 +229,7 @@ export class IncidentRecorder {
       const id = await tracked.storedId;
       if (e.incident.id !== undefined) this.#o.onStored?.(e.incident.id, null);
       if (!id) return;
-      const endedAt = e.incident.endedAt ?? new Date().toISOString();
+      const endedAt = e.incident.endedAt ?? this.#now().toISOString();
       let end = e.incident.end ?? e.incident.start;
       const a = tracked.adopted;
       if (a) {
@@ -270,7 +276,7 @@ export class IncidentRecorder {
     if (!l || this.#muted.has(streamId)) return;
     for (const i of l.incidents.values()) {
       void this.#enqueue(streamId, async (fence) => {
-        const endedAt = new Date().toISOString();
+        const endedAt = this.#now().toISOString();
         const since = (Date.parse(endedAt) - Date.parse(i.startedAt)) / 1000;
         const end = roundTime(i.start + Math.max(0, Number.isFinite(since) ? since : 0));
         const stored = await this.#o.writer.close(

@@ -88,11 +88,19 @@ export interface PostgresStoreOptions {
   readonly connectTimeoutMs?: number;
   /** Server-side limit per statement; default 30 000 ms. */
   readonly statementTimeoutMs?: number;
+  /**
+   * Client-side limit per statement (no answer at all: a silent network cut, where the
+   * server-side limit never reaches us); the connection is then dropped. Default: none.
+   */
+  readonly queryTimeoutMs?: number;
   /** `application_name` the server shows in pg_stat_activity; default `streamqc`. */
   readonly applicationName?: string;
   /** An idle pooled connection died (server restart, network cut); default: one stderr line. */
   readonly onConnectionError?: (err: Error) => void;
 }
+
+/** node-postgres's message when `query_timeout` passes without an answer. */
+const QUERY_READ_TIMEOUT = "Query read timeout";
 
 // Lowercase identifiers only: the schema name is put into SQL and a connection option.
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -178,6 +186,7 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
       idleTimeoutMillis: 30_000,
       statement_timeout: options.statementTimeoutMs ?? 30_000,
+      ...(options.queryTimeoutMs !== undefined ? { query_timeout: options.queryTimeoutMs } : {}),
       application_name: options.applicationName ?? "streamqc",
       keepAlive: true,
       types,
@@ -272,6 +281,9 @@ export class PostgresStore implements Store {
       return out;
     } catch (err) {
       try {
+        // A statement that got no answer leaves the connection busy: a ROLLBACK would wait
+        // as long again. Drop the connection; the server rolls back when it goes.
+        if (err instanceof Error && err.message === QUERY_READ_TIMEOUT) throw err;
         await client.query("ROLLBACK");
       } catch (rollbackErr) {
         // The connection is unusable: drop it from the pool instead of reusing it.

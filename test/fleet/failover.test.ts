@@ -22,8 +22,9 @@ import {
   metric,
   monotonicMs,
   owners,
+  phase as phaseOf,
   sleep,
-  startWorkerProcess,
+  startFleet,
   stopAll,
   until,
   type WorkerProcess,
@@ -35,13 +36,8 @@ if (skip) console.warn(`fleet failover tests skipped: ${skip}`);
 const PERIOD = 30;
 const DUTY = 24;
 
-/** Waits until the wall clock is `from`..`to` seconds into a defect period. */
-async function phase(from: number, to: number): Promise<number> {
-  for (;;) {
-    const p = (Date.now() / 1000) % PERIOD;
-    if (p >= from && p <= to) return Math.floor(Date.now() / 1000 / PERIOD);
-    await sleep(200);
-  }
+function phase(from: number, to: number): Promise<number> {
+  return phaseOf(PERIOD, from, to);
 }
 
 describe.skipIf(skip)("fleet failover (real processes, simulated streams)", () => {
@@ -67,41 +63,11 @@ describe.skipIf(skip)("fleet failover (real processes, simulated streams)", () =
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function fleet(n: number, prefix: string, streams: number, args: string[]): Promise<WorkerProcess[]> {
-    await pool.query(
-      "DELETE FROM stream_leases; DELETE FROM incidents; DELETE FROM streams; DELETE FROM workers",
+  function fleet(n: number, prefix: string, streams: number, args: string[]): Promise<WorkerProcess[]> {
+    const sim = `period=${PERIOD}&duty=${DUTY}&type=video.freeze&cost=0.02`;
+    return startFleet(pool, { db: db.url, config, workers: n, prefix, streams, sim, args }, (w) =>
+      workers.push(w),
     );
-    const ws = Array.from({ length: n }, (_, i) =>
-      startWorkerProcess(db.url, `${prefix}-${i + 1}`, ["--config", config, ...args]),
-    );
-    workers.push(...ws);
-    await until(
-      "workers to register",
-      async () =>
-        Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM workers")).rows[0]?.n) === n,
-      60_000,
-      200,
-    );
-    const store = await PostgresStore.open(db.url);
-    for (let i = 0; i < streams; i++) {
-      await store.createStream({
-        name: `${prefix}-s${i}`,
-        url: `sim:${prefix}-s${i}?period=${PERIOD}&duty=${DUTY}&type=video.freeze&cost=0.02`,
-        profile: "default",
-      });
-    }
-    await store.close();
-    await until(
-      "every stream owned, by every worker",
-      async () => {
-        const o = await owners(pool);
-        const by = new Set([...o.values()].map((x) => x.worker));
-        return [...o.values()].every((x) => x.worker !== null) && ws.every((w) => by.has(w.name));
-      },
-      60_000,
-      200,
-    );
-    return ws;
   }
 
   it("SIGKILL of one worker of 3: owned again within lease + 2 s, open incidents continued, none lost or doubled", async () => {

@@ -176,3 +176,79 @@ export function sleep(ms: number): Promise<void> {
 export function monotonicMs(): number {
   return performance.now();
 }
+
+export interface FleetSpec {
+  readonly db: string;
+  readonly config: string;
+  readonly workers: number;
+  readonly prefix: string;
+  readonly streams: number;
+  /** The `sim:` URL query of every stream (SIMULATED defect windows). */
+  readonly sim: string;
+  readonly args: readonly string[];
+  /** Per worker (index from 0): another database URL (a proxy), env or command prefix. */
+  readonly urlOf?: (i: number) => string;
+  readonly optsOf?: (i: number) => { env?: NodeJS.ProcessEnv; prefix?: readonly string[] };
+}
+
+/**
+ * Empties the fleet tables, starts `workers` worker processes, creates the streams and waits
+ * until every stream is owned and every worker holds some. `started` receives the processes
+ * as soon as they exist (so a failing wait still lets the caller stop them).
+ */
+export async function startFleet(
+  pool: pg.Pool,
+  s: FleetSpec,
+  started: (w: WorkerProcess) => void,
+): Promise<WorkerProcess[]> {
+  await pool.query(
+    "DELETE FROM stream_leases; DELETE FROM incidents; DELETE FROM streams; DELETE FROM workers",
+  );
+  const ws = Array.from({ length: s.workers }, (_, i) => {
+    const w = startWorkerProcess(
+      s.urlOf?.(i) ?? s.db,
+      `${s.prefix}-${i + 1}`,
+      ["--config", s.config, ...s.args],
+      s.optsOf?.(i) ?? {},
+    );
+    started(w);
+    return w;
+  });
+  await until(
+    "workers to register",
+    async () =>
+      Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM workers")).rows[0]?.n) === s.workers,
+    60_000,
+    200,
+  );
+  const { PostgresStore } = await import("../../src/store/postgres-store.js");
+  const store = await PostgresStore.open(s.db);
+  for (let i = 0; i < s.streams; i++) {
+    await store.createStream({
+      name: `${s.prefix}-s${i}`,
+      url: `sim:${s.prefix}-s${i}?${s.sim}`,
+      profile: "default",
+    });
+  }
+  await store.close();
+  await until(
+    "every stream owned, by every worker",
+    async () => {
+      const o = await owners(pool);
+      const by = new Set([...o.values()].map((x) => x.worker));
+      return [...o.values()].every((x) => x.worker !== null) && ws.every((w) => by.has(w.name));
+    },
+    60_000,
+    200,
+  );
+  return ws;
+}
+
+/** Waits until the wall clock is `from`..`to` seconds into a `period`-second defect cycle. */
+export async function phase(period: number, from: number, to: number): Promise<number> {
+  for (;;) {
+    const p = (Date.now() / 1000) % period;
+    if (p >= from && p <= to) return Math.floor(Date.now() / 1000 / period);
+    await sleep(200);
+  }
+}
