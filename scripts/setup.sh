@@ -48,6 +48,18 @@ if [ ! -x "${STREAMQC_CHROMIUM:-/usr/bin/chromium}" ]; then
     || { $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }
 fi
 
+# Real speech for `eval --false-alarms`: Debian's alsa-utils ships spoken test words in
+# /usr/share/sounds/alsa (about 1 MB). Optional: the run says so and goes on without them.
+if [ ! -f /usr/share/sounds/alsa/Front_Center.wav ]; then
+  echo "setup: installing alsa-utils (spoken test words) from Debian's packages" >&2
+  SUDO=""
+  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends alsa-utils >/dev/null 2>&1 \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends alsa-utils >/dev/null; } \
+    || echo "setup: alsa-utils not installed; eval --false-alarms runs without speech" >&2
+fi
+
 # libfaketime (Debian's faketime): the fleet's clock-skew test runs a worker whose wall clock is
 # an hour off (LD_PRELOAD, monotonic clock left alone). The test skips with a message without it.
 if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; then

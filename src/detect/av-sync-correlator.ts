@@ -14,12 +14,16 @@
  * do not count, the start of a sound does.
  *
  * Both are put on a 10 ms grid over the last `window` seconds, high-passed (0.5 s moving mean
- * removed), normalised and cross-correlated for lags within +-`maxOffsetMs`. The peak's lag,
- * refined by a parabola through its neighbours, is the offset (positive: audio lags video).
- * Confidence is the peak-to-sidelobe ratio (PSR: the peak's height over the mean of the lags
- * more than 80 ms from it, in their standard deviations): natural content gives a clear peak
- * only where sound events are tied to what is seen. Below `minPeakRatio`, with a second
- * peak within 1.5 of it, or with the peak at the edge of the search, there is no estimate.
+ * removed), normalised and cross-correlated for lags within +-`contextMs` (1 s). The highest
+ * peak within +-`maxOffsetMs` (400 ms), refined by a parabola through its neighbours, is the
+ * offset (positive: audio lags video). Confidence is the peak-to-sidelobe ratio (PSR: the
+ * peak's height over the mean of the other lags of the context, more than 80 ms from it, in
+ * their standard deviations): natural content gives a clear peak only where sound events are
+ * tied to what is seen. No estimate below `minPeakRatio`, with another local peak anywhere in
+ * the context within `minPeakMargin` of it (rhythmic content fits lags a beat apart; a beat
+ * just outside the search would otherwise leave a wrong peak alone inside it: seen on Big
+ * Buck Bunny's titles, a 410 ms period, read as a confident +127 ms on in-sync content), or
+ * with the peak at the edge of the search.
  */
 import type { AudioBlock } from "../ingest/media.js";
 
@@ -30,6 +34,10 @@ export interface CorrelatorOptions {
   readonly maxOffsetMs: number;
   /** Peak-to-sidelobe ratio needed for an estimate. */
   readonly minPeakRatio: number;
+  /** Sidelobe deviations by which the peak must stand above any other local peak of the context. */
+  readonly minPeakMargin: number;
+  /** Lags correlated for the sidelobe statistics and the second peak, ms (at least maxOffsetMs). */
+  readonly contextMs: number;
 }
 
 export interface CorrelationEstimate {
@@ -51,11 +59,6 @@ const FFT_SIZE = 1024;
 const MEAN_SPAN = 50;
 /** Lags within this many grid steps of the peak are its main lobe, not sidelobes. */
 const MAIN_LOBE = 8;
-/**
- * The peak must stand this many sidelobe deviations above the next local peak: two lags that
- * fit almost equally well (a beat apart in rhythmic content) are no answer.
- */
-const SECOND_PEAK_MARGIN = 1.5;
 
 /** In-place radix-2 FFT of (re, im), length a power of two. */
 function fft(re: Float64Array, im: Float64Array, cos: Float64Array, sin: Float64Array): void {
@@ -290,7 +293,8 @@ export class AvSyncCorrelator {
       gv[k] = sampleAt(this.videoTimes, this.videoValues, t, iv);
     }
     if (!highPassNormalise(ga) || !highPassNormalise(gv)) return null;
-    const maxLag = Math.round(this.opts.maxOffsetMs / 1000 / GRID);
+    const searchLag = Math.round(this.opts.maxOffsetMs / 1000 / GRID);
+    const maxLag = Math.max(searchLag, Math.round(this.opts.contextMs / 1000 / GRID));
     const c = new Float64Array(2 * maxLag + 1);
     for (let l = -maxLag; l <= maxLag; l++) {
       let sum = 0;
@@ -300,9 +304,9 @@ export class AvSyncCorrelator {
       for (let k = from; k < to; k++) sum += ga[k + l]! * gv[k]!;
       c[l + maxLag] = sum / Math.max(1, to - from);
     }
-    let best = 0;
-    for (let i = 1; i < c.length; i++) if (c[i]! > c[best]!) best = i;
-    if (best === 0 || best === c.length - 1) return null;
+    let best = maxLag - searchLag;
+    for (let i = best + 1; i <= maxLag + searchLag; i++) if (c[i]! > c[best]!) best = i;
+    if (Math.abs(best - maxLag) >= searchLag) return null;
     let sum = 0;
     let sq = 0;
     let m = 0;
@@ -324,7 +328,7 @@ export class AvSyncCorrelator {
       if (c[i]! >= c[i - 1]! && c[i]! >= c[i + 1]! && c[i]! > second) second = c[i]!;
     }
     const secondRatio = Number.isFinite(second) ? (second - mean) / sd : 0;
-    if (peakRatio < this.opts.minPeakRatio || peakRatio - secondRatio < SECOND_PEAK_MARGIN) return null;
+    if (peakRatio < this.opts.minPeakRatio || peakRatio - secondRatio < this.opts.minPeakMargin) return null;
     const y0 = c[best - 1]!;
     const y1 = c[best]!;
     const y2 = c[best + 1]!;

@@ -61,8 +61,17 @@ export const AvSyncOptions = z
     correlationWindow: z.number().min(5).max(120).default(20),
     /** Natural content: largest lag searched, ms. Default 400. */
     correlationMaxOffsetMs: z.number().min(100).max(2000).default(400),
-    /** Natural content: peak-to-sidelobe ratio needed for an estimate. Default 4. */
-    minPeakRatio: z.number().positive().default(4),
+    /** Natural content: peak-to-sidelobe ratio needed for an estimate. Default 5. */
+    minPeakRatio: z.number().positive().default(5),
+    /** Natural content: sidelobe deviations between the peak and any other peak within +-1 s. Default 2. */
+    minPeakMargin: z.number().min(0).default(2),
+    /**
+     * Natural content: consecutive estimates (one a second) that must agree within
+     * `correlationAgreeMs` before one is reported; their median is. Default 5.
+     */
+    correlationAgree: z.number().int().min(1).max(60).default(5),
+    /** Natural content: how far those estimates may lie from their median, ms. Default 20. */
+    correlationAgreeMs: z.number().positive().default(20),
     /** Seconds the offset must stay outside the tolerance before an incident opens. Default 5. */
     minDuration: z.number().min(0).default(5),
   })
@@ -151,6 +160,8 @@ class AvSyncDetector implements Detector {
   /** Media time of the last estimate inside the tolerance (either method). */
   private lastInSync: number | null = null;
   private readonly correlator: AvSyncCorrelator;
+  /** The latest correlation estimates, one a second, newest last; a null breaks the run. */
+  private corrRun: { offsetMs: number; confidence: number; peakRatio: number }[] = [];
 
   constructor(
     private readonly opts: Options,
@@ -163,6 +174,8 @@ class AvSyncDetector implements Detector {
       window: opts.correlationWindow,
       maxOffsetMs: opts.correlationMaxOffsetMs,
       minPeakRatio: opts.minPeakRatio,
+      minPeakMargin: opts.minPeakMargin,
+      contextMs: Math.max(1000, opts.correlationMaxOffsetMs),
     });
   }
 
@@ -313,6 +326,7 @@ class AvSyncDetector implements Detector {
       this.naturalEstimate(now);
       return;
     }
+    this.corrRun = [];
     const lags = best.map((q) => q.lag).sort((a, b) => a - b);
     const offsetMs = Math.round((lags[lags.length >> 1] ?? 0) * 10000) / 10;
     // The lag holds since the last onset that does not support it: earlier pairs that fit it
@@ -340,13 +354,28 @@ class AvSyncDetector implements Detector {
    * earlier said otherwise.
    */
   private naturalEstimate(now: number): void {
-    const c = this.opts.naturalContent ? this.correlator.estimate(now) : null;
-    if (c === null) {
+    const one = this.opts.naturalContent ? this.correlator.estimate(now) : null;
+    if (one === null) {
+      this.corrRun = [];
       this.latest = null;
       return;
     }
+    // One window's peak can be chance; several windows in a row, each with new media, agreeing
+    // on the lag are not. Until they do there is no estimate.
+    this.corrRun.push(one);
+    if (this.corrRun.length > this.opts.correlationAgree) this.corrRun.shift();
+    const offsets = this.corrRun.map((e) => e.offsetMs).sort((a, b) => a - b);
+    const median = offsets[offsets.length >> 1]!;
+    if (
+      this.corrRun.length < this.opts.correlationAgree ||
+      offsets.some((o) => Math.abs(o - median) > this.opts.correlationAgreeMs)
+    ) {
+      this.latest = null;
+      return;
+    }
+    const c = this.corrRun.reduce((a, b) => (b.peakRatio < a.peakRatio ? b : a));
     this.latest = {
-      offsetMs: c.offsetMs,
+      offsetMs: median,
       confidence: c.confidence,
       method: "correlation",
       peakRatio: c.peakRatio,

@@ -16,6 +16,12 @@
  *   `minScore` for `minDirtyFrames` detail frames in a row, closed after `clearFrames` clean
  *   ones. This visual-only path is coarser: detail frames come at DETAIL_FPS (2 fps), so its
  *   onset and end are at 0.5 s steps plus the frames it needs to confirm.
+ * - A hole in the pictures (`refGap` seconds or more without a frame: lost packets, see
+ *   `stream.gap`) that resumes on a predicted frame: the frames after it are built on
+ *   references that never arrived, and FFmpeg's decoders say nothing (H.264 and MPEG-2 after a
+ *   1.6-1.9 s burst of lost TS packets: no "corrupt decoded frame", measured on the real-lossy
+ *   eval clips). The picture is damaged from the first frame after the hole to the next
+ *   keyframe; a hole that resumes on a keyframe is clean.
  */
 import { z } from "zod";
 import { defineDetector, type ConditionSink, type Detector } from "./detector.js";
@@ -50,6 +56,11 @@ export const BlockinessOptions = z
     minDirtyFrames: z.number().int().min(1).default(2),
     /** Consecutive clean detail frames that close a visual-only condition. Default 2. */
     clearFrames: z.number().int().min(1).default(2),
+    /**
+     * Seconds without a picture after which a predicted (non-key) frame is damaged until the
+     * next keyframe. Default 0.5 s (`stream.gap`'s minimum: a hole it reports).
+     */
+    refGap: z.number().positive().default(0.5),
   })
   .strict();
 
@@ -85,7 +96,7 @@ class BlockinessDetector implements Detector {
   private frameDuration = 0.04;
   // Open condition.
   private openSince: number | null = null;
-  private cause: "decoder" | "visual" = "decoder";
+  private cause: "decoder" | "visual" | "missing-reference" = "decoder";
   private errors = 0;
   private concealed = 0;
   private lastErrorAt = -Infinity;
@@ -99,6 +110,10 @@ class BlockinessDetector implements Detector {
   private dirtyRunStart = 0;
   private cleanRun = 0;
   private keyframesSeen = false;
+  /** Media time of the last keyframe event (emitted just before its frame). */
+  private lastKeyAt = -Infinity;
+  /** pts of the previous analysis frame, whatever path is used. */
+  private prevFramePts: number | null = null;
 
   constructor(
     private readonly opts: Options,
@@ -109,7 +124,8 @@ class BlockinessDetector implements Detector {
     if (event.kind === "keyframe") {
       // A keyframe after the last damaged frame rebuilds the whole picture: the damage ends here.
       this.keyframesSeen = true;
-      if (this.openSince !== null && this.cause === "decoder" && event.at > this.lastErrorAt)
+      this.lastKeyAt = event.at;
+      if (this.openSince !== null && this.cause !== "visual" && event.at > this.lastErrorAt)
         this.close(event.at);
       return;
     }
@@ -132,7 +148,7 @@ class BlockinessDetector implements Detector {
     }
   }
 
-  private open(at: number, cause: "decoder" | "visual"): void {
+  private open(at: number, cause: "decoder" | "visual" | "missing-reference"): void {
     this.openSince = at;
     this.cause = cause;
     this.baseline = median(this.diffs, this.diffCount, this.scratch);
@@ -169,6 +185,19 @@ class BlockinessDetector implements Detector {
     const luma = frame.luma;
     let change = 0;
     const hasPrev = this.prev !== null && this.prev.length === luma.length;
+    const before = this.prevFramePts;
+    this.prevFramePts = frame.pts;
+    if (
+      this.keyframesSeen &&
+      before !== null &&
+      frame.pts - before >= this.opts.refGap &&
+      Math.abs(this.lastKeyAt - frame.pts) > 1e-6 &&
+      this.openSince === null
+    ) {
+      // Resumed after a hole on a predicted frame: damaged until the next keyframe.
+      this.lastErrorAt = frame.pts;
+      this.open(frame.pts, "missing-reference");
+    }
     // With keyframe events the refresh is known exactly: the picture's change is not needed.
     if (this.keyframesSeen) return;
     if (this.prev && hasPrev) {

@@ -3,14 +3,35 @@
  * programme per broadcast profile (at least `minutes` in all), each run through `analyze`
  * with the default profile; every incident is counted by type. Clips are generated once into
  * the suite directory and reused (same name and options, same file).
+ *
+ * Real speech too, where Debian's alsa-utils is installed (scripts/setup.sh installs it): its
+ * spoken test words (/usr/share/sounds/alsa, "Front Center" ...) joined into one voice track,
+ * looped over the recording's pictures, in two more encodes (AAC and MP2) of the same length.
+ * Without them the run says so and goes on with the recording alone.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { analyzeInput } from "../monitor/analyze.js";
 import { BROADCAST_PROFILE_NAMES, type BroadcastProfileName } from "../gen/broadcast-profile.js";
 import { generateCleanProgramme, type CleanProgramme } from "../gen/clean-programme.js";
+import { runFfmpeg } from "../gen/corrupt-clip.js";
 import { pool } from "./eval-runner.js";
+
+/** Spoken words shipped by Debian's alsa-utils (Noise.wav, pink noise, is left out). */
+export const SPEECH_DIR = "/usr/share/sounds/alsa";
+const SPEECH_FILES = [
+  "Front_Center",
+  "Front_Left",
+  "Front_Right",
+  "Rear_Center",
+  "Rear_Left",
+  "Rear_Right",
+  "Side_Left",
+  "Side_Right",
+].map((n) => `${SPEECH_DIR}/${n}.wav`);
+/** The encodes the speech programme is carried in. */
+const SPEECH_PROFILES: readonly BroadcastProfileName[] = ["h264-aac-2m", "mpeg2-mp2-1500k"];
 
 export interface FalseAlarmOptions {
   readonly dir: string;
@@ -24,6 +45,8 @@ export interface FalseAlarmOptions {
 
 export interface FalseAlarmClip {
   readonly name: string;
+  /** `film`: the recording's own sound; `speech`: Debian's spoken words over its pictures. */
+  readonly content: "film" | "speech";
   readonly profile: BroadcastProfileName;
   readonly seconds: number;
   readonly programme: CleanProgramme;
@@ -45,8 +68,9 @@ async function programme(
   opts: FalseAlarmOptions,
   profile: BroadcastProfileName,
   seconds: number,
+  voice: string | null,
 ): Promise<{ path: string; programme: CleanProgramme }> {
-  const name = `clean-${profile}-${seconds}s`;
+  const name = `${voice ? "speech" : "clean"}-${profile}-${seconds}s`;
   const path = join(opts.dir, `${name}.ts`);
   const meta = `${path}.truth.json`;
   if (existsSync(path) && existsSync(meta)) {
@@ -58,19 +82,59 @@ async function programme(
     seconds,
     profile,
     ffmpegPath: opts.ffmpegPath,
+    ...(voice ? { voice } : {}),
   });
   return { path, programme: p };
+}
+
+/** The spoken words joined into one 48 kHz mono track in `dir`, or null when absent. */
+async function speechTrack(opts: FalseAlarmOptions): Promise<string | null> {
+  if (!SPEECH_FILES.every((f) => existsSync(f))) return null;
+  const out = join(opts.dir, "speech-alsa.wav");
+  if (existsSync(out)) return out;
+  const inputs = SPEECH_FILES.flatMap((f) => ["-i", f]);
+  const chain = SPEECH_FILES.map((_, k) => `[${k}:a:0]aresample=48000,aformat=channel_layouts=mono[s${k}]`);
+  const joined = SPEECH_FILES.map((_, k) => `[s${k}]`).join("");
+  await runFfmpeg(opts.ffmpegPath, [
+    "-nostdin",
+    ...inputs,
+    "-filter_complex",
+    `${chain.join(";")};${joined}concat=n=${SPEECH_FILES.length}:v=0:a=1[out]`,
+    "-map",
+    "[out]",
+    out,
+  ]);
+  return out;
 }
 
 export async function runFalseAlarms(opts: FalseAlarmOptions): Promise<FalseAlarmResult> {
   const minutes = opts.minutes ?? 10;
   const seconds = Math.ceil((minutes * 60) / BROADCAST_PROFILE_NAMES.length);
-  const clips = await pool(BROADCAST_PROFILE_NAMES, opts.jobs ?? 2, async (profile) => {
-    const { path, programme: prog } = await programme(opts, profile, seconds);
+  await mkdir(opts.dir, { recursive: true });
+  const voice = await speechTrack(opts);
+  if (voice === null)
+    opts.onProgress?.(
+      `speech skipped: ${SPEECH_DIR} is absent (Debian's alsa-utils; scripts/setup.sh installs it)`,
+    );
+  const jobs: { profile: BroadcastProfileName; voice: string | null }[] = [
+    ...BROADCAST_PROFILE_NAMES.map((profile) => ({ profile, voice: null })),
+    ...(voice ? SPEECH_PROFILES.map((profile) => ({ profile, voice })) : []),
+  ];
+  const clips = await pool(jobs, opts.jobs ?? 2, async (job): Promise<FalseAlarmClip> => {
+    const { profile } = job;
+    const { path, programme: prog } = await programme(opts, profile, seconds, job.voice);
     const res = await analyzeInput(path, { ffmpegPath: opts.ffmpegPath, threads: 1 });
     const incidents = res.incidents.map((i) => ({ type: i.type, start: i.start, end: i.end }));
-    opts.onProgress?.(`clean ${profile} (${seconds} s): ${incidents.length} incidents`);
-    return { name: `clean-${profile}-${seconds}s`, profile, seconds, programme: prog, incidents };
+    const content = job.voice ? "speech" : "film";
+    opts.onProgress?.(`${content} ${profile} (${seconds} s): ${incidents.length} incidents`);
+    return {
+      name: `${content === "speech" ? "speech" : "clean"}-${profile}-${seconds}s`,
+      content,
+      profile,
+      seconds,
+      programme: prog,
+      incidents,
+    };
   });
   const counts: Record<string, number> = {};
   for (const c of clips) for (const i of c.incidents) counts[i.type] = (counts[i.type] ?? 0) + 1;
@@ -83,7 +147,7 @@ export function renderFalseAlarms(r: FalseAlarmResult): string {
   const lines: string[] = [];
   lines.push(
     `Clean real content: ${(r.seconds / 60).toFixed(1)} minutes in ${r.clips.length} encodes ` +
-      `(${r.clips.map((c) => c.profile).join(", ")}), default profile.\n`,
+      `(${r.clips.map((c) => `${c.content} ${c.profile}`).join(", ")}), default profile.\n`,
   );
   lines.push("| type | incidents | per hour |\n| --- | ---: | ---: |");
   const types = Object.keys(r.counts).sort();

@@ -21,6 +21,11 @@ export interface CleanProgrammeOptions {
   readonly profile: BroadcastProfileName;
   readonly ffmpegPath?: string;
   readonly target?: number;
+  /**
+   * A recording of sound used instead of the base's own (looped to the length): real speech
+   * over the base's pictures, so the audio detectors meet a voice, not only a film's mix.
+   */
+  readonly voice?: string;
 }
 
 export interface CleanProgramme {
@@ -36,7 +41,9 @@ export async function generateCleanProgramme(out: string, o: CleanProgrammeOptio
   const segment = o.segment ?? 59.5;
   if (!(o.seconds > 0) || !(segment > 0))
     throw new StreamqcError("SQM_ERR_USAGE", `programme length must be positive, got ${o.seconds}`);
-  const source = await probeLoudness(ffmpeg, o.base, `atrim=duration=${segment}`);
+  const source = o.voice
+    ? await probeLoudness(ffmpeg, o.voice)
+    : await probeLoudness(ffmpeg, o.base, `atrim=duration=${segment}`);
   const gainDb = Math.round(((o.target ?? -23) - source.integrated) * 100) / 100;
   const copies = Math.ceil(o.seconds / segment);
   const parts: string[] = [];
@@ -45,19 +52,29 @@ export async function generateCleanProgramme(out: string, o: CleanProgrammeOptio
     parts.push(
       `[${k}:v:0]trim=duration=${segment},setpts=PTS-STARTPTS,scale=640:360:force_original_aspect_ratio=decrease,` +
         `pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25[v${k}]`,
-      `[${k}:a:0]atrim=duration=${segment},asetpts=PTS-STARTPTS,aresample=48000,` +
-        `aformat=sample_fmts=flt:channel_layouts=stereo[a${k}]`,
     );
-    joined += `[v${k}][a${k}]`;
+    if (!o.voice)
+      parts.push(
+        `[${k}:a:0]atrim=duration=${segment},asetpts=PTS-STARTPTS,aresample=48000,` +
+          `aformat=sample_fmts=flt:channel_layouts=stereo[a${k}]`,
+      );
+    joined += o.voice ? `[v${k}]` : `[v${k}][a${k}]`;
   }
+  if (o.voice) {
+    // The voice is the last input, looped by the demuxer (-stream_loop) to cover the length.
+    parts.push(
+      `${joined}concat=n=${copies}:v=1:a=0[vc]`,
+      `[${copies}:a:0]aresample=48000,aformat=sample_fmts=flt:channel_layouts=stereo[ac]`,
+    );
+  } else parts.push(`${joined}concat=n=${copies}:v=1:a=1[vc][ac]`);
   parts.push(
-    `${joined}concat=n=${copies}:v=1:a=1[vc][ac]`,
     `[vc]trim=duration=${o.seconds},format=yuv420p[vout]`,
     `[ac]atrim=duration=${o.seconds},volume=${gainDb}dB,aformat=sample_fmts=s16:sample_rates=48000[aout]`,
   );
   await runFfmpeg(ffmpeg, [
     "-nostdin",
     ...Array.from({ length: copies }, () => ["-i", o.base]).flat(),
+    ...(o.voice ? ["-stream_loop", "-1", "-i", o.voice] : []),
     "-filter_complex",
     parts.join(";"),
     "-map",

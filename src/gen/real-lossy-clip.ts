@@ -88,6 +88,13 @@ const SYNC_MAX_LAG_MS = 125;
 /** Issue 10's rules for audio.loudness (see the module comment). */
 const LOUD_LU = 10;
 const LOUD_SUSTAIN_S = 15;
+/**
+ * Issue 10: a channel 10 LU or more above target gives an incident within 15 s. On real
+ * programme the moment it "becomes" too loud is the content's (a step into a quiet scene is
+ * not loud until the scene is), so a sustained excursion's onset may lie anywhere from the
+ * gain change to this long after it reached full gain.
+ */
+const LOUD_LATENCY_S = 15;
 const PASSAGE_MIN_S = 10;
 /** Clipping bursts of 0.3 s or more are to be reported (issue 10, item 3). */
 const CLIP_MIN_S = 0.3;
@@ -147,7 +154,7 @@ async function loudnessTruths(
           type: "audio.loudness",
           start: d.start,
           end: o.duration,
-          ...(d.kind === "ramp" ? { onsetSlack: d.duration } : {}),
+          onsetSlack: Math.min(o.duration - d.start, full - d.start + LOUD_LATENCY_S),
         });
       } else {
         nearMisses.push({ defect: name, why: `${lufs.toFixed(1)} LUFS for ${held.toFixed(1)} s` });
@@ -163,7 +170,8 @@ async function loudnessTruths(
       );
       const name = `passage@${d.start}:${d.duration}:${d.gainDb}dB`;
       if (d.duration >= PASSAGE_MIN_S && inside - around.integrated >= LOUD_LU) {
-        truths.push({ type: "audio.loudness", start: d.start, end });
+        // Loud from wherever the programme inside it is loud: its onset may be anywhere in it.
+        truths.push({ type: "audio.loudness", start: d.start, end, onsetSlack: d.duration });
       } else {
         nearMisses.push({
           defect: name,

@@ -460,12 +460,15 @@ export class MediaReader {
           // A frame without a timestamp (NaN) cannot be tied: its notes go on untied.
           const raw = Number.isFinite(value) ? (keyframe ? value - KEYFRAME_FLAG : value) : null;
           if (raw !== null) {
-            if (keyframe) {
-              this.frameNotes.push({ raw, keyframe: true, messages: [], concealed: 0 });
-            }
+            // A damaged keyframe's report goes first: a keyframe decoded with concealment does
+            // not rebuild the picture, so it must not end the damage (issue 10: an MPEG-2
+            // channel with scattered loss was split in two at each corrupt I-frame).
             if (corruptNext) {
               this.frameNotes.push({ raw, keyframe: false, ...corruptNext });
               corruptNext = null;
+            }
+            if (keyframe) {
+              this.frameNotes.push({ raw, keyframe: true, messages: [], concealed: 0 });
             }
           } else if (corruptNext) {
             this.emitDecoderError(corruptNext.messages, corruptNext.concealed, this.mediaNow(), false);
