@@ -33,6 +33,7 @@ export async function runFleetBenchCommand(values: BenchOptions, io: Io): Promis
       streams: simStreams,
       workers: simWorkers,
       seconds,
+      claimTimeoutMs: 240_000,
     });
   if (realStreams > 0 && realWorkers > 1)
     specs.push({
@@ -41,6 +42,7 @@ export async function runFleetBenchCommand(values: BenchOptions, io: Io): Promis
       streams: realStreams,
       workers: realWorkers,
       seconds,
+      claimTimeoutMs: 240_000,
     });
   if (specs.length === 0)
     throw new StreamqcError("SQM_ERR_USAGE", "nothing to run: need streams and at least 2 workers");

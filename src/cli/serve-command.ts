@@ -23,7 +23,8 @@ import { DemoChannels } from "../demo/demo-channels.js";
 import { StreamqcError } from "../errors.js";
 import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { MonitorService } from "../service/monitor-service.js";
-import { DirectoryBlobStore, S3BlobStore, type BlobStore } from "../store/blob-store.js";
+import type { BlobStore } from "../store/blob-store.js";
+import { openEvidenceBlobs } from "../service/evidence-blobs.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import type { Io, ServeOptions as ServeCliOptions } from "./command-options.js";
 
@@ -61,13 +62,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const store = new SqliteStore(join(dataDir, "streamqc.db"));
-  let blobs: BlobStore;
-  if (config.evidence.store === "s3" && config.evidence.s3) {
-    const s3 = new S3BlobStore(config.evidence.s3);
-    blobs = s3;
-  } else {
-    blobs = new DirectoryBlobStore(join(dataDir, "evidence"));
-  }
+  const blobs: BlobStore = await openEvidenceBlobs(config.evidence, dataDir);
   const router = new AlertRouter(alerts, store);
   const dispatcher = new AlertDispatcher({
     store,

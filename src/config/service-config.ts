@@ -22,16 +22,24 @@ export const StreamConfigSchema = z
   })
   .strict();
 
+/**
+ * Evidence on S3 through the AWS SDK. Without a key pair the SDK's standard credential chain
+ * is used (environment, shared config, container and instance roles); without a region, the
+ * chain's, else us-east-1. `endpoint` is for S3-compatible servers (path-style URLs).
+ */
 export const S3ConfigSchema = z
   .object({
-    endpoint: z.string().url(),
+    endpoint: z.string().url().optional(),
     bucket: z.string().min(1),
-    region: z.string().default("us-east-1"),
-    accessKeyId: z.string().min(1),
-    secretAccessKey: z.string().min(1),
+    region: z.string().min(1).optional(),
+    accessKeyId: z.string().min(1).optional(),
+    secretAccessKey: z.string().min(1).optional(),
     prefix: z.string().default(""),
   })
-  .strict();
+  .strict()
+  .refine((c) => (c.accessKeyId === undefined) === (c.secretAccessKey === undefined), {
+    message: "give accessKeyId and secretAccessKey together, or neither (the standard credential chain)",
+  });
 
 export const ServiceConfigSchema = z
   .object({

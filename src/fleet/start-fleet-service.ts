@@ -20,7 +20,8 @@ import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { applyConfiguredStreams } from "../service/configured-streams.js";
 import { IncidentWriter } from "../service/incident-writer.js";
 import { MonitorService } from "../service/monitor-service.js";
-import { DirectoryBlobStore, S3BlobStore, type BlobStore } from "../store/blob-store.js";
+import type { BlobStore } from "../store/blob-store.js";
+import { openEvidenceBlobs } from "../service/evidence-blobs.js";
 import { DispatcherLease } from "./dispatcher-lease.js";
 import { FleetFacade } from "./fleet-facade.js";
 import { clientConfig, fleetPool, openFleetStore } from "./fleet-db.js";
@@ -69,10 +70,7 @@ export async function startFleetService(o: FleetServeOptions): Promise<RunningFl
   });
   const leases = new PgLeaseStore(pool);
   const dataDir = resolve(config.dataDir);
-  const blobs: BlobStore =
-    config.evidence.store === "s3" && config.evidence.s3
-      ? new S3BlobStore(config.evidence.s3)
-      : new DirectoryBlobStore(join(dataDir, "evidence"));
+  const blobs: BlobStore = await openEvidenceBlobs(config.evidence, dataDir);
   const router = new AlertRouter(alerts, store);
   const channels = createChannels(alerts.channels);
   const dispatch = new DispatcherLease(

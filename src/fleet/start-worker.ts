@@ -4,7 +4,7 @@
  * incidents; the dispatcher runs in `serve`), live-event publishing and the monitors.
  */
 import { hostname } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { pino } from "pino";
 import { AlertRouter } from "../alert/alert-router.js";
 import { parseAlertConfig } from "../config/alert-config.js";
@@ -13,7 +13,8 @@ import { readEnvironment } from "../config/env.js";
 import { loadServiceConfig } from "../config/service-config.js";
 import { checkFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { IncidentWriter } from "../service/incident-writer.js";
-import { DirectoryBlobStore, S3BlobStore, type BlobStore } from "../store/blob-store.js";
+import type { BlobStore } from "../store/blob-store.js";
+import { openEvidenceBlobs } from "../service/evidence-blobs.js";
 import type { LeaseTiming } from "./lease-keeper.js";
 import { fleetPool, openFleetStore } from "./fleet-db.js";
 import { serveMetrics, workerRegistry } from "./fleet-metrics.js";
@@ -78,10 +79,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   });
   const clock = new SharedClock();
   const leases = new PgLeaseStore(pool, (sample) => clock.observe(sample));
-  const blobs: BlobStore =
-    config.evidence.store === "s3" && config.evidence.s3
-      ? new S3BlobStore(config.evidence.s3)
-      : new DirectoryBlobStore(join(resolve(config.dataDir), "evidence"));
+  const blobs: BlobStore = await openEvidenceBlobs(config.evidence, resolve(config.dataDir));
   const events = new PgEventPublisher(pool, (m) => logger.warn(m));
   const router = new AlertRouter(alerts, store);
   const writer = new IncidentWriter({

@@ -99,6 +99,10 @@ describe.skipIf(skip)("fleet: one worker cut off from the database (real TCP pro
 
     proxy.set(mode);
     const t0 = monotonicMs();
+    // Only what it logs from the cut on (a stream may have been given back to rebalance before).
+    const fromCut = victim.logs.length;
+    const stopLog = (id: string): Record<string, unknown> | undefined =>
+      victim.logs.slice(fromCut).find((l) => l["msg"] === "stream stopped" && l["streamId"] === id);
     // A renewal sent just before the cut may still land: read the leases' ends after it could.
     await sleep(300);
     const ends = new Map(
@@ -115,17 +119,17 @@ describe.skipIf(skip)("fleet: one worker cut off from the database (real TCP pro
     // 1. It stops every stream on its own (its local deadline: no answer ever comes back).
     await until(
       "the cut worker to stop its streams",
-      () =>
-        Promise.resolve(
-          held.every((id) => victim.logs.some((l) => l["msg"] === "stream stopped" && l["streamId"] === id)),
-        ),
+      () => Promise.resolve(held.every((id) => stopLog(id) !== undefined)),
       LEASE_MS + 5000,
       50,
     );
     const stoppedMs = monotonicMs() - t0;
+    expect(held.some((id) => stopLog(id)!["reason"] === "deadline")).toBe(true);
     for (const id of held) {
-      const log = victim.logs.find((l) => l["msg"] === "stream stopped" && l["streamId"] === id)!;
-      expect(log["reason"]).toBe("deadline");
+      const log = stopLog(id)!;
+      // Its own deadline; or a rebalance that had already begun when the cut came (the fleet
+      // may still be balancing): either way stopped by the worker itself, in time.
+      expect(["deadline", "rebalance"]).toContain(log["reason"]);
       // Its runner was gone before the database could let anyone else claim the stream.
       // (Log time and expires_at come from this one machine's clock: the worker and the
       // database run here; the protocol itself never compares them.)

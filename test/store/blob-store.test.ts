@@ -4,13 +4,9 @@ import { join } from "node:path";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStreamqcError } from "../../src/errors.js";
-import {
-  DirectoryBlobStore,
-  S3BlobStore,
-  signV4,
-  validateBlobKey,
-  type BlobStore,
-} from "../../src/store/blob-store.js";
+import { signV4 } from "../../src/bench/architecture/sigv4-signer.js";
+import { DirectoryBlobStore, validateBlobKey, type BlobStore } from "../../src/store/blob-store.js";
+import { S3BlobStore } from "../../src/store/s3-sdk-blob-store.js";
 
 const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 1, 2, 3, 250, 251, 0xff, 0xd9]);
 
@@ -80,7 +76,7 @@ describe("DirectoryBlobStore atomic writes", () => {
   });
 });
 
-describe("signV4", () => {
+describe("signV4 (the architecture benchmark's object client)", () => {
   // The worked example of the S3 documentation ("Signature Calculations for the Authorization
   // Header", GET Object): an independent check of canonicalisation and key derivation.
   it("reproduces the AWS documentation example", () => {
@@ -103,7 +99,9 @@ describe("signV4", () => {
   });
 });
 
-describe("S3BlobStore against a local s3rver", () => {
+// s3rver is a local S3 emulator that checks each request's SigV4 signature against its
+// built-in account: the AWS SDK's client really signs and sends what S3 would accept.
+describe("S3BlobStore (AWS SDK) against a local s3rver", () => {
   let server: S3rver;
   let s3: S3BlobStore;
   let s3Dir: string;
@@ -114,7 +112,7 @@ describe("S3BlobStore against a local s3rver", () => {
     server = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: s3Dir });
     const { port } = await server.run();
     endpoint = `http://127.0.0.1:${port}`;
-    s3 = new S3BlobStore({
+    s3 = await S3BlobStore.open({
       endpoint,
       bucket: "evidence",
       prefix: "streamqc/",
@@ -131,7 +129,7 @@ describe("S3BlobStore against a local s3rver", () => {
   });
 
   it("rejects requests from an unknown access key (requests are really authenticated)", async () => {
-    const bad = new S3BlobStore({
+    const bad = await S3BlobStore.open({
       endpoint,
       bucket: "evidence",
       accessKeyId: "NOBODY",
@@ -140,6 +138,35 @@ describe("S3BlobStore against a local s3rver", () => {
     await expect(bad.put("x.jpg", JPEG, "image/jpeg")).rejects.toSatisfy(
       (e) => isStreamqcError(e, "SQM_ERR_BLOB_STORE") && /InvalidAccessKeyId/.test((e as Error).message),
     );
+  });
+
+  it("without a key pair in the configuration, uses the standard credential chain (here: the environment)", async () => {
+    const saved = { id: process.env["AWS_ACCESS_KEY_ID"], secret: process.env["AWS_SECRET_ACCESS_KEY"] };
+    process.env["AWS_ACCESS_KEY_ID"] = "S3RVER";
+    process.env["AWS_SECRET_ACCESS_KEY"] = "S3RVER";
+    const chain = await S3BlobStore.open({ endpoint, bucket: "evidence", prefix: "chain/" });
+    try {
+      await chain.put("a/during.jpg", JPEG, "image/jpeg");
+      expect((await chain.get("a/during.jpg"))?.bytes).toEqual(JPEG);
+      // Under the configured prefix, as an explicitly keyed client sees it.
+      const plain = await S3BlobStore.open({
+        endpoint,
+        bucket: "evidence",
+        accessKeyId: "S3RVER",
+        secretAccessKey: "S3RVER",
+      });
+      expect((await plain.get("chain/a/during.jpg"))?.contentType).toBe("image/jpeg");
+      await plain.close();
+    } finally {
+      await chain.close();
+      for (const [k, v] of [
+        ["AWS_ACCESS_KEY_ID", saved.id],
+        ["AWS_SECRET_ACCESS_KEY", saved.secret],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 
   blobStoreContract("S3BlobStore", () => ({ store: s3 }));

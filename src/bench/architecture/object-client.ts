@@ -4,7 +4,7 @@
  * class S3 bills (PUT/LIST vs GET) with the bytes it moved.
  */
 import { createHash } from "node:crypto";
-import { signV4, type S3Credentials } from "../../store/blob-store.js";
+import { signV4, type S3Credentials } from "./sigv4-signer.js";
 
 export interface ObjectCounts {
   put: number;

@@ -42,12 +42,16 @@ export interface FleetRunSpec {
   readonly workers: number;
   /** Steady-state seconds measured before the SIGKILL. */
   readonly seconds: number;
+  /** Give up waiting for every stream to be claimed after this long (then report how many were). */
+  readonly claimTimeoutMs: number;
 }
 
 export interface FleetRunResult {
   readonly spec: FleetRunSpec;
   /** From spawning the workers until every stream is owned (start-up included). */
   readonly claimAllMs: number;
+  /** Streams owned when the claims were done or timed out. */
+  readonly claimed: number;
   readonly killedStreams: number;
   readonly failoverMaxMs: number;
   readonly failoverP95Ms: number;
@@ -300,14 +304,18 @@ export async function runFleetScenario(
       100,
     );
     const startupMs = performance.now() - t0;
-    await until(
-      "every stream to be claimed",
-      async () => [...(await owned()).values()].every((w) => w !== null),
-      300_000,
-      200,
+    // On a machine too small for the run, report how far the claims got instead of failing.
+    let claimed = 0;
+    const claimEnd = performance.now() + spec.claimTimeoutMs;
+    while (performance.now() < claimEnd) {
+      claimed = [...(await owned()).values()].filter((w) => w !== null).length;
+      if (claimed === spec.streams) break;
+      await sleep(200);
+    }
+    const claimAllMs = claimed === spec.streams ? performance.now() - t0 : NaN;
+    o.log(
+      `  ${spec.label}: ${claimed} of ${spec.streams} streams claimed after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
-    const claimAllMs = performance.now() - t0;
-    o.log(`  ${spec.label}: all ${spec.streams} streams claimed after ${(claimAllMs / 1000).toFixed(1)} s`);
 
     // Steady state: transactions, RSS and CPU of each worker.
     await sleep(5000);
@@ -358,6 +366,7 @@ export async function runFleetScenario(
     return {
       spec,
       claimAllMs,
+      claimed,
       startupMs,
       killedStreams: lost.length,
       failoverMaxMs: Math.max(...times),
