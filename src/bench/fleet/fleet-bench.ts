@@ -155,7 +155,7 @@ export async function startCluster(): Promise<{ url: string; stop(): Promise<voi
   };
 }
 
-function spawnWorker(db: string, name: string, config: string): Worker {
+function spawnWorker(db: string, name: string, config: string, capacity: number): Worker {
   // The same CLI this process runs (dist, or src through tsx's --import).
   const argv = [
     ...process.execArgv,
@@ -167,6 +167,8 @@ function spawnWorker(db: string, name: string, config: string): Worker {
     name,
     "--config",
     config,
+    "--capacity",
+    String(capacity),
     "--allow-simulated",
     "--metrics-port",
     "0",
@@ -294,7 +296,10 @@ export async function runFleetScenario(
     };
 
     const t0 = performance.now();
-    for (let i = 0; i < spec.workers; i++) workers.push(spawnWorker(db, `w${i + 1}`, config));
+    // Room for every stream once one worker is killed (the default capacity, 50 a worker, would
+    // leave half of 1,000 streams over 10 workers unclaimed), with a quarter to spare.
+    const capacity = Math.ceil((1.25 * spec.streams) / Math.max(1, spec.workers - 1));
+    for (let i = 0; i < spec.workers; i++) workers.push(spawnWorker(db, `w${i + 1}`, config, capacity));
     await until(
       "the workers to register",
       async () =>
