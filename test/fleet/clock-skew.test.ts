@@ -10,13 +10,11 @@
  * SIGKILL of the worker an hour behind, its streams are owned again within lease + 2 s and
  * its open incidents are continued with their true durations (never an hour too long).
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresStore } from "../../src/store/postgres-store.js";
-import { freshDatabase, pgSkipReason } from "./fleet-db.js";
+import { fleetTestEnv, pgSkipReason, type FleetTestEnv } from "./fleet-db.js";
 import {
   metric,
   monotonicMs,
@@ -86,26 +84,20 @@ function windowOf(r: Row): number {
 }
 
 describe.skipIf(skip)("fleet: workers whose wall clocks are an hour off (libfaketime)", () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let env: FleetTestEnv | undefined;
+  let db: FleetTestEnv["db"];
   let pool: pg.Pool;
-  let dir: string;
   let config: string;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    db = await freshDatabase("skew");
-    await (await PostgresStore.open(db.url)).close(); // migrate
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    dir = mkdtempSync(join(tmpdir(), "sqm-skew-"));
-    config = join(dir, "config.json");
-    writeFileSync(config, JSON.stringify({ dataDir: join(dir, "data") }));
+    env = await fleetTestEnv("skew");
+    ({ db, pool, config } = env);
   });
 
   afterAll(async () => {
     await stopAll(workers);
-    await pool?.end();
-    await db?.drop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await env?.close();
   });
 
   it("claims, renewals, failover and incidents behave the same one hour ahead or behind", async () => {

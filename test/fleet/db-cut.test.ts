@@ -10,13 +10,9 @@
  * database's clock, the two others take the streams over, and after the network heals the
  * writes it had queued are refused by the fence; it then rejoins.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresStore } from "../../src/store/postgres-store.js";
-import { freshDatabase, pgSkipReason } from "./fleet-db.js";
+import { fleetTestEnv, pgSkipReason, type FleetTestEnv } from "./fleet-db.js";
 import {
   incidents,
   metric,
@@ -50,28 +46,22 @@ const TIMING = [
 ];
 
 describe.skipIf(skip)("fleet: one worker cut off from the database (real TCP proxy)", () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let env: FleetTestEnv | undefined;
+  let db: FleetTestEnv["db"];
   let pool: pg.Pool;
-  let dir: string;
   let config: string;
   const workers: WorkerProcess[] = [];
   const proxies: TcpCutProxy[] = [];
 
   beforeAll(async () => {
-    db = await freshDatabase("dbcut");
-    await (await PostgresStore.open(db.url)).close(); // migrate
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    dir = mkdtempSync(join(tmpdir(), "sqm-dbcut-"));
-    config = join(dir, "config.json");
-    writeFileSync(config, JSON.stringify({ dataDir: join(dir, "data") }));
+    env = await fleetTestEnv("dbcut");
+    ({ db, pool, config } = env);
   });
 
   afterAll(async () => {
     await stopAll(workers);
     for (const p of proxies) await p.close();
-    await pool?.end();
-    await db?.drop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await env?.close();
   });
 
   async function cut(mode: Exclude<CutMode, "forward">): Promise<void> {

@@ -9,13 +9,9 @@
  *   stops them on its own (local deadline, renewals refused) without one successful write,
  *   and rejoins (claims streams again).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresStore } from "../../src/store/postgres-store.js";
-import { freshDatabase, pgSkipReason } from "./fleet-db.js";
+import { fleetTestEnv, pgSkipReason, type FleetTestEnv } from "./fleet-db.js";
 import {
   doubled,
   incidents,
@@ -41,26 +37,20 @@ function phase(from: number, to: number): Promise<number> {
 }
 
 describe.skipIf(skip)("fleet failover (real processes, simulated streams)", () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let env: FleetTestEnv | undefined;
+  let db: FleetTestEnv["db"];
   let pool: pg.Pool;
-  let dir: string;
   let config: string;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    db = await freshDatabase("failover");
-    (await PostgresStore.open(db.url)).close().catch(() => undefined); // migrate
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    dir = mkdtempSync(join(tmpdir(), "sqm-fleet-"));
-    config = join(dir, "config.json");
-    writeFileSync(config, JSON.stringify({ dataDir: join(dir, "data") }));
+    env = await fleetTestEnv("failover");
+    ({ db, pool, config } = env);
   });
 
   afterAll(async () => {
     await stopAll(workers);
-    await pool?.end();
-    await db?.drop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await env?.close();
   });
 
   function fleet(n: number, prefix: string, streams: number, args: string[]): Promise<WorkerProcess[]> {
