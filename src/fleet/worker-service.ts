@@ -205,8 +205,7 @@ export class WorkerService implements LiveSource {
       onState,
       onLevels: (levels, thumb, run) => {
         if (this.#running.get(r.id)?.runner !== run) return;
-        this.#histories.record(r.id, levels, run);
-        const loudness = run.loudness();
+        const loudness = this.#histories.record(r.id, levels, run);
         this.#levels.set(r.id, {
           streamId: r.id,
           levels,

@@ -235,12 +235,12 @@ export class MonitorService implements ServiceFacade {
         this.emit({ type: "stream.state", state: this.decorate(state) });
       },
       onLevels: (levels, thumb, run) => {
-        this.histories.record(r.id, levels, run);
+        const loudness = this.histories.record(r.id, levels, run);
         this.emit({
           type: "stream.levels",
           streamId: r.id,
           levels,
-          loudness: run.loudness(),
+          loudness,
           ...(thumb ? { thumbnailPts: thumb.pts } : {}),
         });
       },

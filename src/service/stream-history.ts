@@ -294,7 +294,8 @@ export class StreamHistories {
     }
   }
 
-  record(id: string, levels: Levels, run: MeasuredRun, now = Date.now()): void {
+  /** Samples the stream's second; returns the loudness it read, for the caller's levels event. */
+  record(id: string, levels: Levels, run: MeasuredRun, now = Date.now()): LoudnessNow | null {
     let ring = this.#rings.get(id);
     if (!ring) this.#rings.set(id, (ring = new StreamHistoryRing(this.samples)));
     const loudness = run.loudness();
@@ -310,6 +311,7 @@ export class StreamHistories {
     };
     ring.push(sample);
     if (this.store) this.#downsample(id, sample);
+    return loudness;
   }
 
   /** The last `seconds` of a stream (empty columns when it has none), with its references. */
