@@ -5,8 +5,6 @@
 import { ffmpegPathFrom } from "../config/config.js";
 import { resolveProfile, type ProfileInput } from "../config/profile.js";
 import { resolveDecodePolicy, type DecodeChoice } from "../ingest/decode-policy.js";
-
-export type { DecodeChoice };
 import { MediaReader, type DecodeMode, type MediaReaderOptions } from "../ingest/media-reader.js";
 import type { StreamEvent } from "../ingest/media.js";
 import { openSource } from "../ingest/open-source.js";
@@ -14,6 +12,8 @@ import type { Incident } from "../incident.js";
 import { LightSession, type PromotionChange } from "./light-session.js";
 import { PromotionLimiter } from "./promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
+
+export type { DecodeChoice };
 
 export interface AnalyzeOptions {
   /** Seconds of media to analyze (live inputs); files are read to the end by default. */
