@@ -39,6 +39,9 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
   if (mode !== "full" && mode !== "light") throw usage(`--mode must be full or light, got "${mode}"`);
   // commander has checked --decode against DECODE_CHOICES.
   const decodePolicy = values.decode as DecodeChoice | undefined;
+  // The report says "default profile"; a chosen decode policy is said here, at the top.
+  if (decodePolicy !== undefined && decodePolicy !== "auto")
+    out.write(`note: full decoding with --decode ${decodePolicy} for every clip\n`);
   const part = values.part ?? "all";
   if (!(PARTS as readonly string[]).includes(part))
     throw usage(`--part must be one of ${PARTS.join(", ")}, got "${part}"`);
