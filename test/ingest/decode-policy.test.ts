@@ -16,6 +16,7 @@ import type { DetailFrame, VideoFrame } from "../../src/ingest/media.js";
 import { openSource } from "../../src/ingest/open-source.js";
 import { generateClip } from "../../src/gen/clip-generator.js";
 import { generateCorruptClip } from "../../src/gen/corrupt-clip.js";
+import { generateSyncClip } from "../../src/gen/sync-clip.js";
 import { analyzeInput } from "../../src/monitor/analyze.js";
 import { tempDir } from "../helpers/media.js";
 
@@ -276,5 +277,19 @@ describe("refs: reference frames only", () => {
     expect(refs).toHaveLength(1);
     expect(Math.abs(refs[0]!.start - t.start)).toBeLessThanOrEqual(0.2);
     expect(Math.abs(refs[0]!.end! - t.end)).toBeLessThanOrEqual(0.2);
+  }, 240_000);
+});
+
+describe("auto with av.sync on (the default profile)", () => {
+  it("decodes every frame: a -300 ms sync pattern reads -300 ms from its first flash", async () => {
+    // With reference frames only it read -340 ms from 2.78 s (eval --decode refs): the pattern's
+    // one-frame flashes coded as B-frames are lost or seen a frame late.
+    const file = join(tmp.dir, "sync-300.ts");
+    await generateSyncClip(file, { offsetMs: -300, duration: 14 });
+    const { incidents } = await analyzeInput(file, { threads: 1, detectors: { "video.blockiness": false } });
+    const sync = incidents.filter((i) => i.type === "av.sync");
+    expect(sync).toHaveLength(1);
+    expect(sync[0]!.start).toBeLessThan(1.5); // the first flash is at 0.8 s
+    expect(Math.abs(Number(sync[0]!.details.offsetMs) + 300)).toBeLessThanOrEqual(20);
   }, 240_000);
 });
