@@ -81,6 +81,16 @@ function drainAll(): void {
   for (const t of targets) drainOne(t, slab);
 }
 
+/**
+ * Reads one target's socket now, off the tick: a silence check after the event loop was
+ * blocked must look at what the kernel holds, not at a tick that has not run yet.
+ */
+export function drainNow(target: DrainTarget): void {
+  if (!targets.has(target)) return;
+  slab ??= Buffer.allocUnsafe(SLAB_BYTES);
+  drainOne(target, slab);
+}
+
 /** Exported for tests: one pass over one target. */
 export function drainOne(t: DrainTarget, buf: Buffer): void {
   let used = 0;

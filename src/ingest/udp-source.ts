@@ -17,7 +17,7 @@ import { isIPv4 } from "node:net";
 import { readEnvironment } from "../config/env.js";
 import { StreamqcError } from "../errors.js";
 import { TsAnalyzer } from "./ts-analyzer.js";
-import { joinDrain, leaveDrain, socketDescriptor, type DrainTarget } from "./udp-drain.js";
+import { drainNow, joinDrain, leaveDrain, socketDescriptor, type DrainTarget } from "./udp-drain.js";
 import { registerUdpSource, type Feed, type FeedContext, type Source, type SourceEvents } from "./source.js";
 
 /** No datagram for this long: the source is reported lost (and connected when they resume). */
@@ -111,7 +111,7 @@ export class UdpSource implements Source {
       });
     }).catch((err: unknown) => {
       this.socket = null;
-      socket.close();
+      closeQuietly(socket);
       throw new StreamqcError(
         "SQM_ERR_INPUT_UNREADABLE",
         `cannot listen on ${this.url}: ${(err as Error).message}`,
@@ -122,7 +122,7 @@ export class UdpSource implements Source {
       if (this.multicast) socket.addMembership(this.host, this.localAddress);
     } catch (err) {
       this.socket = null;
-      socket.close();
+      closeQuietly(socket);
       throw new StreamqcError(
         "SQM_ERR_INPUT_UNREADABLE",
         `cannot join multicast group ${this.host}${this.localAddress ? ` on ${this.localAddress}` : ""} for ${this.url}: ${(err as Error).message}`,
@@ -233,6 +233,9 @@ export class UdpSource implements Source {
   }
 
   private checkSilence(): void {
+    // After the event loop was blocked (a loaded machine) this timer can run before the drain
+    // tick: datagrams waiting in the socket are not silence.
+    if (this.drain) drainNow(this.drain);
     if (this.datagrams === 0 && !this.silentReported) {
       const waited = performance.now() - this.listeningSince;
       if (waited > UDP_NEVER_MS) {
@@ -278,6 +281,15 @@ export class UdpSource implements Source {
     const socket = this.socket;
     this.socket = null;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+}
+
+/** A socket whose bind failed may be closed already (Node closes it on some bind errors). */
+function closeQuietly(socket: Socket): void {
+  try {
+    socket.close();
+  } catch {
+    // ERR_SOCKET_DGRAM_NOT_RUNNING: nothing left to close.
   }
 }
 
