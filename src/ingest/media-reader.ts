@@ -227,7 +227,10 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
       "-map",
       "0:v:0?",
       `-filter:v:${v}`,
-      `${selectAtRate(THUMBNAIL_FPS)},scale=${THUMBNAIL_WIDTH}:-2,format=yuvj420p`,
+      // Bilinear, not the default bicubic: downscaling 1080p six times over, swscale widens
+      // either filter to the ratio (no aliasing), and bilinear takes half the taps (measured,
+      // light mode: 0.05 CPU-s less a minute of 1080p, BENCHMARKS.md). Evidence pictures only.
+      `${selectAtRate(THUMBNAIL_FPS)},scale=${THUMBNAIL_WIDTH}:-2:flags=bilinear,format=yuvj420p`,
       `-c:v:${v}`,
       "mjpeg",
       `-q:v:${v}`,
@@ -238,6 +241,11 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
     "-fps_mode",
     "passthrough",
     "-filter_threads",
+    "1",
+    // Encoders single-threaded too: left to itself, the mjpeg encoder of the 320-wide
+    // thumbnails starts a slice thread per core (4 threads on 2 cores, more on a big server),
+    // each with its own stack and allocator arena: 1.7 MiB private memory per decoder here.
+    "-threads",
     "1",
     // Write whole 32 KB buffers, not every packet: each write wakes Node, and a wake-up costs
     // more than the bytes (measured: 1,600 instead of 2,100 reads a minute of 1080p, about 0.1

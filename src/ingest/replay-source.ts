@@ -25,8 +25,17 @@ export class RecordingSource implements Source {
   constructor(
     private readonly inner: Source,
     /** Seconds of bytes kept (wall time; a live source's media time runs at the same pace). */
-    private readonly seconds: number,
+    private seconds: number,
   ) {}
+
+  /** Seconds of bytes kept from now on (the session sizes it from the stream's keyframes). */
+  get windowSeconds(): number {
+    return this.seconds;
+  }
+  set windowSeconds(seconds: number) {
+    if (!(seconds > 0)) throw new RangeError(`replay window must be > 0 seconds, got ${seconds}`);
+    this.seconds = seconds;
+  }
 
   async open(events: SourceEvents): Promise<void> {
     await this.inner.open?.(events);
@@ -103,11 +112,19 @@ export class RecordingSource implements Source {
     const startedSecondsAgo = backlog.length > 0 ? (now - backlog[0]!.at) / 1000 : 0;
     const listeners = this.listeners;
     const inputArgs = this.inner.inputArgs();
+    const url = this.inner.url;
     const source: Source = {
-      url: this.inner.url,
+      url,
       kind: this.inner.kind,
       live: true,
       inputArgs: () => inputArgs,
+      // A reader starts a feeding source's decoder on its `connected` event: the recording's
+      // bytes are there now. (Without it the promoted decoder never started: every promotion
+      // of a live UDP or HLS stream decoded nothing and its incidents kept keyframe timing.)
+      open: (events: SourceEvents) => {
+        events.emit({ kind: "connected", at: events.now(), url });
+        return Promise.resolve();
+      },
       feed: (ctx: FeedContext): Feed => {
         const stdin = ctx.stdin;
         const write: Listener = (bytes) => {

@@ -33,6 +33,7 @@ import type { Source } from "../ingest/source.js";
 import type { PromotionLimiter, PromotionTicket } from "./promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
 import { TroubleSigns, type TroubleSign } from "./trouble-signs.js";
+import { REPLAY_DEFAULT_SECONDS, replayWindowSeconds } from "./replay-window.js";
 
 export type PromotionPhase = "light" | "queued" | "promoted";
 
@@ -115,13 +116,6 @@ const NOT_SIGNS: ReadonlySet<string> = new Set(["stream.down"]);
 
 export const DEFAULT_CLEAN_SECONDS = 10;
 export const DEFAULT_LOOKBACK_SECONDS = 5;
-/**
- * How far back a feeding source's bytes are kept for a promotion to replay: the lookback
- * (two keyframe intervals and a second) plus the decoder's reorder delay, by which light
- * keyframes reach us late (with B-frames, ffmpeg's H.264 decoder holds each output picture
- * until `has_b_frames` more pictures are decoded: with keyframes only, that is keyframes).
- */
-export const REPLAY_SECONDS = 12;
 
 export class LightSession {
   readonly reader: MediaReader;
@@ -138,6 +132,8 @@ export class LightSession {
   private lightPos = 0;
   private coveredTo = -Infinity;
   private readonly keyframes: number[] = [];
+  /** How late recent keyframes reached the session: the light position minus their time (replay-window.ts). */
+  private readonly lateness: number[] = [];
   private closed = false;
   private drained: (() => void) | null = null;
   private phase: PromotionPhase = "light";
@@ -159,7 +155,7 @@ export class LightSession {
     });
     this.signs = new TroubleSigns((s) => this.sign(s));
     const h = opts.handlers ?? {};
-    this.recording = opts.source.feed ? new RecordingSource(opts.source, REPLAY_SECONDS) : null;
+    this.recording = opts.source.feed ? new RecordingSource(opts.source, REPLAY_DEFAULT_SECONDS) : null;
     const monitor = this.monitor;
     this.reader = new MediaReader(
       this.recording ?? opts.source,
@@ -264,11 +260,24 @@ export class LightSession {
     if (e.kind === "keyframe") {
       this.keyframes.push(e.at);
       if (this.keyframes.length > 8) this.keyframes.shift();
+      this.lateness.push(Math.max(0, this.lightPos - e.at));
+      if (this.lateness.length > 8) this.lateness.shift();
+      if (this.recording) this.recording.windowSeconds = this.replaySeconds;
     } else if (e.kind === "decoder-error") {
       this.sign({ at: e.at, kind: "decoder-error", detail: e.message });
     } else if (e.kind === "fault") {
       this.sign({ at: e.at, kind: "fault", detail: e.type });
     }
+  }
+
+  /** Seconds of bytes kept for a promotion to replay now (feeding sources only; replay-window.ts). */
+  get replaySeconds(): number {
+    return replayWindowSeconds(this.lookback(), this.lateness);
+  }
+
+  /** Bytes kept for a promotion to replay now (memory accounting). */
+  get replayBytes(): number {
+    return this.recording?.heldBytes ?? 0;
   }
 
   /** Two keyframe intervals back (the onset lies before the keyframe that showed it) and a second more. */

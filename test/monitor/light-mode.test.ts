@@ -2,18 +2,25 @@
  * Light mode on real encoded media: keyframes only, promoted to full decoding on a sign of
  * trouble. Defects at known times; clean media gives nothing; the promotion limit queues.
  */
-import { existsSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateClip } from "../../src/gen/clip-generator.js";
 import { parseDefectSpec } from "../../src/gen/defect-spec.js";
 import { analyzeInput } from "../../src/monitor/analyze.js";
 import { resolveProfile } from "../../src/config/profile.js";
-import { freeUdpPorts } from "../../src/demo/loopback.js";
+import { freeUdpPorts, udpLoopArgs } from "../../src/demo/loopback.js";
 import { openSource } from "../../src/ingest/open-source.js";
 import { LightSession, type PromotionChange } from "../../src/monitor/light-session.js";
 import type { IncidentEvent } from "../../src/monitor/stream-monitor.js";
 import { PromotionLimiter } from "../../src/monitor/promotion-limiter.js";
+import {
+  REPLAY_DEFAULT_SECONDS,
+  REPLAY_MARGIN_SECONDS,
+  REPLAY_MAX_SECONDS,
+  replayWindowSeconds,
+} from "../../src/monitor/replay-window.js";
 import { tempDir } from "../helpers/media.js";
 
 const GOP = 2; // the generator's keyframe interval (-g fps*2)
@@ -177,4 +184,79 @@ describe("PromotionLimiter", () => {
       await session.close();
     }
   }, 30_000);
+});
+
+describe("replay window", () => {
+  it("keeps the default until three keyframes are seen, then the lookback plus the latest keyframe's lateness and a margin", () => {
+    expect(replayWindowSeconds(5, [])).toBe(REPLAY_DEFAULT_SECONDS);
+    expect(replayWindowSeconds(5, [2.6, 2.7])).toBe(REPLAY_DEFAULT_SECONDS);
+    // A 1.3 s GOP whose keyframes come two intervals late: 5 + 2.7 + margin, not 12.
+    expect(replayWindowSeconds(5, [2.6, 2.7, 2.5])).toBeCloseTo(5 + 2.7 + REPLAY_MARGIN_SECONDS, 9);
+    // Long GOPs need more than the old fixed 12 s: the window grows, to a cap.
+    expect(replayWindowSeconds(25, [20, 20, 20])).toBe(REPLAY_MAX_SECONDS);
+  });
+});
+
+describe("light mode on a live UDP stream", () => {
+  it("replays the recording on promotion: the black incident gets full timing; the window is sized from the keyframes; one decoder thread", async () => {
+    const port = (await freeUdpPorts(1))[0]!;
+    const incidents: IncidentEvent[] = [];
+    const changes: PromotionChange[] = [];
+    const session = new LightSession({
+      stream: "live",
+      source: openSource(`udp://127.0.0.1:${port}`),
+      profile: resolveProfile({}),
+      reader: { ffmpegPath: "ffmpeg", threads: 1, thumbnails: true },
+      limiter: new PromotionLimiter(1),
+      onIncident: (e) => incidents.push(e),
+      onPromotion: (c) => changes.push(c),
+    });
+    session.start();
+    await new Promise((r) => setTimeout(r, 300));
+    // defects2: 16 s, black 5.5-8.5, a keyframe every 2 s; published once in real time.
+    const args = udpLoopArgs(defects2, port).filter(
+      (a, i, all) => a !== "-stream_loop" && all[i - 1] !== "-stream_loop",
+    );
+    const publisher = spawn("ffmpeg", ["-hide_banner", "-nostdin", "-loglevel", "error", ...args], {
+      stdio: "ignore",
+    });
+    const published = new Promise((r) => publisher.once("exit", r));
+    const threads: number[] = [];
+    let window = 0;
+    let held = 0;
+    try {
+      const sampler = setInterval(() => {
+        const pid = session.reader.pid;
+        if (pid === undefined) return;
+        try {
+          threads.push(readdirSync(`/proc/${pid}/task`).length);
+        } catch {
+          // the decoder is between restarts
+        }
+        window = session.replaySeconds;
+        held = Math.max(held, session.replayBytes);
+      }, 500);
+      await published;
+      // The promoted decoder follows the live bytes: give it the 10 s clean period's last frames.
+      await new Promise((r) => setTimeout(r, 1500));
+      clearInterval(sampler);
+    } finally {
+      publisher.kill("SIGKILL");
+      await session.close();
+    }
+    expect(changes.some((c) => c.phase === "promoted")).toBe(true);
+    const black = incidents.filter((e) => e.phase === "open" && e.incident.type === "video.black");
+    expect(black).toHaveLength(1);
+    expect(black[0]!.incident.details).toMatchObject({ timing: "full", promoted: true });
+    expect(Math.abs(black[0]!.incident.start - 5.5)).toBeLessThanOrEqual(0.1);
+    // Lookback max(5, 2 x 2 s + 1) plus the measured lateness and a margin: under the old fixed 12 s.
+    expect(window).toBeGreaterThan(5 + REPLAY_MARGIN_SECONDS);
+    expect(window).toBeLessThan(REPLAY_DEFAULT_SECONDS);
+    // What is held follows the window (plus one 40 ms batch), never the whole stream.
+    const bytesPerSecond = statSync(defects2).size / 16;
+    expect(held).toBeLessThan(bytesPerSecond * (window + 1) * 1.3);
+    // The thumbnails' mjpeg encoder no longer starts a thread per core.
+    expect(threads.length).toBeGreaterThan(3);
+    expect(Math.max(...threads)).toBe(1);
+  }, 60_000);
 });
