@@ -15,6 +15,7 @@ import { StreamqcError } from "../errors.js";
 import { runEvaluation } from "../eval/eval-runner.js";
 import { defaultSuite, realLossyClips, REAL_MEDIA, type ClipSpec } from "../eval/eval-suite.js";
 import { renderFalseAlarms, runFalseAlarms } from "../eval/false-alarm-runner.js";
+import { EXTRA_MEDIA_HINT, findExtraMedia } from "../eval/extra-media.js";
 import { checkTargets, judgedParts, renderReport } from "../eval/report-table.js";
 import type { EvalOptions, Io } from "./command-options.js";
 
@@ -49,6 +50,12 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
   else if (values.real !== undefined) throw usage(`--real ${values.real} does not exist`);
   else out.write(`note: ${realCandidate} is absent; the real-content clips are skipped\n`);
 
+  const extraMedia = findExtraMedia(PROJECT_ROOT);
+  if (extraMedia === null && part !== "synthetic")
+    out.write(
+      `note: the camera, music and trailer recordings are absent (${EXTRA_MEDIA_HINT}); their clips are skipped\n`,
+    );
+
   const ffmpegPath = readEnvironment().ffmpegPath;
   const started = Date.now();
   const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(0)} s`;
@@ -57,6 +64,7 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
     const r = await runFalseAlarms({
       dir,
       realMedia,
+      extraMedia,
       ffmpegPath,
       minutes,
       jobs,
@@ -68,12 +76,14 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
 
   const suite: ClipSpec[] = [
     ...(part === "real-lossy" ? [] : defaultSuite(realMedia)),
-    ...(part === "synthetic" || realMedia === null ? [] : realLossyClips()),
+    ...(part === "synthetic" || realMedia === null ? [] : realLossyClips(["bbb"])),
+    ...(part === "synthetic" || extraMedia === null ? [] : realLossyClips(["camera"])),
   ];
   const result = await runEvaluation({
     dir,
     suite,
     realMedia,
+    extraMedia,
     ffmpegPath,
     jobs,
     mode,

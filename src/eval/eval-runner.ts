@@ -5,7 +5,8 @@
 import { analyzeInput } from "../monitor/analyze.js";
 import { BASELINE_TYPES, runBaseline } from "./ffmpeg-baseline.js";
 import { buildClip, SCORED_TYPES, type ClipSpec, type SuiteClip } from "./eval-suite.js";
-import type { Half } from "./real-lossy-suite.js";
+import type { Half, RealSource } from "./real-lossy-suite.js";
+import type { ExtraMedia } from "./extra-media.js";
 import {
   DEFAULT_TOLERANCE,
   scoreClips,
@@ -34,6 +35,8 @@ export interface EvalPart extends ScoredPart {
   readonly part: "synthetic" | "real-lossy";
   /** The real-lossy part is scored per half; the synthetic part has none. */
   readonly half: Half | null;
+  /** One real recording's clips only; null: every recording's. */
+  readonly source?: RealSource | null;
   readonly runs: ClipRun[];
 }
 
@@ -80,6 +83,8 @@ export interface EvalOptions {
   readonly dir: string;
   readonly suite: readonly ClipSpec[];
   readonly realMedia: string | null;
+  /** The camera, music and trailer recordings (extra-media.ts), when fetched. */
+  readonly extraMedia?: ExtraMedia | null;
   readonly ffmpegPath: string;
   readonly jobs?: number;
   readonly tolerance?: number;
@@ -92,7 +97,11 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
   const jobs = opts.jobs ?? 2;
   const tolerance = opts.tolerance ?? DEFAULT_TOLERANCE;
   const clips = await pool(opts.suite, jobs, async (spec) => {
-    const clip = await buildClip(opts.dir, spec, { realMedia: opts.realMedia, ffmpegPath: opts.ffmpegPath });
+    const clip = await buildClip(opts.dir, spec, {
+      realMedia: opts.realMedia,
+      ffmpegPath: opts.ffmpegPath,
+      extraMedia: opts.extraMedia ?? null,
+    });
     opts.onProgress?.(`clip ${spec.name} ready`);
     return clip;
   });
@@ -114,17 +123,29 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
     );
     return { clip, streamqc: o.kept, baseline: b.kept, ignored: o.ignored };
   });
-  const part = (p: EvalPart["part"], half: Half | null): EvalPart => {
+  const part = (p: EvalPart["part"], half: Half | null, source: RealSource | null = null): EvalPart => {
     const mine = runs.filter((r) =>
       p === "synthetic"
         ? r.clip.spec.kind !== "real-lossy"
-        : r.clip.spec.kind === "real-lossy" && r.clip.spec.real.half === half,
+        : r.clip.spec.kind === "real-lossy" &&
+          r.clip.spec.real.half === half &&
+          (source === null || r.clip.spec.real.source === source),
     );
-    return { part: p, half, runs: mine, ...scoreRuns(mine, tolerance) };
+    return { part: p, half, source, runs: mine, ...scoreRuns(mine, tolerance) };
   };
-  const parts = [part("synthetic", null), part("real-lossy", "held-out"), part("real-lossy", "tune")].filter(
-    (p) => p.runs.length > 0,
+  // With both recordings present, each half is also shown per recording.
+  const sources = new Set(
+    runs.flatMap((r) => (r.clip.spec.kind === "real-lossy" ? [r.clip.spec.real.source] : [])),
   );
+  const perSource = (half: Half): EvalPart[] =>
+    sources.size > 1 ? [...sources].sort().map((s) => part("real-lossy", half, s)) : [];
+  const parts = [
+    part("synthetic", null),
+    part("real-lossy", "held-out"),
+    ...perSource("held-out"),
+    part("real-lossy", "tune"),
+    ...perSource("tune"),
+  ].filter((p) => p.runs.length > 0);
   const synthetic = parts.find((p) => p.part === "synthetic") ?? part("synthetic", null);
   return { runs, streamqc: synthetic.streamqc, baseline: synthetic.baseline, tolerance, parts };
 }

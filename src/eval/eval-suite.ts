@@ -20,7 +20,8 @@ import { generateSyncClip, type AvOffsetWindow } from "../gen/sync-clip.js";
 import type { CorruptWindow } from "../gen/ts-corruptor.js";
 import type { Interval } from "./match-scorer.js";
 import { generateRealLossyClip } from "../gen/real-lossy-clip.js";
-import { realLossySuite, type RealLossySpec } from "./real-lossy-suite.js";
+import { realLossySuite, type RealLossySpec, type RealSource } from "./real-lossy-suite.js";
+import { EXTRA_MEDIA_HINT, type ExtraMedia } from "./extra-media.js";
 
 /** The types the targets apply to, in table order. */
 export const SCORED_TYPES = [
@@ -242,8 +243,8 @@ export function defaultSuite(realMedia: string | null): ClipSpec[] {
 }
 
 /** The real-lossy part (real-lossy-suite.ts) as clip specs; each carries its half. */
-export function realLossyClips(): ClipSpec[] {
-  return realLossySuite().map((real) => ({
+export function realLossyClips(sources: readonly RealSource[] = ["bbb"]): ClipSpec[] {
+  return realLossySuite(sources).map((real) => ({
     kind: "real-lossy",
     name: real.name,
     real,
@@ -287,7 +288,16 @@ function clipFile(dir: string, spec: ClipSpec): string {
 interface Cached {
   readonly spec: ClipSpec;
   readonly truths: Interval[];
+  /** TRUTH_RULES when the truths were made: clips cached under older rules are made again. */
+  readonly rules?: number;
 }
+
+/**
+ * Version of the generators' truth rules. 2: a loudness excursion that the issue's rules
+ * require only after the clip has ended (6 LU off target, sustained, within 60 s) is
+ * optional, no longer a near miss.
+ */
+const TRUTH_RULES = 2;
 
 /**
  * Generates one clip into `dir`, or reuses it when `<name>.eval.json` holds the same spec
@@ -296,7 +306,7 @@ interface Cached {
 export async function buildClip(
   dir: string,
   spec: ClipSpec,
-  opts: { realMedia: string | null; ffmpegPath: string },
+  opts: { realMedia: string | null; ffmpegPath: string; extraMedia?: ExtraMedia | null },
 ): Promise<SuiteClip> {
   await mkdir(dir, { recursive: true });
   const path = clipFile(dir, spec);
@@ -304,11 +314,19 @@ export async function buildClip(
   const unscored = spec.unscored ?? [];
   if (existsSync(path) && existsSync(meta)) {
     const cached = JSON.parse(await readFile(meta, "utf8")) as Cached;
-    if (JSON.stringify(cached.spec) === JSON.stringify(spec)) {
+    if (JSON.stringify(cached.spec) === JSON.stringify(spec) && cached.rules === TRUTH_RULES) {
       return { spec, path, truths: cached.truths, unscored };
     }
   }
-  const wantsReal = spec.kind === "real-lossy" || (spec.kind !== "sync" && spec.base === "real");
+  const camera = spec.kind === "real-lossy" && spec.real.source === "camera";
+  const extra = opts.extraMedia ?? null;
+  if (camera && extra === null) {
+    throw new StreamqcError(
+      "SQM_ERR_USAGE",
+      `clip ${spec.name} needs the camera and music: ${EXTRA_MEDIA_HINT}`,
+    );
+  }
+  const wantsReal = !camera && (spec.kind === "real-lossy" || (spec.kind !== "sync" && spec.base === "real"));
   if (wantsReal && opts.realMedia === null) {
     throw new StreamqcError("SQM_ERR_USAGE", `clip ${spec.name} needs the real recording ${REAL_MEDIA}`);
   }
@@ -343,7 +361,8 @@ export async function buildClip(
     case "real-lossy": {
       const r = spec.real;
       const t = await generateRealLossyClip(path, {
-        base: realMedia,
+        base: camera && extra ? extra.camera : realMedia,
+        ...(camera && extra ? { sound: { path: extra.music, start: r.soundStart ?? 0 } } : {}),
         baseStart: r.baseStart,
         duration: r.duration,
         profile: r.profile,
@@ -356,6 +375,7 @@ export async function buildClip(
         start: i.start,
         end: i.end,
         ...(i.onsetSlack !== undefined ? { onsetSlack: i.onsetSlack } : {}),
+        ...(i.optional ? { optional: true } : {}),
       }));
       break;
     }
@@ -375,6 +395,9 @@ export async function buildClip(
       break;
     }
   }
-  await writeFile(meta, `${JSON.stringify({ spec, truths } satisfies Cached, null, 2)}\n`);
+  await writeFile(
+    meta,
+    `${JSON.stringify({ spec, truths, rules: TRUTH_RULES } satisfies Cached, null, 2)}\n`,
+  );
   return { spec, path, truths, unscored };
 }

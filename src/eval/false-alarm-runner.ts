@@ -17,6 +17,7 @@ import { BROADCAST_PROFILE_NAMES, type BroadcastProfileName } from "../gen/broad
 import { generateCleanProgramme, type CleanProgramme } from "../gen/clean-programme.js";
 import { runFfmpeg } from "../gen/corrupt-clip.js";
 import { pool } from "./eval-runner.js";
+import { EXTRA_MEDIA_HINT, type ExtraMedia } from "./extra-media.js";
 
 /** Spoken words shipped by Debian's alsa-utils (Noise.wav, pink noise, is left out). */
 export const SPEECH_DIR = "/usr/share/sounds/alsa";
@@ -36,6 +37,8 @@ const SPEECH_PROFILES: readonly BroadcastProfileName[] = ["h264-aac-2m", "mpeg2-
 export interface FalseAlarmOptions {
   readonly dir: string;
   readonly realMedia: string;
+  /** The camera, music and trailer (extra-media.ts), when fetched: more programmes. */
+  readonly extraMedia?: ExtraMedia | null;
   readonly ffmpegPath: string;
   /** Total minutes of programme, spread evenly over the profiles. Default 10. */
   readonly minutes?: number;
@@ -45,8 +48,11 @@ export interface FalseAlarmOptions {
 
 export interface FalseAlarmClip {
   readonly name: string;
-  /** `film`: the recording's own sound; `speech`: Debian's spoken words over its pictures. */
-  readonly content: "film" | "speech";
+  /**
+   * `film`: the recording's own sound; `speech`: Debian's spoken words over its pictures;
+   * `camera`: a real camera with real music under it; `trailer`: a film trailer's own mix.
+   */
+  readonly content: Content;
   readonly profile: BroadcastProfileName;
   readonly seconds: number;
   readonly programme: CleanProgramme;
@@ -64,21 +70,40 @@ export interface FalseAlarmResult {
 
 const TRUE_PEAK_LIMIT = -1;
 
+type Content = "film" | "speech" | "camera" | "trailer";
+
+interface Job {
+  readonly content: Content;
+  readonly profile: BroadcastProfileName;
+  readonly base: string;
+  /** Each copy's length, seconds (the recording's own length at most). */
+  readonly segment: number;
+  readonly voice: string | null;
+}
+
+/** The encodes the camera and the trailer are carried in. */
+const EXTRA_PROFILES: readonly BroadcastProfileName[] = ["h264-aac-2m", "mpeg2-mp2-1500k"];
+
+function clipName(job: Job, seconds: number): string {
+  const prefix = job.content === "film" ? "clean" : job.content;
+  return `${prefix}-${job.profile}-${seconds}s`;
+}
+
 async function programme(
   opts: FalseAlarmOptions,
-  profile: BroadcastProfileName,
+  job: Job,
   seconds: number,
-  voice: string | null,
 ): Promise<{ path: string; programme: CleanProgramme }> {
-  const name = `${voice ? "speech" : "clean"}-${profile}-${seconds}s`;
-  const path = join(opts.dir, `${name}.ts`);
+  const { profile, voice } = job;
+  const path = join(opts.dir, `${clipName(job, seconds)}.ts`);
   const meta = `${path}.truth.json`;
   if (existsSync(path) && existsSync(meta)) {
     const cached = JSON.parse(await readFile(meta, "utf8")) as CleanProgramme;
     if (cached.seconds === seconds && cached.profile === profile) return { path, programme: cached };
   }
   const p = await generateCleanProgramme(path, {
-    base: opts.realMedia,
+    base: job.base,
+    segment: job.segment,
     seconds,
     profile,
     ffmpegPath: opts.ffmpegPath,
@@ -116,19 +141,33 @@ export async function runFalseAlarms(opts: FalseAlarmOptions): Promise<FalseAlar
     opts.onProgress?.(
       `speech skipped: ${SPEECH_DIR} is absent (Debian's alsa-utils; scripts/setup.sh installs it)`,
     );
-  const jobs: { profile: BroadcastProfileName; voice: string | null }[] = [
-    ...BROADCAST_PROFILE_NAMES.map((profile) => ({ profile, voice: null })),
-    ...(voice ? SPEECH_PROFILES.map((profile) => ({ profile, voice })) : []),
+  const film = (content: Content, profile: BroadcastProfileName, v: string | null): Job => ({
+    content,
+    profile,
+    base: opts.realMedia,
+    segment: 59.5,
+    voice: v,
+  });
+  const extra = opts.extraMedia ?? null;
+  if (extra === null) opts.onProgress?.(`camera and trailer skipped: ${EXTRA_MEDIA_HINT}`);
+  const jobs: Job[] = [
+    ...BROADCAST_PROFILE_NAMES.map((profile) => film("film", profile, null)),
+    ...(voice ? SPEECH_PROFILES.map((profile) => film("speech", profile, voice)) : []),
+    ...(extra
+      ? EXTRA_PROFILES.flatMap((profile): Job[] => [
+          { content: "camera", profile, base: extra.camera, segment: 79, voice: extra.music },
+          { content: "trailer", profile, base: extra.trailer, segment: 11.2, voice: null },
+        ])
+      : []),
   ];
   const clips = await pool(jobs, opts.jobs ?? 2, async (job): Promise<FalseAlarmClip> => {
-    const { profile } = job;
-    const { path, programme: prog } = await programme(opts, profile, seconds, job.voice);
+    const { profile, content } = job;
+    const { path, programme: prog } = await programme(opts, job, seconds);
     const res = await analyzeInput(path, { ffmpegPath: opts.ffmpegPath, threads: 1 });
     const incidents = res.incidents.map((i) => ({ type: i.type, start: i.start, end: i.end }));
-    const content = job.voice ? "speech" : "film";
     opts.onProgress?.(`${content} ${profile} (${seconds} s): ${incidents.length} incidents`);
     return {
-      name: `${content === "speech" ? "speech" : "clean"}-${profile}-${seconds}s`,
+      name: clipName(job, seconds),
       content,
       profile,
       seconds,

@@ -17,6 +17,12 @@ export interface Interval {
    * has no single moment where it becomes wrong); the onset error is the distance to that span.
    */
   readonly onsetSlack?: number;
+  /**
+   * Truths only: the defect may or may not be reported within the clip, both being right (a
+   * channel 6-10 LU too loud must be reported within 60 s, and the clip ends sooner). A
+   * detection it matches is neither a true nor a false positive; unmatched, it is no miss.
+   */
+  readonly optional?: boolean;
 }
 
 /** detection.start minus the truth's onset (or the nearest point of its onset span). */
@@ -102,9 +108,14 @@ export function scoreClips(
   for (const clip of clips) {
     const truths = clip.truths.filter((t) => acc.has(t.type));
     const detections = clip.detections.filter((d) => acc.has(d.type));
-    for (const t of truths) acc.get(t.type)!.truths++;
-    for (const d of detections) acc.get(d.type)!.detections++;
-    for (const m of matchIntervals(truths, detections, tolerance)) {
+    const matches = matchIntervals(truths, detections, tolerance);
+    const excused = new Set(matches.filter((m) => truths[m.truth]!.optional).map((m) => m.detection));
+    for (const t of truths) if (!t.optional) acc.get(t.type)!.truths++;
+    detections.forEach((d, i) => {
+      if (!excused.has(i)) acc.get(d.type)!.detections++;
+    });
+    for (const m of matches) {
+      if (truths[m.truth]!.optional) continue;
       const a = acc.get(truths[m.truth]!.type)!;
       a.tp++;
       a.err += Math.abs(m.onsetError);

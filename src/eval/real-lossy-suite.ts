@@ -13,6 +13,14 @@ import type { RealDefect } from "../gen/real-lossy-clip.js";
 
 export type Half = "tune" | "held-out";
 
+/**
+ * The real recording a clip is cut from. `bbb`: Big Buck Bunny's first minute, pictures and its
+ * own film mix. `camera`: a real camera (OpenCV's vtest.avi, 79.5 s, no sound of its own) with
+ * real music under it (ASC's frontiers.mp3, 7 min): content no detector was developed on,
+ * added after the first held-out measurements (extra-media.ts).
+ */
+export type RealSource = "bbb" | "camera";
+
 export const TEMPLATES = [
   "picture",
   "clipping",
@@ -31,7 +39,10 @@ export interface RealLossySpec {
   readonly seed: number;
   readonly half: Half;
   readonly template: Template;
+  readonly source: RealSource;
   readonly baseStart: number;
+  /** `camera` clips: where in the music the clip's sound starts, seconds. */
+  readonly soundStart?: number;
   readonly duration: number;
   readonly profile: BroadcastProfileName;
   readonly defects: readonly RealDefect[];
@@ -62,8 +73,21 @@ const DURATION: Record<Template, number> = {
   clean: 30,
 };
 
-/** Length of the shared recording used (Big Buck Bunny's first minute), less a margin. */
-const BASE_SECONDS = 59.5;
+/** Length of each recording used, less a margin: pictures, and the camera's music. */
+const BASE_SECONDS: Record<RealSource, number> = { bbb: 59.5, camera: 79 };
+const MUSIC_SECONDS = 435;
+
+/** Camera clips per template and half: sound unrelated to the pictures has no A/V offset. */
+const CAMERA_REPLICAS: Record<Template, number> = {
+  picture: 2,
+  clipping: 2,
+  loss: 2,
+  "loudness-step": 2,
+  "loudness-ramp": 2,
+  "loudness-passage": 2,
+  offset: 0,
+  clean: 1,
+};
 /** Gain of the loudness defects, dB: 10 LU above target and more after the limiter. */
 const LOUD_GAIN_DB = 15;
 
@@ -84,7 +108,7 @@ function fix(v: number): number {
   return Number(v.toFixed(3));
 }
 
-function draw(template: Template, seed: number, index: number): RealLossySpec {
+function draw(template: Template, seed: number, index: number, source: RealSource): RealLossySpec {
   const rand = seededRandom(seed * 7919 + 13);
   const between = (lo: number, hi: number): number => fix(round(lo + rand() * (hi - lo)));
   const duration = DURATION[template];
@@ -147,13 +171,16 @@ function draw(template: Template, seed: number, index: number): RealLossySpec {
     case "clean":
       break;
   }
-  const baseStart = between(0, BASE_SECONDS - duration - reserve);
+  const baseStart = between(0, BASE_SECONDS[source] - duration - reserve);
+  const soundStart = source === "camera" ? between(0, MUSIC_SECONDS - duration) : undefined;
   return {
-    name: `real-${template}-s${seed}`,
+    name: `${source === "bbb" ? "real" : "cam"}-${template}-s${seed}`,
     seed,
     half,
     template,
+    source,
     baseStart,
+    ...(soundStart !== undefined ? { soundStart } : {}),
     duration,
     profile,
     defects,
@@ -163,16 +190,22 @@ function draw(template: Template, seed: number, index: number): RealLossySpec {
 
 /**
  * The real-lossy suite: for each template and replica r, seeds `base + 2r + 1` (tune) and
- * `base + 2r + 2` (held-out), with `base` = 100 x the template's index. Fixed: the same call
- * gives the same specs, and a clip's half follows from its seed.
+ * `base + 2r + 2` (held-out), with `base` = 100 x the template's index (plus 1000 for the
+ * camera source). Fixed: the same call gives the same specs, and a clip's half follows from
+ * its seed. `sources` picks the recordings present (the camera's come from
+ * scripts/real-media.sh).
  */
-export function realLossySuite(): RealLossySpec[] {
+export function realLossySuite(sources: readonly RealSource[] = ["bbb"]): RealLossySpec[] {
   const out: RealLossySpec[] = [];
-  let index = 0;
-  TEMPLATES.forEach((template, t) => {
-    for (let r = 0; r < REPLICAS[template]; r++) {
-      for (const k of [1, 2]) out.push(draw(template, 100 * t + 2 * r + k, index++));
-    }
-  });
+  for (const source of sources) {
+    const replicas = source === "bbb" ? REPLICAS : CAMERA_REPLICAS;
+    const offset = source === "bbb" ? 0 : 1000;
+    let index = 0;
+    TEMPLATES.forEach((template, t) => {
+      for (let r = 0; r < replicas[template]; r++) {
+        for (const k of [1, 2]) out.push(draw(template, offset + 100 * t + 2 * r + k, index++, source));
+      }
+    });
+  }
   return out;
 }

@@ -78,10 +78,16 @@ const PART_TITLES: Record<string, string> = {
   synthetic: "Synthetic suite (generated clips and the real-base clips; the detectors were developed on it)",
   "real-lossy/held-out": "Real content, lossy: HELD-OUT half (even seeds; never tuned on)",
   "real-lossy/tune": "Real content, lossy: TUNE half (odd seeds; detectors may be developed on it)",
+  "real-lossy/held-out/bbb": "HELD-OUT half, Big Buck Bunny's clips only",
+  "real-lossy/held-out/camera":
+    "HELD-OUT half, camera + music clips only (a real camera and real music, added after the first held-out runs)",
+  "real-lossy/tune/bbb": "TUNE half, Big Buck Bunny's clips only",
+  "real-lossy/tune/camera": "TUNE half, camera + music clips only",
 };
 
 export function partKey(p: EvalPart): string {
-  return p.half === null ? p.part : `${p.part}/${p.half}`;
+  const base = p.half === null ? p.part : `${p.part}/${p.half}`;
+  return p.source ? `${base}/${p.source}` : base;
 }
 
 /** One part's tables, targets, misses and unscored detections. */
@@ -159,7 +165,7 @@ function describeMisses(
   const md = new Set(m.map((x) => x.detection));
   const out: string[] = [];
   truths.forEach((t, i) => {
-    if (!mt.has(i)) out.push(`- ${clip}: missed ${fmt(t)}`);
+    if (!mt.has(i) && !t.optional) out.push(`- ${clip}: missed ${fmt(t)}`);
   });
   detections.forEach((d, i) => {
     if (!md.has(i)) out.push(`- ${clip}: false positive ${fmt(d)}`);

@@ -90,6 +90,37 @@ describe("scoreClips", () => {
     expect(f1(scores[3]!)).toBe(1);
   });
 
+  it("neither credits nor blames an optional truth: its detection is no false positive, its absence no miss", () => {
+    const optional = { type: "audio.loudness", start: 10, end: 30, onsetSlack: 20, optional: true };
+    const [found] = scoreClips(
+      [{ truths: [optional], detections: [{ type: "audio.loudness", start: 22, end: 30 }] }],
+      ["audio.loudness"],
+    );
+    expect(found).toMatchObject({
+      truths: 0,
+      detections: 0,
+      truePositives: 0,
+      precision: null,
+      recall: null,
+    });
+    const [absent] = scoreClips([{ truths: [optional], detections: [] }], ["audio.loudness"]);
+    expect(absent).toMatchObject({ truths: 0, detections: 0 });
+    // A second detection beside it is still false.
+    const [twice] = scoreClips(
+      [
+        {
+          truths: [optional],
+          detections: [
+            { type: "audio.loudness", start: 12, end: 14 },
+            { type: "audio.loudness", start: 2, end: 4 },
+          ],
+        },
+      ],
+      ["audio.loudness"],
+    );
+    expect(twice).toMatchObject({ truths: 0, detections: 1, truePositives: 0, precision: 0 });
+  });
+
   it("ignores types it was not asked to score", () => {
     const s = scoreClips([{ truths: [], detections: [iv("audio.true-peak", 1, 2)] }], ["audio.loudness"]);
     expect(s[0]).toMatchObject({ truths: 0, detections: 0 });

@@ -34,6 +34,22 @@ describe("realLossySuite", () => {
       expect(s.baseStart + s.duration + extra).toBeLessThanOrEqual(59.5);
     }
   });
+
+  it("draws the camera clips from their own seeds, in both halves, inside the camera and the music", () => {
+    const cam = realLossySuite(["camera"]);
+    expect(cam).toHaveLength(26);
+    expect(realLossySuite(["bbb", "camera"])).toEqual([...realLossySuite(), ...cam]);
+    for (const s of cam) {
+      expect(s.source).toBe("camera");
+      expect(s.seed).toBeGreaterThan(1000);
+      expect(s.half).toBe(s.seed % 2 === 1 ? "tune" : "held-out");
+      expect(s.baseStart + s.duration).toBeLessThanOrEqual(79);
+      expect(s.soundStart! + s.duration).toBeLessThanOrEqual(435);
+    }
+    // Sound unrelated to the pictures has no A/V offset to find.
+    expect(cam.some((s) => s.template === "offset")).toBe(false);
+    expect(cam.filter((s) => s.template.startsWith("loudness")).length).toBe(12);
+  });
 });
 
 describe.skipIf(!existsSync(BBB))("generateRealLossyClip on Big Buck Bunny", () => {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Real recordings from Debian's packages, for eval's second real source and its false-alarm run
+# (src/eval/extra-media.ts): a real camera (OpenCV's vtest.avi, people walking, no sound), a
+# film trailer with its own AC-3 mix (OpenCV's Megamind.avi) and real music (ASC's
+# frontiers.mp3, GPL-2+). The packages are downloaded and unpacked into a temporary folder,
+# never installed; only the three files are kept, in .media/ (git-ignored).
+# Usage: scripts/real-media.sh   (about 105 MB downloaded once; nothing is done when present)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+dest="$root/.media"
+mkdir -p "$dest"
+
+want() { [ -s "$dest/$1" ] || return 0; return 1; }
+if ! want vtest.avi && ! want Megamind.avi && ! want frontiers.mp3; then
+  echo "real-media: .media/ already holds vtest.avi, Megamind.avi and frontiers.mp3" >&2
+  exit 0
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+chmod 755 "$tmp"
+
+# fetch PACKAGE PATH-IN-PACKAGE...: downloads PACKAGE's .deb, copies the files into .media/.
+fetch() {
+  local pkg=$1
+  shift
+  echo "real-media: downloading Debian's $pkg" >&2
+  (cd "$tmp" && { apt-get download "$pkg" >/dev/null 2>&1 || { apt-get update -qq && apt-get download "$pkg" >/dev/null; }; })
+  mkdir -p "$tmp/$pkg"
+  dpkg-deb -x "$tmp/${pkg}"_*.deb "$tmp/$pkg"
+  for f in "$@"; do cp "$tmp/$pkg/$f" "$dest/"; done
+  rm -rf "${tmp:?}/$pkg" "$tmp/${pkg}"_*.deb
+}
+
+if want vtest.avi || want Megamind.avi; then
+  fetch opencv-doc usr/share/doc/opencv-doc/examples/data/vtest.avi \
+    usr/share/doc/opencv-doc/examples/data/Megamind.avi
+fi
+if want frontiers.mp3; then
+  fetch asc-music usr/share/games/asc/music/frontiers.mp3
+fi
+ls -l "$dest" >&2
