@@ -236,7 +236,9 @@ class AvSyncDetector implements Detector {
     this.samples = n;
     this.hopAcc = e;
     this.seen(block.pts);
-    this.correlator.pushAudio(block);
+    // Off, the correlator is never fed: it would spend an FFT every 10 ms and, never asked
+    // for a vote (which trims its history), keep every frame's and hop's value for ever.
+    if (this.opts.naturalContent) this.correlator.pushAudio(block);
     this.expectedPts = block.pts + block.frames / block.sampleRate;
     this.lastMediaPts = Math.max(this.lastMediaPts, this.expectedPts);
     this.findOnsets();
@@ -294,7 +296,7 @@ class AvSyncDetector implements Detector {
     const w = frame.width > 0 ? frame.width : luma.length;
     const change = meanAbsDifference(luma, this.prev, w);
     this.seen(frame.pts);
-    this.correlator.pushVideo(luma, this.prev, w, frame.height, frame.pts);
+    if (this.opts.naturalContent) this.correlator.pushVideo(luma, this.prev, w, frame.height, frame.pts);
     this.prev.set(luma);
     const n = this.changeCount;
     if (n === CHANGE_HISTORY) {

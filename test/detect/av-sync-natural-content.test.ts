@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { generateClip } from "../../src/gen/clip-generator.js";
 import { generateRealLossyClip } from "../../src/gen/real-lossy-clip.js";
+import { avSyncDetector, AvSyncOptions } from "../../src/detect/av-sync-detector.js";
 import { analyzeInput } from "../../src/monitor/analyze.js";
 import { measureAvSync } from "../helpers/av-sync-measure.js";
 import { tempDir } from "../helpers/media.js";
@@ -82,6 +83,32 @@ describe.runIf(existsSync(BBB))("av.sync natural content on Big Buck Bunny (real
     },
     SLOW,
   );
+});
+
+describe("av.sync natural content history", () => {
+  /** Feeds `seconds` of changing pictures and sound; returns the correlator's kept values. */
+  function kept(options: Record<string, unknown>, seconds: number): { video: number; flux: number } {
+    const detector = avSyncDetector.create(AvSyncOptions.parse(options), () => undefined);
+    const luma = new Uint8Array(160 * 90);
+    for (let i = 0; i < 25 * seconds; i++) {
+      luma.fill((i * 37) % 200);
+      detector.pushVideo?.({ pts: i / 25, width: 160, height: 90, luma });
+      const samples = new Float32Array(1920).map((_, k) => 0.1 * Math.sin(k * (1 + (i % 5))));
+      detector.pushAudio?.({ pts: i / 25, sampleRate: 48_000, channels: 1, frames: 1920, samples });
+    }
+    // The correlator is private: its history's length is what a 24/7 stream would accumulate.
+    const c = (detector as unknown as { correlator: { videoValues: number[]; fluxValues: number[] } })
+      .correlator;
+    return { video: c.videoValues.length, flux: c.fluxValues.length };
+  }
+  it("keeps nothing when off (the default) and only about a segment when on, over 2 minutes", () => {
+    // Before: off, every frame's and every 10 ms hop's value was kept for ever (3,000 and 12,000 here).
+    expect(kept({}, 120)).toEqual({ video: 0, flux: 0 });
+    const on = kept({ naturalContent: true }, 120);
+    expect(on.video).toBeGreaterThan(0);
+    expect(on.video).toBeLessThanOrEqual(25 * 7);
+    expect(on.flux).toBeLessThanOrEqual(100 * 7);
+  });
 });
 
 describe("av.sync natural content on generated programme", () => {
