@@ -2,7 +2,7 @@
 import { ffmpegPathFrom } from "../config/config.js";
 import { loadAnalysisConfig } from "../config/service-config.js";
 import { StreamqcError } from "../errors.js";
-import type { DecodePolicy } from "../ingest/decode-policy.js";
+import type { DecodeChoice } from "../ingest/decode-policy.js";
 import { locateFfmpeg } from "../ingest/ffmpeg-binary.js";
 import { analyzeInput } from "../monitor/analyze.js";
 import type { AnalyzeOptions, Io } from "./command-options.js";
@@ -37,8 +37,8 @@ export async function runAnalyze(input: string, values: AnalyzeOptions, io: Io):
       ffmpegPath,
       threads,
       mode,
-      // commander has checked --decode against DECODE_POLICIES.
-      ...(values.decode ? { decodePolicy: values.decode as DecodePolicy } : {}),
+      // commander has checked --decode against DECODE_CHOICES.
+      ...(values.decode ? { decodePolicy: values.decode as DecodeChoice } : {}),
       signal: controller.signal,
       ...(duration !== undefined ? { duration } : {}),
       ...(values.stream ? { stream: values.stream } : {}),

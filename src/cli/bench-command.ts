@@ -1,7 +1,9 @@
 /**
  * `streamqc bench` (npm run bench): measures, in one run on the same clip, analyze with every
  * detector against FFmpeg decoding alone (the limit) and against FFmpeg's own detector chain,
- * and analyze with its default decode policy against `--decode exact` (every frame deblocked).
+ * and analyze with its default decode policy (`auto`: every frame, as the default profile has
+ * A/V sync on) against `--decode refs` (reference frames only) and `--decode exact` (every
+ * frame as encoded).
  * All single-threaded. Reports CPU time, times realtime per core and ratios; asserts nothing.
  * Then light mode against decoding alone (light-bench.ts), the service benchmark
  * (service-bench.ts): N live streams in one service process, and the cost curve
@@ -134,12 +136,13 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
     "-i",
     clip,
   ];
-  const runs: { decode: Measured[]; chain: Measured[]; analyze: Measured[]; exact: Measured[] } = {
-    decode: [],
-    chain: [],
-    analyze: [],
-    exact: [],
-  };
+  const runs: {
+    decode: Measured[];
+    chain: Measured[];
+    analyze: Measured[];
+    refs: Measured[];
+    exact: Measured[];
+  } = { decode: [], chain: [], analyze: [], refs: [], exact: [] };
   const analyzeArgs = [
     process.execPath,
     cli,
@@ -170,19 +173,23 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
         "-",
       ]),
     );
-    // The default decode policy, then every frame decoded exactly as encoded (the decoder
-    // before the policy, `--decode exact`): what skipping deblocking on unreferenced frames saves.
+    // The default decode policy (auto: every frame, deblocking skipped on unreferenced frames,
+    // since A/V sync is on), reference frames only (`refs`: what auto takes without A/V sync),
+    // and every frame decoded exactly as encoded (`exact`, the decoder before any policy).
     const analyzed = await analyzeRun("analyze", []);
     runs.analyze.push(analyzed);
+    const refs = await analyzeRun("analyze-refs", ["--decode", "refs"]);
+    runs.refs.push(refs);
     const exact = await analyzeRun("analyze-exact", ["--decode", "exact"]);
     runs.exact.push(exact);
-    const nodeCpu = analyzed.nodeCpu ?? NaN;
+    const d = runs.decode[round]!.cpu;
+    const describe = (m: Measured): string =>
+      `${m.cpu.toFixed(2)} (Node ${(m.nodeCpu ?? NaN).toFixed(2)}, ffmpeg ${(m.cpu - (m.nodeCpu ?? NaN)).toFixed(2)})`;
     out.write(
-      `  round ${round + 1}: CPU s decode ${runs.decode[round]!.cpu.toFixed(2)}, ` +
-        `FFmpeg chain ${runs.chain[round]!.cpu.toFixed(2)}, analyze ${analyzed.cpu.toFixed(2)} ` +
-        `(Node ${nodeCpu.toFixed(2)}), analyze --decode exact ${exact.cpu.toFixed(2)}; ` +
-        `analyze throughput vs decode alone ${(runs.decode[round]!.cpu / analyzed.cpu).toFixed(3)}, ` +
-        `exact ${(runs.decode[round]!.cpu / exact.cpu).toFixed(3)}\n`,
+      `  round ${round + 1}: CPU s decode ${d.toFixed(2)}, FFmpeg chain ${runs.chain[round]!.cpu.toFixed(2)}, ` +
+        `analyze ${describe(analyzed)}, --decode refs ${describe(refs)}, --decode exact ${describe(exact)}; ` +
+        `throughput vs decode alone: analyze ${(d / analyzed.cpu).toFixed(3)}, refs ${(d / refs.cpu).toFixed(3)}, ` +
+        `exact ${(d / exact.cpu).toFixed(3)}\n`,
     );
   }
   // The machine's speed drifts between rounds: a ratio of runs minutes apart mixes that drift
@@ -190,13 +197,19 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
   const roundRatio = median(runs.analyze.map((a, i) => runs.decode[i]!.cpu / a.cpu));
   const roundChainRatio = median(runs.chain.map((c, i) => runs.decode[i]!.cpu / c.cpu));
   const roundExactRatio = median(runs.exact.map((e, i) => runs.decode[i]!.cpu / e.cpu));
+  const roundRefsRatio = median(runs.refs.map((r, i) => runs.decode[i]!.cpu / r.cpu));
+  const roundRefsNodeShare = median(runs.refs.map((r) => (r.nodeCpu ?? NaN) / r.cpu));
+  // FFmpeg's side of a run: its CPU less Node's own, against decoding alone in the same round.
+  const ffmpegSide = (list: readonly Measured[]): number =>
+    median(list.map((m, i) => (m.cpu - (m.nodeCpu ?? NaN)) / runs.decode[i]!.cpu));
   const roundNodeShare = median(runs.analyze.map((a) => (a.nodeCpu ?? NaN) / a.cpu));
   const decode = medianRun("decode-alone", runs.decode);
   const chain = medianRun("ffmpeg-detectors", runs.chain);
   const analyze = medianRun("analyze", runs.analyze);
+  const refs = medianRun("analyze --decode refs", runs.refs);
   const exact = medianRun("analyze --decode exact", runs.exact);
   const nodeCpu = analyze.nodeCpu ?? NaN;
-  const rows: Measured[] = [decode, chain, analyze, exact];
+  const rows: Measured[] = [decode, chain, analyze, refs, exact];
   const rt = (m: Measured): number => duration / m.cpu;
   out.write(
     `\n| run | wall s | CPU s | × realtime per core | throughput vs decode alone |\n|---|---|---|---|---|\n`,
@@ -219,6 +232,15 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
   out.write(
     `Within each round, median: analyze --decode exact ${roundExactRatio.toFixed(3)} of decode-alone throughput ` +
       `(the decode policy's saving: analyze at ${(roundRatio / roundExactRatio).toFixed(3)}× exact's throughput)\n`,
+  );
+  out.write(
+    `Within each round, median: analyze --decode refs ${roundRefsRatio.toFixed(3)} of decode-alone throughput ` +
+      `(${(roundRefsRatio / roundRatio).toFixed(3)}× the default's); Node ${(100 * roundRefsNodeShare).toFixed(1)}% of it\n`,
+  );
+  out.write(
+    `FFmpeg's side alone (CPU less Node's), per round against decode alone, median: ` +
+      `default ${ffmpegSide(runs.analyze).toFixed(3)}×, refs ${ffmpegSide(runs.refs).toFixed(3)}×, ` +
+      `exact ${ffmpegSide(runs.exact).toFixed(3)}× the decode's CPU\n`,
   );
   out.write("\n");
   if (!values.skipLight) await light();

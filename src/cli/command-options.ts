@@ -73,6 +73,8 @@ export interface EvalOptions {
   readonly part?: string;
   readonly falseAlarms?: boolean;
   readonly minutes?: string;
+  /** commander has checked it against DECODE_CHOICES. */
+  readonly decode?: string;
 }
 
 export interface BenchOptions {

@@ -9,7 +9,7 @@
  */
 import { Command, Option } from "commander";
 import { DEFECT_KINDS } from "../gen/defect-spec.js";
-import { DECODE_POLICIES, DEFAULT_DECODE_POLICY } from "../ingest/decode-policy.js";
+import { DECODE_CHOICES, DEFAULT_DECODE_CHOICE } from "../ingest/decode-policy.js";
 import type {
   AnalyzeOptions,
   BenchOptions,
@@ -65,10 +65,10 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     .addOption(
       new Option(
         "--decode <policy>",
-        "full decoding: fast skips deblocking on frames nothing references (block edges judged on deblocked frames only); exact decodes every frame as encoded",
+        "full decoding: refs decodes only the frames others are predicted from (timing to a reference frame, at most a few frame intervals); fast decodes every frame, deblocking skipped on frames nothing references; exact decodes every frame as encoded; auto is refs unless a detector needs every frame (av.sync), then fast",
       )
-        .choices(DECODE_POLICIES)
-        .default(DEFAULT_DECODE_POLICY),
+        .choices(DECODE_CHOICES)
+        .default(DEFAULT_DECODE_CHOICE),
     )
     .addOption(new Option("--cpu-report", "Node's CPU time as JSON on stderr (for the benchmark)").hideHelp())
     .action(async (input: string, opts: AnalyzeOptions) => {
@@ -186,6 +186,11 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
       "all",
     )
     .option("--false-alarms", "loop clean real content through analyze; report incidents per hour by type")
+    .addOption(
+      new Option("--decode <policy>", "full decoding policy for every clip, as analyze --decode")
+        .choices(DECODE_CHOICES)
+        .default(DEFAULT_DECODE_CHOICE),
+    )
     .option("--minutes <m>", "minutes of clean content for --false-alarms, over 5 encodes (default 10)")
     .action(async (opts: EvalOptions) => {
       const { runEval } = await import("./eval-command.js");

@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readEnvironment } from "../config/env.js";
 import { StreamqcError } from "../errors.js";
+import type { DecodeChoice } from "../ingest/decode-policy.js";
 import { runEvaluation } from "../eval/eval-runner.js";
 import { defaultSuite, realLossyClips, REAL_MEDIA, type ClipSpec } from "../eval/eval-suite.js";
 import { renderFalseAlarms, runFalseAlarms } from "../eval/false-alarm-runner.js";
@@ -36,6 +37,11 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
     throw usage(`--jobs must be an integer 1..64, got "${values.jobs}"`);
   const mode = values.mode ?? "full";
   if (mode !== "full" && mode !== "light") throw usage(`--mode must be full or light, got "${mode}"`);
+  // commander has checked --decode against DECODE_CHOICES.
+  const decodePolicy = values.decode as DecodeChoice | undefined;
+  // The report says "default profile"; a chosen decode policy is said here, at the top.
+  if (decodePolicy !== undefined && decodePolicy !== "auto")
+    out.write(`note: full decoding with --decode ${decodePolicy} for every clip\n`);
   const part = values.part ?? "all";
   if (!(PARTS as readonly string[]).includes(part))
     throw usage(`--part must be one of ${PARTS.join(", ")}, got "${part}"`);
@@ -68,6 +74,7 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
       ffmpegPath,
       minutes,
       jobs,
+      ...(decodePolicy ? { decodePolicy } : {}),
       onProgress: (m) => out.write(`  ${m}\n`),
     });
     out.write(`\n${renderFalseAlarms(r)}\n${r.clips.length} programmes, ${elapsed()}\n`);
@@ -87,6 +94,7 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
     ffmpegPath,
     jobs,
     mode,
+    ...(decodePolicy ? { decodePolicy } : {}),
     onProgress: (m) => out.write(`  ${m}\n`),
   });
   out.write(`\n${renderReport(result)}\n`);

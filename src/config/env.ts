@@ -17,6 +17,11 @@ export interface Environment {
   readonly fleetToken: string | undefined;
   /** PostgreSQL URL of a fleet (`--db`); unset means the embedded SQLite store. */
   readonly databaseUrl: string | undefined;
+  /**
+   * `STREAMQC_UDP_EVENTS=1`: UDP sources take Node's per-datagram events instead of the shared
+   * drain tick (src/ingest/udp-drain.ts); an escape hatch, and the baseline of `bench --curve`.
+   */
+  readonly udpEvents: boolean;
   /** The directories of PATH, where a bare `ffmpeg` is looked up. */
   readonly searchPath: readonly string[];
 }
@@ -29,6 +34,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     logLevel: env["STREAMQC_LOG_LEVEL"] ?? "info",
     databaseUrl: env["STREAMQC_DATABASE_URL"] || undefined,
     fleetToken: env["STREAMQC_FLEET_TOKEN"] || undefined,
+    udpEvents: env["STREAMQC_UDP_EVENTS"] === "1",
     searchPath: Object.freeze((env["PATH"] ?? "").split(delimiter).filter((d) => d !== "")),
   });
 }

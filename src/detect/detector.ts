@@ -66,7 +66,16 @@ export interface DetectorDefinition<S extends z.ZodType = z.ZodType> {
    * (`register` in registry.ts); every registered detector has them.
    */
   readonly emits?: readonly EmittedType[];
-  readonly needs: { readonly video?: boolean; readonly detail?: boolean; readonly audio?: boolean };
+  readonly needs: {
+    readonly video?: boolean;
+    readonly detail?: boolean;
+    readonly audio?: boolean;
+    /**
+     * Every decoded frame, not only the reference frames: the detector times picture changes to
+     * the frame (A/V sync). Full decoding's `auto` policy then decodes every frame (decode-policy.ts).
+     */
+    readonly everyFrame?: boolean;
+  };
   readonly options: S;
   create(options: z.output<S>, sink: ConditionSink): Detector;
 }

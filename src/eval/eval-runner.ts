@@ -2,7 +2,7 @@
  * Runs a suite: every clip through streamqc (`analyzeInput`, default profile) and through the
  * FFmpeg baseline, then scores both per type.
  */
-import { analyzeInput } from "../monitor/analyze.js";
+import { analyzeInput, type DecodeChoice } from "../monitor/analyze.js";
 import { BASELINE_TYPES, runBaseline } from "./ffmpeg-baseline.js";
 import { buildClip, SCORED_TYPES, type ClipSpec, type SuiteClip } from "./eval-suite.js";
 import type { Half, RealSource } from "./real-lossy-suite.js";
@@ -91,6 +91,8 @@ export interface EvalOptions {
   readonly onProgress?: (message: string) => void;
   /** `light`: analyze in light mode (keyframes, promoted on trouble). Default `full`. */
   readonly mode?: "full" | "light";
+  /** Full decoding's policy for every clip (decode-policy.ts). Default `auto`. */
+  readonly decodePolicy?: DecodeChoice;
 }
 
 export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
@@ -111,6 +113,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
       ffmpegPath: opts.ffmpegPath,
       threads: 1,
       ...(opts.mode ? { mode: opts.mode } : {}),
+      ...(opts.decodePolicy ? { decodePolicy: opts.decodePolicy } : {}),
     });
     const base = await runBaseline(clip.path, opts.ffmpegPath);
     const o = judged(

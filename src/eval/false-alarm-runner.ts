@@ -12,7 +12,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { analyzeInput } from "../monitor/analyze.js";
+import { analyzeInput, type DecodeChoice } from "../monitor/analyze.js";
 import { BROADCAST_PROFILE_NAMES, type BroadcastProfileName } from "../gen/broadcast-profile.js";
 import { generateCleanProgramme, type CleanProgramme } from "../gen/clean-programme.js";
 import { runFfmpeg } from "../gen/corrupt-clip.js";
@@ -43,6 +43,8 @@ export interface FalseAlarmOptions {
   /** Total minutes of programme, spread evenly over the profiles. Default 10. */
   readonly minutes?: number;
   readonly jobs?: number;
+  /** Full decoding's policy (decode-policy.ts). Default `auto`. */
+  readonly decodePolicy?: DecodeChoice;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -163,7 +165,11 @@ export async function runFalseAlarms(opts: FalseAlarmOptions): Promise<FalseAlar
   const clips = await pool(jobs, opts.jobs ?? 2, async (job): Promise<FalseAlarmClip> => {
     const { profile, content } = job;
     const { path, programme: prog } = await programme(opts, job, seconds);
-    const res = await analyzeInput(path, { ffmpegPath: opts.ffmpegPath, threads: 1 });
+    const res = await analyzeInput(path, {
+      ffmpegPath: opts.ffmpegPath,
+      threads: 1,
+      ...(opts.decodePolicy ? { decodePolicy: opts.decodePolicy } : {}),
+    });
     const incidents = res.incidents.map((i) => ({ type: i.type, start: i.start, end: i.end }));
     opts.onProgress?.(`${content} ${profile} (${seconds} s): ${incidents.length} incidents`);
     return {

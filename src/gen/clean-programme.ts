@@ -42,7 +42,7 @@ export async function generateCleanProgramme(out: string, o: CleanProgrammeOptio
   if (!(o.seconds > 0) || !(segment > 0))
     throw new StreamqcError("SQM_ERR_USAGE", `programme length must be positive, got ${o.seconds}`);
   const source = o.voice
-    ? await probeLoudness(ffmpeg, o.voice)
+    ? await probeLoudness(ffmpeg, o.voice, `atrim=duration=${o.seconds}`)
     : await probeLoudness(ffmpeg, o.base, `atrim=duration=${segment}`);
   const gainDb = Math.round(((o.target ?? -23) - source.integrated) * 100) / 100;
   const copies = Math.ceil(o.seconds / segment);

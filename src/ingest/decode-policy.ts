@@ -1,41 +1,90 @@
 /**
  * How much of the decoder's work full decoding may skip without changing a verdict.
  *
- * H.264's in-loop deblocking filter is a large part of decoding (measured on the 1080p bench
- * clip: see BENCHMARKS.md). It smooths block edges after each frame is reconstructed, and
- * reference frames are used deblocked to predict later ones, so skipping it on a reference
- * frame changes every frame predicted from it until the next keyframe. Skipping it on a
- * frame nothing references (`-skip_loop_filter noref`: the B-frames x264 and most broadcast
- * encoders do not use for prediction) changes that one frame and nothing else.
+ * Two cuts, both on frames nothing references (the B-frames x264 and most broadcast encoders
+ * do not predict from; every B-frame of MPEG-2; HEVC's sub-layer non-reference pictures):
+ * - `fast`: every frame is decoded, but H.264's in-loop deblocking (a large part of decoding)
+ *   is skipped on unreferenced frames (`-skip_loop_filter noref`). Reference frames are used
+ *   deblocked to predict later ones, so skipping it on one would change every frame predicted
+ *   from it until the next keyframe; on an unreferenced frame it changes that frame alone.
+ * - `refs`: unreferenced frames are not decoded at all (`-skip_frame noref`). Every frame that
+ *   is decoded is bit-exact (nothing it depends on was skipped), so the analysis frames are the
+ *   reference frames, unevenly spaced: with x264's defaults (3 B-frames, pyramid) about 3 in
+ *   4 of them, at most two frame intervals apart; MPEG-2 with two B-frames per P, 1 in 3, three
+ *   intervals apart; a stream without B-frames loses nothing (and saves nothing).
  *
  * What each view of the picture needs:
- * - Analysis frames (160x90, every frame): each pixel averages a 12x12 cell at 1080p, so a
- *   deblocking step of a few levels along block edges moves it by a fraction of a level;
- *   freeze, black and av.sync judge changes far larger than that.
+ * - Analysis frames (160x90): freeze and black judge runs of seconds (freeze 2 s, black 0.5 s)
+ *   between frames whatever their spacing; a change or a black frame inside an unreferenced
+ *   frame is seen on the next reference frame, at most a few frame intervals later (measured
+ *   by `eval`: see BENCHMARKS.md). Gaps (`stream.gap`, 0.5 s) and blockiness's hole check
+ *   (0.5 s) are far longer than any spacing of reference frames a real encoder makes.
+ * - A/V sync pairs each sound onset with the first frame that shows the matching picture
+ *   change: it needs every frame (an event seen a frame late is a 40 ms error, the size of
+ *   the tolerances it judges). A profile with a detector that says `needs.everyFrame` is
+ *   decoded with `fast` instead (resolveDecodePolicy).
  * - Detail frames (native resolution, 2 fps, block edges): deblocking is exactly what hides
- *   block edges, so a detail frame must be one that was deblocked. With `fast` they are drawn
- *   only from I and P frames, which are reference frames (deblocked) in H.264 as encoders make
- *   it; B-frames, the ones left undeblocked, are never judged for block edges.
- * - Decoder errors (concealment, corrupt frames) come from parsing and reconstruction, which
- *   still run on every frame.
+ *   block edges, so a detail frame must be one that was deblocked: with `fast` they are drawn
+ *   from I and P frames only; with `refs` every decoded frame is a deblocked reference.
+ * - Decoder errors (concealment, corrupt frames) come from parsing and reconstruction: with
+ *   `fast` they run on every frame; with `refs` damage inside an unreferenced frame is not
+ *   seen, and it damages that frame alone (nothing is predicted from it). Damage to a
+ *   reference frame, which spreads until the next keyframe, is seen as before.
  */
 
-/** `exact`: every frame decoded as the encoder reconstructed it. `fast`: deblocking skipped where nothing depends on it. */
-export type DecodePolicy = "exact" | "fast";
+/**
+ * `exact`: every frame decoded as the encoder reconstructed it. `fast`: every frame, deblocking
+ * skipped where nothing depends on it. `refs`: reference frames only.
+ */
+export type DecodePolicy = "exact" | "fast" | "refs";
 
-export const DECODE_POLICIES: readonly DecodePolicy[] = ["exact", "fast"];
+/** What a user or profile may ask for: a policy, or `auto` (resolveDecodePolicy). */
+export type DecodeChoice = DecodePolicy | "auto";
 
-/** Full decoding's default. */
+export const DECODE_CHOICES: readonly DecodeChoice[] = ["auto", "refs", "fast", "exact"];
+
+/** The default choice: reference frames only unless a detector needs every frame. */
+export const DEFAULT_DECODE_CHOICE: DecodeChoice = "auto";
+
+/** A MediaReader given no policy decodes every frame (it does not know what the detectors need). */
 export const DEFAULT_DECODE_POLICY: DecodePolicy = "fast";
+
+/** The policy `auto` takes when no detector needs every frame. */
+export const AUTO_DECODE_POLICY: DecodePolicy = "refs";
+
+/** A detector as a profile holds it, as far as decoding cares. */
+export interface FrameNeeds {
+  readonly definition: { readonly type: string; readonly needs: { readonly everyFrame?: boolean } };
+}
+
+/**
+ * The policy full decoding runs under: `auto` is `refs` unless a detector of the profile needs
+ * every frame (A/V sync), then `fast`. An explicit `refs` with such a detector is kept (the
+ * user chose it: that detector's timing is then coarser).
+ */
+export function resolveDecodePolicy(
+  choice: DecodeChoice | undefined,
+  detectors: readonly FrameNeeds[],
+): DecodePolicy {
+  if (choice !== undefined && choice !== "auto") return choice;
+  return detectors.some((d) => d.definition.needs.everyFrame === true) ? "fast" : AUTO_DECODE_POLICY;
+}
+
+/** The detector types that make `auto` decode every frame, for messages and the bench. */
+export function everyFrameDetectors(detectors: readonly FrameNeeds[]): string[] {
+  return detectors.filter((d) => d.definition.needs.everyFrame === true).map((d) => d.definition.type);
+}
 
 /** Decoder options (before the input) for full decoding under `policy`. Video decoder only. */
 export function policyDecoderOptions(policy: DecodePolicy): string[] {
+  if (policy === "refs") return ["-skip_frame:v", "noref"];
   return policy === "fast" ? ["-skip_loop_filter:v", "noref"] : [];
 }
 
 /**
  * A `select` term that is 1 for frames whose picture may be judged for block edges under
- * `policy` (multiplied into the detail stream's rate selection), or null when every frame may.
+ * `policy` (multiplied into the detail stream's rate selection), or null when every frame may
+ * (`exact`: all deblocked; `refs`: only references are decoded, all deblocked).
  */
 export function detailFrameCondition(policy: DecodePolicy): string | null {
   return policy === "fast" ? "(eq(pict_type\\,PICT_TYPE_I)+eq(pict_type\\,PICT_TYPE_P))" : null;

@@ -4,7 +4,7 @@
  */
 import { ffmpegPathFrom } from "../config/config.js";
 import { resolveProfile, type ProfileInput } from "../config/profile.js";
-import type { DecodePolicy } from "../ingest/decode-policy.js";
+import { resolveDecodePolicy, type DecodeChoice } from "../ingest/decode-policy.js";
 import { MediaReader, type DecodeMode, type MediaReaderOptions } from "../ingest/media-reader.js";
 import type { StreamEvent } from "../ingest/media.js";
 import { openSource } from "../ingest/open-source.js";
@@ -12,6 +12,8 @@ import type { Incident } from "../incident.js";
 import { LightSession, type PromotionChange } from "./light-session.js";
 import { PromotionLimiter } from "./promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
+
+export type { DecodeChoice };
 
 export interface AnalyzeOptions {
   /** Seconds of media to analyze (live inputs); files are read to the end by default. */
@@ -38,8 +40,11 @@ export interface AnalyzeOptions {
   readonly promote?: boolean;
   /** Extra decoder options before the input, full decoding only (see decode-policy.ts). */
   readonly decoderOptions?: readonly string[];
-  /** Which decoder work full decoding may skip (decode-policy.ts); default DEFAULT_DECODE_POLICY. */
-  readonly decodePolicy?: DecodePolicy;
+  /**
+   * Which decoder work full decoding may skip (decode-policy.ts). Default `auto`: reference
+   * frames only unless a detector of the profile needs every frame.
+   */
+  readonly decodePolicy?: DecodeChoice;
 }
 
 export interface AnalyzeResult {
@@ -87,11 +92,19 @@ export async function analyzeInput(input: string, options: AnalyzeOptions = {}):
     failFast: true,
     ...(options.duration !== undefined ? { duration: options.duration } : {}),
     ...(options.decoderOptions ? { decoderOptions: options.decoderOptions } : {}),
-    ...(options.decodePolicy ? { decodePolicy: options.decodePolicy } : {}),
   };
-  if (options.mode === "light") return analyzeLight(input, source, profile, readerOptions, options);
+  if (options.mode === "light") {
+    // Promotions decode every frame (full timing is their point) unless a policy was chosen.
+    const chosen = options.decodePolicy;
+    const light = chosen && chosen !== "auto" ? { ...readerOptions, decodePolicy: chosen } : readerOptions;
+    return analyzeLight(input, source, profile, light, options);
+  }
+  const fullOptions: MediaReaderOptions = {
+    ...readerOptions,
+    decodePolicy: resolveDecodePolicy(options.decodePolicy, profile.detectors),
+  };
   let lastProgress = 0;
-  const reader = new MediaReader(source, readerOptions, {
+  const reader = new MediaReader(source, fullOptions, {
     video: (f) => {
       monitor.video(f);
       if (options.onProgress && f.pts - lastProgress >= 1) {

@@ -5,6 +5,7 @@
  */
 import type { ResolvedProfile } from "../config/profile.js";
 import { errorMessage } from "../errors.js";
+import { resolveDecodePolicy } from "../ingest/decode-policy.js";
 import { MediaReader, type MediaReaderOptions } from "../ingest/media-reader.js";
 import type { HlsPlaylistState, StreamEvent, Thumbnail } from "../ingest/media.js";
 import { processCpuSeconds } from "../ingest/process-cpu.js";
@@ -177,7 +178,11 @@ export class StreamRunner {
       onIncident: (e) => this.deps.onIncident(e, this),
     });
     this.monitor = monitor;
-    const reader = new MediaReader(source, readerOptions, {
+    const fullOptions: MediaReaderOptions = {
+      ...readerOptions,
+      decodePolicy: resolveDecodePolicy(undefined, this.profile.detectors),
+    };
+    const reader = new MediaReader(source, fullOptions, {
       video: (f) => {
         this.frames++;
         this.mediaTime = f.pts;

@@ -1,16 +1,22 @@
 /**
- * The full-decoding policy (decode-policy.ts): deblocking skipped on frames nothing references
- * must not change a verdict. Checked on real ffmpeg output: which frames carry detail, how far
- * the analysis picture moves, and the blockiness verdicts on corrupted and clean encodes.
+ * The full-decoding policies (decode-policy.ts): deblocking skipped on frames nothing
+ * references (`fast`), or those frames not decoded at all (`refs`), must not change a verdict.
+ * Checked on real ffmpeg output: which frames are decoded and carry detail, how far the analysis
+ * picture moves, freeze and black timing against exact decoding (H.264 with B-frames, MPEG-2),
+ * no gap or damage made up from skipped frames, and the blockiness verdicts on corrupted and
+ * clean encodes.
  */
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { DecodePolicy } from "../../src/ingest/decode-policy.js";
+import { resolveProfile } from "../../src/config/profile.js";
+import { resolveDecodePolicy, type DecodePolicy } from "../../src/ingest/decode-policy.js";
 import { MediaReader, decoderArgs } from "../../src/ingest/media-reader.js";
 import type { DetailFrame, VideoFrame } from "../../src/ingest/media.js";
 import { openSource } from "../../src/ingest/open-source.js";
+import { generateClip } from "../../src/gen/clip-generator.js";
 import { generateCorruptClip } from "../../src/gen/corrupt-clip.js";
+import { generateSyncClip } from "../../src/gen/sync-clip.js";
 import { analyzeInput } from "../../src/monitor/analyze.js";
 import { tempDir } from "../helpers/media.js";
 
@@ -55,12 +61,30 @@ describe("decode policy: the decoder command", () => {
   const source = openSource(import.meta.filename);
   const beforeInput = (args: string[]): string[] => args.slice(0, args.indexOf("-i"));
 
-  it("fast (the default) skips deblocking on non-reference frames only, before the input", () => {
+  it("fast (a reader's default) skips deblocking on non-reference frames only, before the input", () => {
     const args = decoderArgs(source, { ffmpegPath: "ffmpeg", detail: true });
     expect(beforeInput(args).join(" ")).toContain("-skip_loop_filter:v noref");
     expect(args.join(" ")).not.toContain("-skip_frame");
     const detailFilter = args[args.indexOf("-filter:v:1") + 1]!;
     expect(detailFilter).toContain("eq(pict_type\\,PICT_TYPE_I)+eq(pict_type\\,PICT_TYPE_P)");
+  });
+
+  it("refs skips decoding non-reference frames, before the input, and takes detail from any decoded frame", () => {
+    const args = decoderArgs(source, { ffmpegPath: "ffmpeg", detail: true, decodePolicy: "refs" });
+    expect(beforeInput(args).join(" ")).toContain("-skip_frame:v noref");
+    expect(args.join(" ")).not.toContain("skip_loop_filter");
+    expect(args[args.indexOf("-filter:v:1") + 1]).not.toContain("pict_type");
+  });
+
+  it("auto is refs unless a detector needs every frame (av.sync), and an explicit choice is kept", () => {
+    const all = resolveProfile({}).detectors;
+    const noSync = resolveProfile({ detectors: { "av.sync": false } }).detectors;
+    expect(resolveDecodePolicy(undefined, all)).toBe("fast");
+    expect(resolveDecodePolicy("auto", all)).toBe("fast");
+    expect(resolveDecodePolicy("auto", noSync)).toBe("refs");
+    expect(resolveDecodePolicy(undefined, noSync)).toBe("refs");
+    expect(resolveDecodePolicy("exact", noSync)).toBe("exact");
+    expect(resolveDecodePolicy("refs", all)).toBe("refs");
   });
 
   it("exact decodes every frame as encoded and takes detail from any frame", () => {
@@ -143,4 +167,129 @@ describe("decode policy on real encodes", () => {
     const { incidents } = await analyzeInput(file, { threads: 1, detectors: { "av.sync": false } });
     expect(incidents.filter((i) => i.type.startsWith("video."))).toEqual([]);
   });
+});
+
+/** Video-only incidents of a clip under one policy, with a profile that lets `auto` skip (no av.sync). */
+async function videoIncidents(file: string, policy: DecodePolicy) {
+  const { incidents } = await analyzeInput(file, {
+    threads: 1,
+    detectors: { "av.sync": false },
+    decodePolicy: policy,
+  });
+  return incidents;
+}
+
+describe("refs: reference frames only", () => {
+  it("decodes exactly the reference frames, bit-identical to exact decoding (x264, 3 B-frames, no pyramid)", async () => {
+    const file = join(tmp.dir, "no-pyramid.ts");
+    // Without B-pyramid no B-frame is a reference: the reference frames are the I and P frames.
+    execFileSync("ffmpeg", [
+      ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"],
+      ...["-i", "testsrc2=s=640x360:r=25:d=4", "-c:v", "libx264", "-preset", "veryfast"],
+      ...["-bf", "3", "-x264-params", "b-pyramid=none", "-g", "50", "-pix_fmt", "yuv420p", file],
+    ]);
+    const types = pictureTypes(file);
+    const exact = await frames(file, "exact");
+    const refs = await frames(file, "refs");
+    expect(exact.video.length).toBe(types.length);
+    const iOrP = exact.video.filter((_, i) => types[i] !== "B");
+    expect(types.filter((t) => t === "B").length).toBeGreaterThan(types.length / 3);
+    expect(refs.video.map((f) => f.pts)).toEqual(iOrP.map((f) => f.pts));
+    for (let i = 0; i < iOrP.length; i++) {
+      expect(Buffer.from(refs.video[i]!.luma).equals(Buffer.from(iOrP[i]!.luma)), `frame ${i}`).toBe(true);
+    }
+    // Detail frames are decoded (reference, deblocked) frames, still 2 a second.
+    expect(refs.detail.length).toBeGreaterThanOrEqual(7);
+    expect(refs.detail.length).toBeLessThanOrEqual(9);
+    for (const d of refs.detail) expect(iOrP.some((v) => Math.abs(v.pts - d.pts) < 0.001)).toBe(true);
+  });
+
+  // H.264 as `gen` encodes it (x264 veryfast: 3 B-frames, pyramid: some B-frames are references),
+  // and MPEG-2 with two B-frames per P, none of them a reference (two frames in three skipped).
+  const codecs = [
+    { name: "H.264 with B-frames", codec: null, tolerance: 0.081 },
+    {
+      name: "MPEG-2 IBBP",
+      codec: ["-c:v", "mpeg2video", "-bf", "2", "-g", "12", "-q:v", "4"],
+      tolerance: 0.121,
+    },
+  ] as const;
+  for (const { name, codec, tolerance } of codecs) {
+    it(`${name}: freeze and black as with exact decoding (within ${Math.round(tolerance / 0.04)} frame intervals), no gap or damage`, async () => {
+      const h264 = join(tmp.dir, `defects-${codec ? "mpeg2" : "h264"}-src.ts`);
+      const truth = await generateClip(h264, {
+        duration: 12,
+        width: 320,
+        height: 180,
+        defects: [
+          { type: "freeze", start: 2.5, duration: 3 },
+          { type: "black", start: 7, duration: 2.5 },
+        ],
+      });
+      let file = h264;
+      if (codec) {
+        file = join(tmp.dir, "defects-mpeg2.ts");
+        execFileSync("ffmpeg", [
+          ...["-hide_banner", "-loglevel", "error", "-y", "-i", h264, "-map", "0"],
+          ...[...codec, "-c:a", "copy", "-f", "mpegts", file],
+        ]);
+      }
+      const types = pictureTypes(file);
+      expect(types.filter((t) => t === "B").length).toBeGreaterThan(types.length / (codec ? 2 : 4));
+      if (codec) {
+        const refs = await frames(file, "refs");
+        // Only I and P frames are decoded: about one in three.
+        expect(refs.video.length).toBe(types.filter((t) => t !== "B").length);
+      }
+      const exact = await videoIncidents(file, "exact");
+      const refs = await videoIncidents(file, "refs");
+      const summary = (list: typeof exact) => list.map((i) => i.type);
+      expect(summary(exact)).toEqual(["video.freeze", "video.black"]);
+      // Nothing else: no stream.gap, no blockiness (missing reference), no extra freeze.
+      expect(summary(refs)).toEqual(summary(exact));
+      for (let k = 0; k < exact.length; k++) {
+        const e = exact[k]!;
+        const r = refs[k]!;
+        expect(Math.abs(r.start - e.start), `${e.type} start`).toBeLessThanOrEqual(tolerance);
+        expect(Math.abs(r.end! - e.end!), `${e.type} end`).toBeLessThanOrEqual(tolerance);
+        const t = truth.defects[k]!;
+        expect(Math.abs(r.start - t.start), `${e.type} start vs truth`).toBeLessThanOrEqual(0.5);
+      }
+    }, 240_000);
+  }
+
+  it("a clean clip with B-frames stays clean under auto (no av.sync: reference frames only)", async () => {
+    const file = join(tmp.dir, "clean-refs.ts");
+    await generateClip(file, { duration: 8, width: 320, height: 180, defects: [] });
+    const { incidents } = await analyzeInput(file, { threads: 1, detectors: { "av.sync": false } });
+    expect(incidents).toEqual([]);
+  });
+
+  it("reports corrupt@3.1:0.5 in life 720p as exact decoding does (damage to reference frames is seen)", async () => {
+    const file = join(tmp.dir, "corrupt-life-refs.ts");
+    const truth = await generateCorruptClip(file, {
+      duration: 7,
+      content: "life",
+      corrupt: [{ start: 3.1, duration: 0.5 }],
+    });
+    const refs = (await videoIncidents(file, "refs")).filter((i) => i.type === "video.blockiness");
+    const t = truth.incidents[0]!;
+    expect(refs).toHaveLength(1);
+    expect(Math.abs(refs[0]!.start - t.start)).toBeLessThanOrEqual(0.2);
+    expect(Math.abs(refs[0]!.end! - t.end)).toBeLessThanOrEqual(0.2);
+  }, 240_000);
+});
+
+describe("auto with av.sync on (the default profile)", () => {
+  it("decodes every frame: a -300 ms sync pattern reads -300 ms from its first flash", async () => {
+    // With reference frames only it read -340 ms from 2.78 s (eval --decode refs): the pattern's
+    // one-frame flashes coded as B-frames are lost or seen a frame late.
+    const file = join(tmp.dir, "sync-300.ts");
+    await generateSyncClip(file, { offsetMs: -300, duration: 14 });
+    const { incidents } = await analyzeInput(file, { threads: 1, detectors: { "video.blockiness": false } });
+    const sync = incidents.filter((i) => i.type === "av.sync");
+    expect(sync).toHaveLength(1);
+    expect(sync[0]!.start).toBeLessThan(1.5); // the first flash is at 0.8 s
+    expect(Math.abs(Number(sync[0]!.details.offsetMs) + 300)).toBeLessThanOrEqual(20);
+  }, 240_000);
 });
