@@ -74,12 +74,12 @@ export const AvSyncOptions = z
     correlationAgreeMs: z.number().positive().default(30),
     /**
      * Natural content: clear peaks beyond the search count as votes against every lag inside
-     * it. Default false (on, Big Buck Bunny gave no estimate at all: see DETECTORS.md).
+     * it. Default false (on, no coded Big Buck Bunny clip got an estimate: see DETECTORS.md).
      */
     correlationCountOutside: z.boolean().default(false),
     /**
      * Natural content: seconds between the first and the last agreeing vote. Default 0 (at
-     * the segment length, 5 s, Big Buck Bunny gave no estimate at all: see DETECTORS.md).
+     * the segment length, 5 s, 1 of 66 shifted Big Buck Bunny stretches got one: DETECTORS.md).
      */
     correlationSpan: z.number().min(0).max(120).default(0),
     /** Seconds the offset must stay outside the tolerance before an incident opens. Default 5. */
