@@ -1,64 +1,104 @@
 /**
  * A/V offset of natural content (film, animation, sport: no flash-and-beep pattern), for
- * `av.sync` when paired events give no estimate.
+ * `av.sync` when paired events give no estimate. A consensus of short correlations: the
+ * audio-visual synchrony literature correlates a picture-motion signal with an audio onset
+ * signal; on real programme that correlation is only meaningful where sound events are tied
+ * to what is seen (a door, a footstep, a mouth), so it is judged stretch by stretch and only
+ * trusted when many stretches agree.
  *
- * Visual onset strength, per frame: the picture (160x90 analysis luma) is cut into a 16x9
- * grid; each block's mean absolute change from the previous frame is log-compressed and its
- * rises summed over the blocks, so a door slamming in one corner counts as much as a camera
- * move over the whole picture. Shot cuts (mean change over 20 grey levels) are zeroed with
- * their neighbours: editors lay sound across cuts (J- and L-cuts), so a cut's sound is often
- * 100 ms or more away from it and would bias the estimate.
+ * Picture: motion energy per frame. The 160x90 analysis luma is cut into a 16x9 grid; each
+ * block's mean absolute change from the previous frame is log-compressed and summed, so a
+ * small thing moving in one corner counts beside a camera move. Shot cuts (mean change over
+ * 20 grey levels) are zeroed with their neighbours: editors lay sound across cuts (J- and
+ * L-cuts), so a cut's sound is often 100 ms or more away from it. Repeated frames (24 fps film
+ * carried at 25 fps repeats one a second) are left out: a repeat is no motion, only a 1 Hz comb.
+ * (Tried on the tune material and dropped: the rises of that energy (onsets) correlated worse
+ * than the energy; each block over the picture's median block lost the right estimates and
+ * gave a wrong one.)
  *
- * Audio onset strength, every 10 ms: spectral flux (log magnitude rises of a 1024-point Hann
- * FFT at 48 kHz, summed over bins) less its 0.5 s moving mean, so sustained music and noise
- * do not count, the start of a sound does.
+ * Sound: spectral flux every 10 ms (log magnitude rises of a 1024-point Hann FFT, bins from
+ * 100 Hz up, summed), which peaks where a sound starts.
  *
- * Both are put on a 10 ms grid over the last `window` seconds, high-passed (0.5 s moving mean
- * removed), normalised and cross-correlated for lags within +-`contextMs` (1 s). The highest
- * peak within +-`maxOffsetMs` (400 ms), refined by a parabola through its neighbours, is the
- * offset (positive: audio lags video). Confidence is the peak-to-sidelobe ratio (PSR: the
- * peak's height over the mean of the other lags of the context, more than 80 ms from it, in
- * their standard deviations): natural content gives a clear peak only where sound events are
- * tied to what is seen. No estimate below `minPeakRatio`, with another local peak anywhere in
- * the context within `minPeakMargin` of it (rhythmic content fits lags a beat apart; a beat
- * just outside the search would otherwise leave a wrong peak alone inside it: seen on Big
- * Buck Bunny's titles, a 410 ms period, read as a confident +127 ms on in-sync content), or
- * with the peak at the edge of the search.
+ * One vote a second: both signals over the last `segment` (5 s) on a 5 ms grid, high-passed
+ * (their centred 0.5 s mean removed), normalised and cross-correlated for lags within +-1 s.
+ * The highest peak, refined by a parabola through its neighbours (sub-frame: the grid is an
+ * eighth of a 25 fps frame), votes when its peak-to-sidelobe ratio (PSR: its height over the
+ * mean of the lags more than 60 ms from it, in their standard deviations) reaches
+ * `minPeakRatio` and it lies within +-`maxOffsetMs`; with `countOutside`, a clear peak beyond
+ * that votes against every lag inside it. The estimate is the consensus of the votes of the
+ * last `horizon` (30 s): at least `minVotes` within `agreeMs` of their median, making up at
+ * least `minAgreement` of all the votes (rhythmic content and title sequences give clear peaks
+ * at lags a beat or a bar away; they scatter, the true lag repeats), their agreeing votes
+ * spanning `minSpan` s; otherwise no estimate. Positive offsets: sound after picture.
  */
 import type { AudioBlock } from "../ingest/media.js";
 
 export interface CorrelatorOptions {
-  /** Seconds of media correlated per estimate. */
-  readonly window: number;
-  /** Largest lag searched, ms. */
+  /** Seconds of media per vote (one correlation). */
+  readonly segment: number;
+  /** Seconds of votes a consensus is taken over. */
+  readonly horizon: number;
+  /** Largest lag a vote may give, ms. */
   readonly maxOffsetMs: number;
-  /** Peak-to-sidelobe ratio needed for an estimate. */
+  /** Peak-to-sidelobe ratio a segment's peak needs to vote. */
   readonly minPeakRatio: number;
-  /** Sidelobe deviations by which the peak must stand above any other local peak of the context. */
-  readonly minPeakMargin: number;
-  /** Lags correlated for the sidelobe statistics and the second peak, ms (at least maxOffsetMs). */
-  readonly contextMs: number;
+  /** Votes that must agree (within `agreeMs` of their median) for an estimate. */
+  readonly minVotes: number;
+  /** Share of the horizon's votes that must agree. */
+  readonly minAgreement: number;
+  /** How far an agreeing vote may lie from the median, ms. */
+  readonly agreeMs: number;
+  /** Whether clear peaks beyond the search count as votes against (in the share). */
+  readonly countOutside: boolean;
+  /** Seconds between the first and the last agreeing vote: the media they stand on. */
+  readonly minSpan: number;
+}
+
+export interface CorrelationVote {
+  /** Media time of the end of the segment. */
+  readonly at: number;
+  readonly offsetMs: number;
+  readonly peakRatio: number;
+  /** The peak lies beyond the search (`maxOffsetMs`): a vote against every lag inside it. */
+  readonly outside: boolean;
 }
 
 export interface CorrelationEstimate {
+  /** Median of the agreeing votes. */
   readonly offsetMs: number;
-  /** Peak-to-sidelobe ratio of the correlation. */
-  readonly peakRatio: number;
-  /** peakRatio / (peakRatio + minPeakRatio): 0.5 at the threshold, towards 1 as the peak stands out. */
+  /** Agreeing votes over all votes of the horizon (0..1). */
   readonly confidence: number;
+  /** Median peak-to-sidelobe ratio of the agreeing votes. */
+  readonly peakRatio: number;
+  /** Agreeing votes and all votes of the horizon. */
+  readonly votes: number;
+  readonly cast: number;
 }
 
-const GRID = 0.01;
+/** The correlation grid: 5 ms, an eighth of a 25 fps frame. */
+const GRID = 0.005;
 const COLS = 16;
 const ROWS = 9;
 const CUT_LEVEL = 20;
 /** Frames zeroed after a cut (the cut frame and its neighbour before are zeroed too). */
 const CUT_HOLD = 2;
+/**
+ * Frames changing less than this (mean absolute luma change) repeat the one before: a 24 fps
+ * film carried at 25 fps repeats a frame every second, and a repeat is no motion, only a
+ * 1 Hz comb that the sound does not share. They are left out and the signal interpolated.
+ */
+const REPEAT_LEVEL = 0.3;
 const FFT_SIZE = 1024;
-/** Moving means of the onset signals: 0.5 s. */
-const MEAN_SPAN = 50;
-/** Lags within this many grid steps of the peak are its main lobe, not sidelobes. */
-const MAIN_LOBE = 8;
+/** Flux from 100 Hz up: hum and rumble carry no onsets the picture shows. */
+const MIN_HZ = 100;
+/** The high-pass of both signals: their centred 0.5 s mean removed. */
+const MEAN_SPAN = Math.round(0.5 / GRID);
+/** Lags correlated for the sidelobe statistics: +-1 s. */
+const CONTEXT = Math.round(1 / GRID);
+/** Lags within 60 ms of the peak are its main lobe, not sidelobes. */
+const MAIN_LOBE = Math.round(0.06 / GRID);
+/** How long before `now` a segment ends: audio flux needs half an FFT after it, and video frames may arrive up to 0.1 s after the sound beside them. */
+const SETTLE = 0.3;
 
 /** In-place radix-2 FFT of (re, im), length a power of two. */
 function fft(re: Float64Array, im: Float64Array, cos: Float64Array, sin: Float64Array): void {
@@ -130,13 +170,12 @@ function highPassNormalise(x: Float64Array): boolean {
 }
 
 export class AvSyncCorrelator {
-  // Video onset strength per frame.
+  // Visual motion energy per frame.
   private readonly videoTimes: number[] = [];
   private readonly videoValues: number[] = [];
-  private readonly blockLog = new Float64Array(COLS * ROWS);
   private readonly blockSum = new Float64Array(COLS * ROWS);
   private readonly blockCount = new Float64Array(COLS * ROWS);
-  private haveBlocks = false;
+  private readonly blockMeans = new Float64Array(COLS * ROWS);
   private cutHold = 0;
   // Audio flux every hop.
   private readonly fluxTimes: number[] = [];
@@ -152,8 +191,10 @@ export class AvSyncCorrelator {
   private pos = 0;
   private sinceHop = 0;
   private hop = 480;
+  private minBin = 3;
   private sampleRate = 0;
   private expectedPts: number | null = null;
+  private votes: CorrelationVote[] = [];
 
   constructor(private readonly opts: CorrelatorOptions) {
     for (let i = 0; i < FFT_SIZE; i++) this.window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / FFT_SIZE);
@@ -183,17 +224,18 @@ export class AvSyncCorrelator {
         count[b] = count[b]! + 1;
       }
     }
-    let onset = 0;
     let global = 0;
+    const means = this.blockMeans;
     for (let b = 0; b < COLS * ROWS; b++) {
-      const mean = sum[b]! / Math.max(1, count[b]!);
-      global += mean;
-      const l = Math.log1p(mean);
-      if (this.haveBlocks && l > this.blockLog[b]!) onset += l - this.blockLog[b]!;
-      this.blockLog[b] = l;
+      means[b] = sum[b]! / Math.max(1, count[b]!);
+      global += means[b]!;
     }
-    this.haveBlocks = true;
     global /= COLS * ROWS;
+    let energy = 0;
+    // Log-compressed per block: a small thing moving in one corner (a mouth, a hand, a
+    // falling apple) counts, not only the camera moving over the whole picture.
+    for (let b = 0; b < COLS * ROWS; b++) energy += Math.log1p(means[b]!);
+    if (global < REPEAT_LEVEL) return;
     if (global > CUT_LEVEL) {
       const last = this.videoValues.length - 1;
       if (last >= 0) this.videoValues[last] = 0;
@@ -201,10 +243,10 @@ export class AvSyncCorrelator {
     }
     if (this.cutHold > 0) {
       this.cutHold--;
-      onset = 0;
+      energy = 0;
     }
     this.videoTimes.push(pts);
-    this.videoValues.push(onset);
+    this.videoValues.push(energy);
   }
 
   pushAudio(block: AudioBlock): void {
@@ -216,6 +258,7 @@ export class AvSyncCorrelator {
       // A discontinuity: start the analysis frame afresh at this block.
       this.sampleRate = block.sampleRate;
       this.hop = Math.max(1, Math.round(block.sampleRate / 100));
+      this.minBin = Math.max(1, Math.ceil((MIN_HZ * FFT_SIZE) / block.sampleRate));
       this.filled = 0;
       this.pos = 0;
       this.sinceHop = 0;
@@ -251,7 +294,7 @@ export class AvSyncCorrelator {
     fft(re, im, this.cos, this.sin);
     let flux = 0;
     const fresh = this.lastLog[0]! < 0;
-    for (let k = 1; k < FFT_SIZE / 2; k++) {
+    for (let k = this.minBin; k < FFT_SIZE / 2; k++) {
       const l = Math.log1p(1000 * Math.hypot(re[k]!, im[k]!));
       if (!fresh && l > this.lastLog[k]!) flux += l - this.lastLog[k]!;
       this.lastLog[k] = l;
@@ -261,25 +304,18 @@ export class AvSyncCorrelator {
     this.fluxValues.push(fresh ? 0 : flux);
   }
 
-  /** The estimate over the `window` seconds before `now`, or null. */
-  estimate(now: number): CorrelationEstimate | null {
-    const span = this.opts.window;
-    // The audio onset signal's centred mean needs 0.25 s after each hop.
-    const t1 = now - 0.3;
+  /**
+   * One vote from the `segment` seconds before `now` (less the audio's latency), kept for
+   * the consensus; null when the segment's peak is not clear enough to vote.
+   */
+  vote(now: number): CorrelationVote | null {
+    const span = this.opts.segment;
+    const t1 = now - SETTLE;
     const t0 = t1 - span;
     this.trim(t0 - 1);
-    if (this.videoTimes.length < 2 || this.fluxTimes.length < MEAN_SPAN) return null;
-    if (this.videoTimes[0]! > t0 + 1 || this.fluxTimes[0]! > t0 + 1) return null;
-    // Audio onset strength: flux less its centred 0.5 s mean, rectified.
-    const fv = this.fluxValues;
-    const onset: number[] = new Array<number>(fv.length);
-    const prefix = new Float64Array(fv.length + 1);
-    for (let i = 0; i < fv.length; i++) prefix[i + 1] = prefix[i]! + fv[i]!;
-    for (let i = 0; i < fv.length; i++) {
-      const a = Math.max(0, i - MEAN_SPAN / 2);
-      const b = Math.min(fv.length, i + MEAN_SPAN / 2);
-      onset[i] = Math.max(0, fv[i]! - (prefix[b]! - prefix[a]!) / (b - a));
-    }
+    this.votes = this.votes.filter((v) => v.at > now - this.opts.horizon + span - 1e-6);
+    if (this.videoTimes.length < 2 || this.fluxTimes.length < 2) return null;
+    if (this.videoTimes[0]! > t0 + 1 || this.fluxTimes[0]! > t0 + 0.1) return null;
     const n = Math.floor(span / GRID);
     const ga = new Float64Array(n);
     const gv = new Float64Array(n);
@@ -289,24 +325,24 @@ export class AvSyncCorrelator {
       const t = t0 + k * GRID;
       while (ia + 1 < this.fluxTimes.length && this.fluxTimes[ia + 1]! <= t) ia++;
       while (iv + 1 < this.videoTimes.length && this.videoTimes[iv + 1]! <= t) iv++;
-      ga[k] = sampleAt(this.fluxTimes, onset, t, ia);
+      ga[k] = sampleAt(this.fluxTimes, this.fluxValues, t, ia);
       gv[k] = sampleAt(this.videoTimes, this.videoValues, t, iv);
     }
     if (!highPassNormalise(ga) || !highPassNormalise(gv)) return null;
-    const searchLag = Math.round(this.opts.maxOffsetMs / 1000 / GRID);
-    const maxLag = Math.max(searchLag, Math.round(this.opts.contextMs / 1000 / GRID));
-    const c = new Float64Array(2 * maxLag + 1);
-    for (let l = -maxLag; l <= maxLag; l++) {
+    const c = new Float64Array(2 * CONTEXT + 1);
+    for (let l = -CONTEXT; l <= CONTEXT; l++) {
       let sum = 0;
       const from = Math.max(0, -l);
       const to = Math.min(n, n - l);
       // Audio at t + lag against video at t: a positive lag is sound after picture.
       for (let k = from; k < to; k++) sum += ga[k + l]! * gv[k]!;
-      c[l + maxLag] = sum / Math.max(1, to - from);
+      c[l + CONTEXT] = sum / Math.max(1, to - from);
     }
-    let best = maxLag - searchLag;
-    for (let i = best + 1; i <= maxLag + searchLag; i++) if (c[i]! > c[best]!) best = i;
-    if (Math.abs(best - maxLag) >= searchLag) return null;
+    let best = 0;
+    for (let i = 1; i < c.length; i++) if (c[i]! > c[best]!) best = i;
+    // The peak over the whole +-1 s context: one inside the search that only wins because a
+    // stronger one lies just outside it is not a clear peak.
+    if (best === 0 || best === c.length - 1) return null;
     let sum = 0;
     let sq = 0;
     let m = 0;
@@ -320,26 +356,49 @@ export class AvSyncCorrelator {
     const sd = Math.sqrt(Math.max(0, sq / m - mean * mean));
     if (!(sd > 0)) return null;
     const peakRatio = (c[best]! - mean) / sd;
-    // The strongest other local peak outside the main lobe: a rhythm makes lags a beat
-    // apart fit almost as well, and then the content cannot say which one is right.
-    let second = -Infinity;
-    for (let i = 1; i < c.length - 1; i++) {
-      if (Math.abs(i - best) <= MAIN_LOBE) continue;
-      if (c[i]! >= c[i - 1]! && c[i]! >= c[i + 1]! && c[i]! > second) second = c[i]!;
-    }
-    const secondRatio = Number.isFinite(second) ? (second - mean) / sd : 0;
-    if (peakRatio < this.opts.minPeakRatio || peakRatio - secondRatio < this.opts.minPeakMargin) return null;
     const y0 = c[best - 1]!;
     const y1 = c[best]!;
     const y2 = c[best + 1]!;
     const den = y0 - 2 * y1 + y2;
     const delta = den < 0 ? (0.5 * (y0 - y2)) / den : 0;
-    const offsetMs = Math.round((best - maxLag + delta) * GRID * 10000) / 10;
+    const offsetMs = Math.round((best - CONTEXT + delta) * GRID * 10000) / 10;
+    if (peakRatio < this.opts.minPeakRatio) return null;
+    const outside = Math.abs(offsetMs) > this.opts.maxOffsetMs;
+    if (outside && !this.opts.countOutside) return null;
+    const v = { at: now, offsetMs, peakRatio: Math.round(peakRatio * 100) / 100, outside };
+    this.votes.push(v);
+    return v;
+  }
+
+  /**
+   * The consensus of the votes of the last `horizon` seconds, or null: at least `minVotes`
+   * within `agreeMs` of their median, and at least `minAgreement` of all the votes cast.
+   */
+  consensus(): CorrelationEstimate | null {
+    const cast = this.votes.length;
+    const inside = this.votes.filter((v) => !v.outside);
+    if (inside.length < this.opts.minVotes) return null;
+    const sorted = inside.map((v) => v.offsetMs).sort((a, b) => a - b);
+    const median = sorted[inside.length >> 1]!;
+    const agree = inside.filter((v) => Math.abs(v.offsetMs - median) <= this.opts.agreeMs);
+    if (agree.length < this.opts.minVotes || agree.length < this.opts.minAgreement * cast) return null;
+    // Votes a second apart share most of their media: one chance match spans several of
+    // them. Agreement counts only when it stands on stretches of media apart.
+    if (agree[agree.length - 1]!.at - agree[0]!.at < this.opts.minSpan) return null;
+    const offsets = agree.map((v) => v.offsetMs).sort((a, b) => a - b);
+    const ratios = agree.map((v) => v.peakRatio).sort((a, b) => a - b);
     return {
-      offsetMs,
-      peakRatio: Math.round(peakRatio * 100) / 100,
-      confidence: Math.round((peakRatio / (peakRatio + this.opts.minPeakRatio)) * 100) / 100,
+      offsetMs: offsets[offsets.length >> 1]!,
+      confidence: Math.round((agree.length / cast) * 100) / 100,
+      peakRatio: ratios[ratios.length >> 1]!,
+      votes: agree.length,
+      cast,
     };
+  }
+
+  /** Votes are of one stretch of media: a discontinuity or a new stream starts afresh. */
+  reset(): void {
+    this.votes = [];
   }
 
   private trim(before: number): void {

@@ -51,27 +51,37 @@ export const AvSyncOptions = z
     /** Confidence (0..1) needed for an estimate. Default 0.5. */
     minConfidence: z.number().min(0).max(1).default(0.5),
     /**
-     * Natural content (see av-sync-correlator.ts): estimate from correlated picture and sound
-     * onsets when there are no paired events. Off by default: it still gives confident wrong
-     * offsets (a -250 ms shift of Big Buck Bunny read as +364 ms; a false -188 ms on the demo's
-     * generated channel), and a false alarm costs more than a miss. Default false.
+     * Natural content (see av-sync-correlator.ts): estimate from the consensus of correlated
+     * picture motion and sound onsets when there are no paired events. Off by default: on
+     * a real camera with unrelated music under it (the false-alarm run) chance agreement of
+     * five successive votes read -140 ms and opened a false incident, and a false alarm costs
+     * more than a miss. Default false.
      */
     naturalContent: z.boolean().default(false),
-    /** Natural content: seconds correlated per estimate. Default 20. */
-    correlationWindow: z.number().min(5).max(120).default(20),
-    /** Natural content: largest lag searched, ms. Default 400. */
-    correlationMaxOffsetMs: z.number().min(100).max(2000).default(400),
-    /** Natural content: peak-to-sidelobe ratio needed for an estimate. Default 5. */
-    minPeakRatio: z.number().positive().default(5),
-    /** Natural content: sidelobe deviations between the peak and any other peak within +-1 s. Default 2. */
-    minPeakMargin: z.number().min(0).default(2),
+    /** Natural content: seconds of votes a consensus is taken over. Default 30. */
+    correlationWindow: z.number().min(5).max(120).default(30),
+    /** Natural content: seconds correlated per vote (one a second). Default 5. */
+    correlationSegment: z.number().min(2).max(30).default(5),
+    /** Natural content: largest lag a vote may give, ms. Default 500. */
+    correlationMaxOffsetMs: z.number().min(100).max(900).default(500),
+    /** Natural content: peak-to-sidelobe ratio a segment needs to vote. Default 3. */
+    minPeakRatio: z.number().positive().default(3),
+    /** Natural content: votes that must agree for an estimate. Default 3. */
+    correlationVotes: z.number().int().min(1).max(60).default(3),
+    /** Natural content: share of the window's votes that must agree (0..1). Default 0.7. */
+    correlationAgreement: z.number().min(0).max(1).default(0.7),
+    /** Natural content: how far an agreeing vote may lie from the votes' median, ms. Default 30. */
+    correlationAgreeMs: z.number().positive().default(30),
     /**
-     * Natural content: consecutive estimates (one a second) that must agree within
-     * `correlationAgreeMs` before one is reported; their median is. Default 5.
+     * Natural content: clear peaks beyond the search count as votes against every lag inside
+     * it. Default false (on, no coded Big Buck Bunny clip got an estimate: see DETECTORS.md).
      */
-    correlationAgree: z.number().int().min(1).max(60).default(5),
-    /** Natural content: how far those estimates may lie from their median, ms. Default 20. */
-    correlationAgreeMs: z.number().positive().default(20),
+    correlationCountOutside: z.boolean().default(false),
+    /**
+     * Natural content: seconds between the first and the last agreeing vote. Default 0 (at
+     * the segment length, 5 s, 1 of 66 shifted Big Buck Bunny stretches got one: DETECTORS.md).
+     */
+    correlationSpan: z.number().min(0).max(120).default(0),
     /** Seconds the offset must stay outside the tolerance before an incident opens. Default 5. */
     minDuration: z.number().min(0).default(5),
   })
@@ -160,8 +170,6 @@ class AvSyncDetector implements Detector {
   /** Media time of the last estimate inside the tolerance (either method). */
   private lastInSync: number | null = null;
   private readonly correlator: AvSyncCorrelator;
-  /** The latest correlation estimates, one a second, newest last; a null breaks the run. */
-  private corrRun: { offsetMs: number; confidence: number; peakRatio: number }[] = [];
 
   constructor(
     private readonly opts: Options,
@@ -171,11 +179,15 @@ class AvSyncDetector implements Detector {
     this.maxLead = opts.maxLeadMs ?? preset.maxLeadMs;
     this.maxLag = opts.maxLagMs ?? preset.maxLagMs;
     this.correlator = new AvSyncCorrelator({
-      window: opts.correlationWindow,
+      segment: opts.correlationSegment,
+      horizon: Math.max(opts.correlationWindow, opts.correlationSegment),
       maxOffsetMs: opts.correlationMaxOffsetMs,
       minPeakRatio: opts.minPeakRatio,
-      minPeakMargin: opts.minPeakMargin,
-      contextMs: Math.max(1000, opts.correlationMaxOffsetMs),
+      minVotes: opts.correlationVotes,
+      minAgreement: opts.correlationAgreement,
+      agreeMs: opts.correlationAgreeMs,
+      countOutside: opts.correlationCountOutside,
+      minSpan: opts.correlationSpan,
     });
   }
 
@@ -224,12 +236,17 @@ class AvSyncDetector implements Detector {
     this.samples = n;
     this.hopAcc = e;
     this.seen(block.pts);
-    this.correlator.pushAudio(block);
+    // Off, the correlator is never fed: it would spend an FFT every 10 ms and, never asked
+    // for a vote (which trims its history), keep every frame's and hop's value for ever.
+    if (this.opts.naturalContent) this.correlator.pushAudio(block);
     this.expectedPts = block.pts + block.frames / block.sampleRate;
     this.lastMediaPts = Math.max(this.lastMediaPts, this.expectedPts);
     this.findOnsets();
     if (this.expectedPts - this.lastEstimateAt >= 1) {
       this.lastEstimateAt = this.expectedPts;
+      // Natural content votes every second, paired events or not, so that its window is full
+      // whenever the events fall silent.
+      if (this.opts.naturalContent) this.correlator.vote(this.expectedPts);
       this.estimate(this.expectedPts);
     }
   }
@@ -279,7 +296,7 @@ class AvSyncDetector implements Detector {
     const w = frame.width > 0 ? frame.width : luma.length;
     const change = meanAbsDifference(luma, this.prev, w);
     this.seen(frame.pts);
-    this.correlator.pushVideo(luma, this.prev, w, frame.height, frame.pts);
+    if (this.opts.naturalContent) this.correlator.pushVideo(luma, this.prev, w, frame.height, frame.pts);
     this.prev.set(luma);
     const n = this.changeCount;
     if (n === CHANGE_HISTORY) {
@@ -326,7 +343,6 @@ class AvSyncDetector implements Detector {
       this.naturalEstimate(now);
       return;
     }
-    this.corrRun = [];
     const lags = best.map((q) => q.lag).sort((a, b) => a - b);
     const offsetMs = Math.round((lags[lags.length >> 1] ?? 0) * 10000) / 10;
     // The lag holds since the last onset that does not support it: earlier pairs that fit it
@@ -349,33 +365,18 @@ class AvSyncDetector implements Detector {
   }
 
   /**
-   * No paired events: the natural-content correlation, or no estimate at all. An offset it
+   * No paired events: the natural-content consensus, or no estimate at all. An offset it
    * finds holds since the last estimate that was in sync, or since the stream began: nothing
    * earlier said otherwise.
    */
   private naturalEstimate(now: number): void {
-    const one = this.opts.naturalContent ? this.correlator.estimate(now) : null;
-    if (one === null) {
-      this.corrRun = [];
+    const c = this.opts.naturalContent ? this.correlator.consensus() : null;
+    if (c === null) {
       this.latest = null;
       return;
     }
-    // One window's peak can be chance; several windows in a row, each with new media, agreeing
-    // on the lag are not. Until they do there is no estimate.
-    this.corrRun.push(one);
-    if (this.corrRun.length > this.opts.correlationAgree) this.corrRun.shift();
-    const offsets = this.corrRun.map((e) => e.offsetMs).sort((a, b) => a - b);
-    const median = offsets[offsets.length >> 1]!;
-    if (
-      this.corrRun.length < this.opts.correlationAgree ||
-      offsets.some((o) => Math.abs(o - median) > this.opts.correlationAgreeMs)
-    ) {
-      this.latest = null;
-      return;
-    }
-    const c = this.corrRun.reduce((a, b) => (b.peakRatio < a.peakRatio ? b : a));
     this.latest = {
-      offsetMs: median,
+      offsetMs: c.offsetMs,
       confidence: c.confidence,
       method: "correlation",
       peakRatio: c.peakRatio,
@@ -383,7 +384,7 @@ class AvSyncDetector implements Detector {
       since: this.outside(c.offsetMs)
         ? (this.lastInSync ?? this.firstMediaPts ?? 0)
         : Math.max(this.firstMediaPts ?? 0, now - this.opts.correlationWindow),
-      support: 0,
+      support: c.votes,
     };
     this.judge(this.latest, now);
   }
