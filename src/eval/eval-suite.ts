@@ -295,9 +295,10 @@ interface Cached {
 /**
  * Version of the generators' truth rules. 2: a loudness excursion that the issue's rules
  * require only after the clip has ended (6 LU off target, sustained, within 60 s) is
- * optional, no longer a near miss.
+ * optional, no longer a near miss. 3: real-lossy clips start their pictures and their own
+ * sound on a frame time (an offset clip's sound was up to one source frame later than its spec).
  */
-const TRUTH_RULES = 2;
+const TRUTH_RULES = 3;
 
 /**
  * Generates one clip into `dir`, or reuses it when `<name>.eval.json` holds the same spec

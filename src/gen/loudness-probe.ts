@@ -92,3 +92,23 @@ export async function probePeak(ffmpegPath: string, input: string, filter: strin
   if (!m) throw new StreamqcError("SQM_ERR_GEN_FAILED", "astats printed no peak level");
   return m[1] === "-inf" ? -Infinity : Number(m[1]);
 }
+
+/**
+ * The first video stream's frame rate as ffmpeg reports it ("24 fps", "29.97 fps"), or null
+ * without a video stream.
+ */
+export async function probeFrameRate(ffmpegPath: string, input: string): Promise<number | null> {
+  const text = await runForStderr(ffmpegPath, [
+    "-loglevel",
+    "info",
+    "-i",
+    input,
+    "-t",
+    "0",
+    "-f",
+    "null",
+    "-",
+  ]);
+  const m = /Stream #\d+:\d+.*?: Video: .*?(\d+(?:\.\d+)?) fps/.exec(text);
+  return m ? Number(m[1]) : null;
+}

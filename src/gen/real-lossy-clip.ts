@@ -28,7 +28,7 @@ import { BROADCAST_PROFILES, encoderArguments, type BroadcastProfileName } from 
 import { injectVideoDefects } from "./clip-generator.js";
 import { runFfmpeg } from "./corrupt-clip.js";
 import { parseDefectSpec } from "./defect-spec.js";
-import { probeLoudness, probePeak } from "./loudness-probe.js";
+import { probeFrameRate, probeLoudness, probePeak } from "./loudness-probe.js";
 import { dropTransportPackets, type PacketLossWindow } from "./ts-packet-loss.js";
 
 export type RealDefect =
@@ -248,6 +248,13 @@ export async function generateRealLossyClip(out: string, o: RealLossyOptions): P
   if (!Object.hasOwn(BROADCAST_PROFILES, o.profile))
     throw new StreamqcError("SQM_ERR_USAGE", `unknown broadcast profile ${o.profile}`);
 
+  // The pictures' trim keeps frames from the first one at or after baseStart: a start between
+  // two frames would make the base's own sound start up to a frame earlier than its pictures
+  // (up to 42 ms more offset than the spec at 24 fps). Both start on a frame time instead.
+  if (o.sound === undefined) {
+    const fps = await probeFrameRate(ffmpeg, o.base);
+    if (fps !== null && fps > 0) o = { ...o, baseStart: Math.ceil(o.baseStart * fps - 1e-6) / fps };
+  }
   // One linear gain for the whole clip, from the stretch's own gated integrated loudness.
   const source = await probeLoudness(ffmpeg, soundPath(o), sourceAudio(o, 0));
   const gainDb = Math.round((target - source.integrated) * 100) / 100;

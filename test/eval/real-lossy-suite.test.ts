@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { realLossySuite, TEMPLATES } from "../../src/eval/real-lossy-suite.js";
-import { probeLoudness } from "../../src/gen/loudness-probe.js";
+import { probeFrameRate, probeLoudness } from "../../src/gen/loudness-probe.js";
 import { generateRealLossyClip } from "../../src/gen/real-lossy-clip.js";
 import { tempDir } from "../helpers/media.js";
 
@@ -53,6 +53,10 @@ describe("realLossySuite", () => {
 });
 
 describe.skipIf(!existsSync(BBB))("generateRealLossyClip on Big Buck Bunny", () => {
+  it("reads the recording's frame rate, so that pictures and sound start on the same frame time", async () => {
+    expect(await probeFrameRate("ffmpeg", BBB)).toBe(24);
+  });
+
   it("writes MPEG-2 + MP2 at -23 LUFS with a freeze and scattered TS packet loss, and their truths", async () => {
     const out = join(tmp.dir, "small.ts");
     const truth = await generateRealLossyClip(out, {
