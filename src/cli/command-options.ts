@@ -75,6 +75,8 @@ export interface EvalOptions {
   readonly minutes?: string;
   /** commander has checked it against DECODE_CHOICES. */
   readonly decode?: string;
+  /** av.sync's natural-content correlation on for every clip. */
+  readonly avSyncNatural?: boolean;
 }
 
 export interface BenchOptions {

@@ -192,6 +192,10 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
         .default(DEFAULT_DECODE_CHOICE),
     )
     .option("--minutes <m>", "minutes of clean content for --false-alarms, over 5 encodes (default 10)")
+    .option(
+      "--av-sync-natural",
+      "turn on av.sync's natural-content correlation (opt-in in the default profile) for every clip",
+    )
     .action(async (opts: EvalOptions) => {
       const { runEval } = await import("./eval-command.js");
       setExit(await runEval(opts, io));

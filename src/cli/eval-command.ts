@@ -42,6 +42,8 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
   // The report says "default profile"; a chosen decode policy is said here, at the top.
   if (decodePolicy !== undefined && decodePolicy !== "auto")
     out.write(`note: full decoding with --decode ${decodePolicy} for every clip\n`);
+  const detectors = values.avSyncNatural === true ? { "av.sync": { naturalContent: true } } : undefined;
+  if (detectors) out.write("note: av.sync's natural-content correlation is on for every clip\n");
   const part = values.part ?? "all";
   if (!(PARTS as readonly string[]).includes(part))
     throw usage(`--part must be one of ${PARTS.join(", ")}, got "${part}"`);
@@ -75,6 +77,8 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
       minutes,
       jobs,
       ...(decodePolicy ? { decodePolicy } : {}),
+      ...(detectors ? { detectors } : {}),
+      ...(detectors ? { detectors } : {}),
       onProgress: (m) => out.write(`  ${m}\n`),
     });
     out.write(`\n${renderFalseAlarms(r)}\n${r.clips.length} programmes, ${elapsed()}\n`);
@@ -95,6 +99,7 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
     jobs,
     mode,
     ...(decodePolicy ? { decodePolicy } : {}),
+    ...(detectors ? { detectors } : {}),
     onProgress: (m) => out.write(`  ${m}\n`),
   });
   out.write(`\n${renderReport(result)}\n`);

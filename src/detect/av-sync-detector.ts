@@ -454,7 +454,10 @@ class AvSyncDetector implements Detector {
 export const avSyncDetector = defineDetector({
   type: "av.sync",
   description: "av.sync: audio/video offset from audio onsets paired with visual change events",
-  needs: { video: true, audio: true },
+  // It times each picture change to the frame: the decoder must give it every frame
+  // (decode-policy.ts: `auto` decodes every frame for a profile with it).
+  needs: { video: true, audio: true, everyFrame: true },
+  emits: [{ type: "av.sync", severity: "major" }],
   options: AvSyncOptions,
   create: (options, sink) => new AvSyncDetector(options, sink),
 });

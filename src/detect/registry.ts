@@ -31,11 +31,7 @@ export const DETECTORS: readonly RegisteredDetector[] = [
   register(silenceDetector),
   register(clippingDetector),
   register(loudnessDetector),
-  // Declared here while av-sync-detector.ts is being reworked on another branch; move it into
-  // its definition once that lands. It times each picture change to the frame: every frame.
-  register({ ...avSyncDetector, needs: { ...avSyncDetector.needs, everyFrame: true } }, [
-    { type: "av.sync", severity: "major" },
-  ]),
+  register(avSyncDetector),
   register(streamHealthDetector),
   register(transportHealthDetector),
   register(hlsHealthDetector),

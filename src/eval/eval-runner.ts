@@ -93,6 +93,8 @@ export interface EvalOptions {
   readonly mode?: "full" | "light";
   /** Full decoding's policy for every clip (decode-policy.ts). Default `auto`. */
   readonly decodePolicy?: DecodeChoice;
+  /** Per-detector option overrides for every clip, as in a profile's `detectors`. */
+  readonly detectors?: Record<string, unknown>;
 }
 
 export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
@@ -114,6 +116,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
       threads: 1,
       ...(opts.mode ? { mode: opts.mode } : {}),
       ...(opts.decodePolicy ? { decodePolicy: opts.decodePolicy } : {}),
+      ...(opts.detectors ? { detectors: opts.detectors } : {}),
     });
     const base = await runBaseline(clip.path, opts.ffmpegPath);
     const o = judged(

@@ -45,6 +45,8 @@ export interface FalseAlarmOptions {
   readonly jobs?: number;
   /** Full decoding's policy (decode-policy.ts). Default `auto`. */
   readonly decodePolicy?: DecodeChoice;
+  /** Per-detector option overrides for every clip, as in a profile's `detectors`. */
+  readonly detectors?: Record<string, unknown>;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -169,6 +171,7 @@ export async function runFalseAlarms(opts: FalseAlarmOptions): Promise<FalseAlar
       ffmpegPath: opts.ffmpegPath,
       threads: 1,
       ...(opts.decodePolicy ? { decodePolicy: opts.decodePolicy } : {}),
+      ...(opts.detectors ? { detectors: opts.detectors } : {}),
     });
     const incidents = res.incidents.map((i) => ({ type: i.type, start: i.start, end: i.end }));
     opts.onProgress?.(`${content} ${profile} (${seconds} s): ${incidents.length} incidents`);
