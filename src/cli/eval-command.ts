@@ -78,7 +78,6 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
       jobs,
       ...(decodePolicy ? { decodePolicy } : {}),
       ...(detectors ? { detectors } : {}),
-      ...(detectors ? { detectors } : {}),
       onProgress: (m) => out.write(`  ${m}\n`),
     });
     out.write(`\n${renderFalseAlarms(r)}\n${r.clips.length} programmes, ${elapsed()}\n`);

@@ -70,11 +70,6 @@ export function resolveDecodePolicy(
   return detectors.some((d) => d.definition.needs.everyFrame === true) ? "fast" : AUTO_DECODE_POLICY;
 }
 
-/** The detector types that make `auto` decode every frame, for messages and the bench. */
-export function everyFrameDetectors(detectors: readonly FrameNeeds[]): string[] {
-  return detectors.filter((d) => d.definition.needs.everyFrame === true).map((d) => d.definition.type);
-}
-
 /** Decoder options (before the input) for full decoding under `policy`. Video decoder only. */
 export function policyDecoderOptions(policy: DecodePolicy): string[] {
   if (policy === "refs") return ["-skip_frame:v", "noref"];

@@ -78,8 +78,6 @@ export interface MediaReaderOptions {
    * instead of starting at zero: a promoted decoder of the same input then speaks the same media time.
    */
   readonly timeline?: Timeline;
-  /** Extra decoder options before the input (e.g. `-skip_loop_filter noref`), from the decode policy. */
-  readonly decoderOptions?: readonly string[];
   /** Full mode: which decoder work may be skipped (decode-policy.ts). Default DEFAULT_DECODE_POLICY. */
   readonly decodePolicy?: DecodePolicy;
 }
@@ -179,7 +177,6 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
       : []),
     // Full: the decode policy's cuts (decode-policy.ts); light mode sets its own above.
     ...(opts.mode === "light" ? [] : policyDecoderOptions(policy)),
-    ...(opts.decoderOptions ?? []),
     ...(opts.seekRaw !== undefined ? ["-ss", opts.seekRaw.toFixed(3)] : []),
     ...source.inputArgs(),
     "-map",

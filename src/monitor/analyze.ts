@@ -38,8 +38,6 @@ export interface AnalyzeOptions {
   readonly onPromotion?: (change: PromotionChange) => void;
   /** Light mode: false never promotes (keyframe timing only). Default true. */
   readonly promote?: boolean;
-  /** Extra decoder options before the input, full decoding only (see decode-policy.ts). */
-  readonly decoderOptions?: readonly string[];
   /**
    * Which decoder work full decoding may skip (decode-policy.ts). Default `auto`: reference
    * frames only unless a detector of the profile needs every frame.
@@ -91,7 +89,6 @@ export async function analyzeInput(input: string, options: AnalyzeOptions = {}):
     threads: options.threads ?? 0,
     failFast: true,
     ...(options.duration !== undefined ? { duration: options.duration } : {}),
-    ...(options.decoderOptions ? { decoderOptions: options.decoderOptions } : {}),
   };
   if (options.mode === "light") {
     // Promotions decode every frame (full timing is their point) unless a policy was chosen.
