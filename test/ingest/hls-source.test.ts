@@ -333,11 +333,16 @@ describe("HlsSource against a real HTTP server", () => {
           '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS="avc1.4d401e,mp4a.40.2"\nlow.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=3000000,RESOLUTION=1280x720\nhigh.m3u8\n',
         );
       } else if (path === "/high.m3u8")
-        send(res, 200, livePlaylist({ seq: 5 + Math.floor(t), td: 2, dur: 1 }));
+        // The window advances one segment a second, then stops at segment 9: once that has been
+        // delivered, every later reload returns the same window, so the state read below cannot
+        // race a reload that moved the window past the last delivered segment.
+        send(res, 200, livePlaylist({ seq: Math.min(5 + Math.floor(t), LAST), td: 2, dur: 1 }));
       else send(res, 200, segmentBody(path), "video/mp2t");
     });
+    const LAST = 9;
     const w = watch(`${base}/master.m3u8`);
-    await until(() => w.segments.length >= 4, 15, "four segments");
+    await until(() => w.segments.some((s) => s.sequence === LAST), 15, `segment ${LAST}`);
+    expect(w.segments.length).toBeGreaterThanOrEqual(4);
     await w.source.close();
     const states = w.events.flatMap((e) => (e.kind === "playlist" ? [e.playlist] : []));
     expect(states.length).toBeGreaterThan(0);
@@ -353,7 +358,8 @@ describe("HlsSource against a real HTTP server", () => {
     expect(p.windowSeconds).toBe(4);
     expect(p.endList).toBe(false);
     // The window's first segment is the media sequence; the last delivered one is its edge.
-    expect(p.mediaSequence).toBe(p.lastSegment!.sequence - 3);
+    expect(p.lastSegment!.sequence).toBe(LAST);
+    expect(p.mediaSequence).toBe(LAST - 3);
     expect(p.lastSegment!.duration).toBe(1);
     expect(p.segmentsDelivered).toBe(w.segments.length);
     expect(p.discontinuities).toBe(0);
