@@ -23,6 +23,7 @@
 import type { AudioBlock, StreamEvent, VideoFrame } from "../ingest/media.js";
 import { MediaReader, type MediaReaderOptions, type ReaderResult } from "../ingest/media-reader.js";
 import type { Source } from "../ingest/source.js";
+import { fileSeek } from "./file-seek.js";
 import type { StreamMonitor } from "./stream-monitor.js";
 
 /** Callbacks besides the monitor's: progress and the caller's own event log. */
@@ -40,8 +41,6 @@ export interface UpgradeState {
 }
 
 const EPS = 1e-6;
-/** Seconds before the keyframe a second read seeks to (it lands on the next keyframe). */
-const SEEK_LEAD = 0.2;
 
 export class EveryFrameUpgrade {
   readonly done: Promise<ReaderResult>;
@@ -139,9 +138,8 @@ export class EveryFrameUpgrade {
     const timeline = prev.timelineNow();
     if (timeline === null) return; // nothing decoded yet: asked again on the next block
     // A second read begins on a keyframe: the last one at or before the time asked for.
-    let key = this.keyframes[0] ?? 0;
-    for (const k of this.keyframes) if (k <= Math.min(from, this.lastVideo) + EPS) key = k;
-    const start = Math.max(key, Math.min(from, this.lastVideo));
+    const { seek, keyframe } = fileSeek(Math.min(from, this.lastVideo), this.keyframes, timeline);
+    const start = Math.max(keyframe, Math.min(from, this.lastVideo));
     this.state = { everyFrameFrom: start, askedAt: this.lastVideo };
     this.monitor.restartVideo(start);
     const reader = new MediaReader(
@@ -150,11 +148,7 @@ export class EveryFrameUpgrade {
         ...this.options,
         decodePolicy: "fast",
         timeline,
-        // FFmpeg's input seek (with -copyts too) counts from the file's start and lands on the
-        // first keyframe at or after the time given: a little before the keyframe chosen. The
-        // first timestamp read (timeline.origin) is the file's start but for the lead of one
-        // track over the other (tens of milliseconds).
-        seekRaw: Math.max(0, key - timeline.base - SEEK_LEAD),
+        seekRaw: seek,
         // A file that gives nothing for a while is a busy machine, not a stalled source.
         stallTimeoutMs: Math.max(this.options.stallTimeoutMs ?? 0, 120_000),
       },
