@@ -15,22 +15,28 @@ import { tempDir } from "../helpers/media.js";
 const tmp = tempDir("streamqc-clean-programme-");
 afterAll(() => tmp.cleanup());
 
+/** A 48 kHz sound file `name` in the temporary folder from an `aevalsrc` expression. */
+function sound(name: string, expression: string, seconds: number): string {
+  const file = join(tmp.dir, name);
+  execFileSync("ffmpeg", [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-f",
+    "lavfi",
+    "-i",
+    `aevalsrc=${expression}:s=48000:d=${seconds}`,
+    "-y",
+    file,
+  ]);
+  return file;
+}
+
 describe("generateCleanProgramme with a sound track of its own", () => {
   it("measures the gain on the part used: a track quiet for 6 s then 34 dB louder gives a 6 s programme at -23 LUFS", async () => {
     const base = join(tmp.dir, "base.ts");
     await generateClip(base, { duration: 8, width: 320, height: 180, defects: [] });
-    const voice = join(tmp.dir, "voice.wav");
-    execFileSync("ffmpeg", [
-      "-hide_banner",
-      "-loglevel",
-      "error",
-      "-f",
-      "lavfi",
-      "-i",
-      "aevalsrc=if(lt(t\\,6)\\,0.01\\,0.5)*sin(2*PI*440*t):s=48000:d=30",
-      "-y",
-      voice,
-    ]);
+    const voice = sound("voice.wav", "if(lt(t\\,6)\\,0.01\\,0.5)*sin(2*PI*440*t)", 30);
     const out = join(tmp.dir, "programme.ts");
     const p = await generateCleanProgramme(out, {
       base,
@@ -46,23 +52,8 @@ describe("generateCleanProgramme with a sound track of its own", () => {
   it("reuses a cached programme only when it was made the same way", async () => {
     const base = join(tmp.dir, "base-cache.ts");
     await generateClip(base, { duration: 4, width: 320, height: 180, defects: [] });
-    const tone = (name: string, hz: number, amplitude: number): string => {
-      const file = join(tmp.dir, name);
-      execFileSync("ffmpeg", [
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-f",
-        "lavfi",
-        "-i",
-        `aevalsrc=${amplitude}*sin(2*PI*${hz}*t):s=48000:d=10`,
-        "-y",
-        file,
-      ]);
-      return file;
-    };
-    const quiet = tone("quiet.wav", 440, 0.01);
-    const loud = tone("loud.wav", 660, 0.5);
+    const quiet = sound("quiet.wav", "0.01*sin(2*PI*440*t)", 10);
+    const loud = sound("loud.wav", "0.5*sin(2*PI*660*t)", 10);
     const out = join(tmp.dir, "cached.ts");
     const made = { base, segment: 4, seconds: 3, profile: "h264-aac-2m" as const };
     const first = await cachedCleanProgramme(out, { ...made, voice: quiet });
