@@ -82,6 +82,15 @@ export const AvSyncOptions = z
      * the segment length, 5 s, 1 of 66 shifted Big Buck Bunny stretches got one: DETECTORS.md).
      */
     correlationSpan: z.number().min(0).max(120).default(0),
+    /**
+     * Natural content, the significance test: a vote's correlation peak must reach this many
+     * times the highest peak of the null pairings (the same pictures against this stream's
+     * own sound from 2-12 s earlier, and the same sound against the pictures of then), so
+     * that chance alignments (a steady beat under steady walking, sound unrelated to the
+     * pictures) give no vote. 0 turns it off. Default 1.3 (DETECTORS.md: the smallest margin
+     * that left no wrong estimate on the tune material).
+     */
+    correlationNullMargin: z.number().min(0).max(10).default(1.3),
     /** Seconds the offset must stay outside the tolerance before an incident opens. Default 5. */
     minDuration: z.number().min(0).default(5),
   })
@@ -188,6 +197,7 @@ class AvSyncDetector implements Detector {
       agreeMs: opts.correlationAgreeMs,
       countOutside: opts.correlationCountOutside,
       minSpan: opts.correlationSpan,
+      nullMargin: opts.correlationNullMargin,
     });
   }
 
