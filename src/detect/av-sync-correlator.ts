@@ -30,6 +30,13 @@
  * least `minAgreement` of all the votes (rhythmic content and title sequences give clear peaks
  * at lags a beat or a bar away; they scatter, the true lag repeats), their agreeing votes
  * spanning `minSpan` s; otherwise no estimate. Positive offsets: sound after picture.
+ *
+ * Significance (`nullMargin`): a peak-to-sidelobe ratio says a peak stands out of its own
+ * correlation, not that it is more than chance; on a real camera with unrelated music under it
+ * chance peaks were as clear (PSR 3.5-5.5) as the film's tied sound, and runs of them agreed.
+ * So a vote also needs its peak to reach `nullMargin` times the highest peak the null
+ * pairings give (NULL_SHIFTS: this stream's pictures against its own sound of 2-12 s before,
+ * and the reverse), material of the same character with nothing tied in it.
  */
 import type { AudioBlock } from "../ingest/media.js";
 
@@ -116,7 +123,7 @@ const MAIN_LOBE = Math.round(0.06 / GRID);
  * its own lag.
  */
 const NULL_SHIFTS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
-/** Null pairings a vote needs (both kinds, 4 shifts: 6 s of history before the segment). */
+/** Null pairings a vote needs (both kinds, 4 shifts: 5 s of history before the segment). */
 const MIN_NULLS = 8;
 /** How long before `now` a segment ends: audio flux needs half an FFT after it, and video frames may arrive up to 0.1 s after the sound beside them. */
 const SETTLE = 0.3;
