@@ -194,7 +194,7 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     .option("--minutes <m>", "minutes of clean content for --false-alarms, over 5 encodes (default 10)")
     .option(
       "--av-sync-natural",
-      "turn on av.sync's natural-content correlation for every clip (on in the default profile; kept for older commands)",
+      "turn on av.sync's natural-content correlation (opt-in in the default profile) for every clip",
     )
     .action(async (opts: EvalOptions) => {
       const { runEval } = await import("./eval-command.js");

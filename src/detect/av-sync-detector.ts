@@ -52,13 +52,16 @@ export const AvSyncOptions = z
     minConfidence: z.number().min(0).max(1).default(0.5),
     /**
      * Natural content (see av-sync-correlator.ts): estimate from the consensus of correlated
-     * picture motion and sound onsets when there are no paired events. On by default since
-     * the significance test (`correlationNullMargin`): before it, a real camera with unrelated
-     * music under it read -140 ms by chance and opened a false incident; with it, no av.sync
-     * incident in 119 minutes of clean real content and 52 real-lossy clips (DETECTORS.md).
-     * Costs 0.75-2.4 % of a core per stream (DETECTORS.md). Default true.
+     * picture motion and sound onsets when there are no paired events. Since its significance
+     * test (`correlationNullMargin`) it gave no av.sync incident in 119 minutes of clean real
+     * content and no false one on 52 real-lossy clips (before it: a real camera under
+     * unrelated music read -140 ms and opened one). Still off by default: it finds few offsets
+     * on real film (1 of 6 eval offset clips), it costs 0.75-2.4 % of a core per stream, and
+     * it asks for every frame from the start, so a file would no longer be read on reference
+     * frames alone (every-frame-upgrade.ts). Turn it on per profile where offsets on
+     * programme matter more than that. Default false.
      */
-    naturalContent: z.boolean().default(true),
+    naturalContent: z.boolean().default(false),
     /** Natural content: seconds of votes a consensus is taken over. Default 30. */
     correlationWindow: z.number().min(5).max(120).default(30),
     /** Natural content: seconds correlated per vote (one a second). Default 5. */
