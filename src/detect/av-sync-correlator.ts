@@ -30,6 +30,13 @@
  * least `minAgreement` of all the votes (rhythmic content and title sequences give clear peaks
  * at lags a beat or a bar away; they scatter, the true lag repeats), their agreeing votes
  * spanning `minSpan` s; otherwise no estimate. Positive offsets: sound after picture.
+ *
+ * Significance (`nullMargin`): a peak-to-sidelobe ratio says a peak stands out of its own
+ * correlation, not that it is more than chance; on a real camera with unrelated music under it
+ * chance peaks were as clear (PSR 3.5-5.5) as the film's tied sound, and runs of them agreed.
+ * So a vote also needs its peak to reach `nullMargin` times the highest peak the null
+ * pairings give (NULL_SHIFTS: this stream's pictures against its own sound of 2-12 s before,
+ * and the reverse), material of the same character with nothing tied in it.
  */
 import type { AudioBlock } from "../ingest/media.js";
 
@@ -52,6 +59,12 @@ export interface CorrelatorOptions {
   readonly countOutside: boolean;
   /** Seconds between the first and the last agreeing vote: the media they stand on. */
   readonly minSpan: number;
+  /**
+   * The significance test: a vote's peak must reach this many times the highest peak the
+   * same pictures give against this stream's own sound from 2-12 s earlier (and the same
+   * sound against its pictures from then), within +-`maxOffsetMs`. 0 turns the test off.
+   */
+  readonly nullMargin: number;
 }
 
 export interface CorrelationVote {
@@ -61,6 +74,8 @@ export interface CorrelationVote {
   readonly peakRatio: number;
   /** The peak lies beyond the search (`maxOffsetMs`): a vote against every lag inside it. */
   readonly outside: boolean;
+  /** The peak over the highest null peak (the significance test); null with the test off. */
+  readonly nullRatio: number | null;
 }
 
 export interface CorrelationEstimate {
@@ -97,6 +112,19 @@ const MEAN_SPAN = Math.round(0.5 / GRID);
 const CONTEXT = Math.round(1 / GRID);
 /** Lags within 60 ms of the peak are its main lobe, not sidelobes. */
 const MAIN_LOBE = Math.round(0.06 / GRID);
+/**
+ * The null pairings of the significance test: the segment's pictures against the sound of the
+ * same stream 2, 3, ... 12 s earlier, and its sound against the pictures of then. Far beyond
+ * any lag searched (+-`maxOffsetMs`, at most 0.9 s), so nothing in them is tied; from the
+ * past, so a live stream has them; 1 s apart, so with the lags searched (+-0.5 s by default)
+ * they cover every relative offset from 1.5 to 12.5 s once. The stream's own material keeps
+ * its character: music with a steady beat against walking at a steady pace gives the same
+ * peaks at every shift, and is rejected; a sound tied to what is seen gives its peak only at
+ * its own lag.
+ */
+const NULL_SHIFTS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+/** Null pairings a vote needs (both kinds, 4 shifts: 5 s of history before the segment). */
+const MIN_NULLS = 8;
 /** How long before `now` a segment ends: audio flux needs half an FFT after it, and video frames may arrive up to 0.1 s after the sound beside them. */
 const SETTLE = 0.3;
 
@@ -167,6 +195,29 @@ function highPassNormalise(x: Float64Array): boolean {
   if (!(sd > 1e-12)) return false;
   for (let i = 0; i < n; i++) x[i] = (y[i]! - mean) / sd;
   return true;
+}
+
+/**
+ * Cross-correlation of two normalised signals of one length for lags -maxLag..maxLag: the mean
+ * of a[k + lag] * v[k] over their overlap (a positive lag: the sound after the picture).
+ */
+function correlate(a: Float64Array, v: Float64Array, maxLag: number): Float64Array {
+  const n = v.length;
+  const c = new Float64Array(2 * maxLag + 1);
+  for (let l = -maxLag; l <= maxLag; l++) {
+    let sum = 0;
+    const from = Math.max(0, -l);
+    const to = Math.min(n, n - l);
+    for (let k = from; k < to; k++) sum += a[k + l]! * v[k]!;
+    c[l + maxLag] = sum / Math.max(1, to - from);
+  }
+  return c;
+}
+
+function max(x: Float64Array): number {
+  let m = -Infinity;
+  for (let i = 0; i < x.length; i++) if (x[i]! > m) m = x[i]!;
+  return m;
 }
 
 export class AvSyncCorrelator {
@@ -312,32 +363,32 @@ export class AvSyncCorrelator {
     const span = this.opts.segment;
     const t1 = now - SETTLE;
     const t0 = t1 - span;
-    this.trim(t0 - 1);
+    const testing = this.opts.nullMargin > 0;
+    const past = testing ? NULL_SHIFTS[NULL_SHIFTS.length - 1]! : 0;
+    this.trim(t0 - past - 1);
     this.votes = this.votes.filter((v) => v.at > now - this.opts.horizon + span - 1e-6);
     if (this.videoTimes.length < 2 || this.fluxTimes.length < 2) return null;
     if (this.videoTimes[0]! > t0 + 1 || this.fluxTimes[0]! > t0 + 0.1) return null;
     const n = Math.floor(span / GRID);
-    const ga = new Float64Array(n);
-    const gv = new Float64Array(n);
+    // The history on the grid: `back` grid steps before the segment, then the segment.
+    const since = Math.max(this.videoTimes[0]!, this.fluxTimes[0]!);
+    const backSeconds = testing ? Math.max(0, Math.min(past, Math.floor(t0 - since))) : 0;
+    const back = Math.round(backSeconds / GRID);
+    const ga = new Float64Array(back + n);
+    const gv = new Float64Array(back + n);
     let ia = 0;
     let iv = 0;
-    for (let k = 0; k < n; k++) {
-      const t = t0 + k * GRID;
+    for (let k = 0; k < back + n; k++) {
+      const t = t0 + (k - back) * GRID;
       while (ia + 1 < this.fluxTimes.length && this.fluxTimes[ia + 1]! <= t) ia++;
       while (iv + 1 < this.videoTimes.length && this.videoTimes[iv + 1]! <= t) iv++;
       ga[k] = sampleAt(this.fluxTimes, this.fluxValues, t, ia);
       gv[k] = sampleAt(this.videoTimes, this.videoValues, t, iv);
     }
-    if (!highPassNormalise(ga) || !highPassNormalise(gv)) return null;
-    const c = new Float64Array(2 * CONTEXT + 1);
-    for (let l = -CONTEXT; l <= CONTEXT; l++) {
-      let sum = 0;
-      const from = Math.max(0, -l);
-      const to = Math.min(n, n - l);
-      // Audio at t + lag against video at t: a positive lag is sound after picture.
-      for (let k = from; k < to; k++) sum += ga[k + l]! * gv[k]!;
-      c[l + CONTEXT] = sum / Math.max(1, to - from);
-    }
+    const sa = ga.slice(back);
+    const sv = gv.slice(back);
+    if (!highPassNormalise(sa) || !highPassNormalise(sv)) return null;
+    const c = correlate(sa, sv, CONTEXT);
     let best = 0;
     for (let i = 1; i < c.length; i++) if (c[i]! > c[best]!) best = i;
     // The peak over the whole +-1 s context: one inside the search that only wins because a
@@ -365,9 +416,52 @@ export class AvSyncCorrelator {
     if (peakRatio < this.opts.minPeakRatio) return null;
     const outside = Math.abs(offsetMs) > this.opts.maxOffsetMs;
     if (outside && !this.opts.countOutside) return null;
-    const v = { at: now, offsetMs, peakRatio: Math.round(peakRatio * 100) / 100, outside };
+    let nullRatio: number | null = null;
+    if (testing) {
+      const nullPeak = this.nullPeak(ga, gv, sa, sv, back, n);
+      // Too little history for the test (the first seconds of a stream): no vote.
+      if (nullPeak === null) return null;
+      nullRatio = nullPeak > 0 ? c[best]! / nullPeak : Infinity;
+      if (nullRatio < this.opts.nullMargin) return null;
+      nullRatio = Math.round(Math.min(nullRatio, 99) * 100) / 100;
+    }
+    const v = { at: now, offsetMs, peakRatio: Math.round(peakRatio * 100) / 100, outside, nullRatio };
     this.votes.push(v);
     return v;
+  }
+
+  /**
+   * The highest correlation peak within +-`maxOffsetMs` over the null pairings the history
+   * holds (NULL_SHIFTS), or null with fewer than MIN_NULLS of them. `ga`/`gv`: the history
+   * then the segment on the grid; `sa`/`sv`: the segment, normalised.
+   */
+  private nullPeak(
+    ga: Float64Array,
+    gv: Float64Array,
+    sa: Float64Array,
+    sv: Float64Array,
+    back: number,
+    n: number,
+  ): number | null {
+    const lags = Math.round(this.opts.maxOffsetMs / 1000 / GRID);
+    let peak = -Infinity;
+    let count = 0;
+    for (const shift of NULL_SHIFTS) {
+      const from = back - Math.round(shift / GRID);
+      if (from < 0) break;
+      const pa = ga.slice(from, from + n);
+      const pv = gv.slice(from, from + n);
+      // Earlier sound against these pictures, and this sound against earlier pictures.
+      if (highPassNormalise(pa)) {
+        peak = Math.max(peak, max(correlate(pa, sv, lags)));
+        count++;
+      }
+      if (highPassNormalise(pv)) {
+        peak = Math.max(peak, max(correlate(sa, pv, lags)));
+        count++;
+      }
+    }
+    return count >= MIN_NULLS ? peak : null;
   }
 
   /**
