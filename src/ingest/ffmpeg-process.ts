@@ -160,7 +160,11 @@ export class FfmpegProcess {
       stdout.once("error", () => stdout.destroy());
       stdout.once("close", () => stdoutDone());
       this.stderrFd = fifos.stderr.read;
-      this.stderrTimer = setInterval(() => this.drainStderr(), STDERR_POLL_MS);
+      // Only when stdout is quiet: each stdout chunk drains stderr first anyway, and a poll
+      // of an empty FIFO costs a failed read (an exception in Node, about 8 µs).
+      this.stderrTimer = setInterval(() => {
+        if (performance.now() - this.lastOutputAt >= STDERR_POLL_MS) this.drainStderr();
+      }, STDERR_POLL_MS);
       this.stderrTimer.unref();
     } else {
       this.child.stdout?.on("data", onChunk);
