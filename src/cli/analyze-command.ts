@@ -60,6 +60,7 @@ export async function runAnalyze(input: string, values: AnalyzeOptions, io: Io):
           detectorCpuMs: result.detectorCpuMs,
           mediaSeconds: result.mediaDuration,
           ...(result.promotions ? { promotions: result.promotions } : {}),
+          ...(result.decoding ? { decoding: result.decoding } : {}),
         }) + "\n",
       );
     }

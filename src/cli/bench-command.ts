@@ -1,8 +1,8 @@
 /**
  * `streamqc bench` (npm run bench): measures, in one run on the same clip, analyze with every
  * detector against FFmpeg decoding alone (the limit) and against FFmpeg's own detector chain,
- * and analyze with its default decode policy (`auto`: every frame, as the default profile has
- * A/V sync on) against `--decode refs` (reference frames only) and `--decode exact` (every
+ * and analyze with its default decode policy (`auto`: reference frames, and every frame once A/V
+ * sync sees a sync pattern) against `--decode fast` (every frame) and `--decode exact` (every
  * frame as encoded).
  * All single-threaded. Reports CPU time, times realtime per core and ratios; asserts nothing.
  * Then light mode against decoding alone (light-bench.ts), the service benchmark
@@ -136,13 +136,26 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
     "-i",
     clip,
   ];
-  const runs: {
-    decode: Measured[];
-    chain: Measured[];
-    analyze: Measured[];
-    refs: Measured[];
-    exact: Measured[];
-  } = { decode: [], chain: [], analyze: [], refs: [], exact: [] };
+  /**
+   * Analyze with every detector under each decode policy: the default (`auto`: reference
+   * frames, every frame only once A/V sync sees a sync pattern, which this clip has not),
+   * every frame (`fast`: what auto decodes for a live input with A/V sync, and for a file once
+   * A/V sync asks), and every frame decoded exactly as encoded (`exact`, the decoder before any
+   * policy).
+   */
+  const variants = [
+    { key: "auto", label: "analyze (default: auto)", args: [] as string[] },
+    { key: "fast", label: "analyze --decode fast", args: ["--decode", "fast"] },
+    { key: "exact", label: "analyze --decode exact", args: ["--decode", "exact"] },
+  ] as const;
+  const runs = {
+    decode: [] as Measured[],
+    chain: [] as Measured[],
+    analyze: Object.fromEntries(variants.map((v) => [v.key, [] as Measured[]])) as Record<
+      (typeof variants)[number]["key"],
+      Measured[]
+    >,
+  };
   const analyzeArgs = [
     process.execPath,
     cli,
@@ -154,11 +167,16 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
     "json",
     "--cpu-report",
   ];
+  let autoDecoding = "";
   const analyzeRun = async (label: string, extra: readonly string[]): Promise<Measured> => {
     const analyzed = await measure(label, [...analyzeArgs, ...extra]);
     const nodeCpu = Number(/"nodeCpuSeconds":([\d.]+)/.exec(analyzed.stderr)?.[1] ?? NaN);
+    if (extra.length === 0) autoDecoding = /"decoding":(\{[^}]*\})/.exec(analyzed.stderr)?.[1] ?? "";
     return { ...analyzed, nodeCpu };
   };
+  const describe = (m: Measured, d: number): string =>
+    `${m.cpu.toFixed(2)} (Node ${(m.nodeCpu ?? NaN).toFixed(2)}, ffmpeg ${(m.cpu - (m.nodeCpu ?? NaN)).toFixed(2)}; ` +
+    `${(d / m.cpu).toFixed(3)} of decode alone)`;
   for (let round = 0; round < rounds; round++) {
     runs.decode.push(await measure("decode-alone", [...ffmpegOneThread, "-f", "null", "-"]));
     runs.chain.push(
@@ -173,43 +191,28 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
         "-",
       ]),
     );
-    // The default decode policy (auto: every frame, deblocking skipped on unreferenced frames,
-    // since A/V sync is on), reference frames only (`refs`: what auto takes without A/V sync),
-    // and every frame decoded exactly as encoded (`exact`, the decoder before any policy).
-    const analyzed = await analyzeRun("analyze", []);
-    runs.analyze.push(analyzed);
-    const refs = await analyzeRun("analyze-refs", ["--decode", "refs"]);
-    runs.refs.push(refs);
-    const exact = await analyzeRun("analyze-exact", ["--decode", "exact"]);
-    runs.exact.push(exact);
     const d = runs.decode[round]!.cpu;
-    const describe = (m: Measured): string =>
-      `${m.cpu.toFixed(2)} (Node ${(m.nodeCpu ?? NaN).toFixed(2)}, ffmpeg ${(m.cpu - (m.nodeCpu ?? NaN)).toFixed(2)})`;
-    out.write(
-      `  round ${round + 1}: CPU s decode ${d.toFixed(2)}, FFmpeg chain ${runs.chain[round]!.cpu.toFixed(2)}, ` +
-        `analyze ${describe(analyzed)}, --decode refs ${describe(refs)}, --decode exact ${describe(exact)}; ` +
-        `throughput vs decode alone: analyze ${(d / analyzed.cpu).toFixed(3)}, refs ${(d / refs.cpu).toFixed(3)}, ` +
-        `exact ${(d / exact.cpu).toFixed(3)}\n`,
-    );
+    const parts = [`decode ${d.toFixed(2)}`, `FFmpeg chain ${runs.chain[round]!.cpu.toFixed(2)}`];
+    for (const v of variants) {
+      const m = await analyzeRun(`analyze-${v.key}`, v.args);
+      runs.analyze[v.key].push(m);
+      parts.push(`${v.label} ${describe(m, d)}`);
+    }
+    out.write(`  round ${round + 1}: CPU s ${parts.join(", ")}\n`);
   }
   // The machine's speed drifts between rounds: a ratio of runs minutes apart mixes that drift
   // in, so the ratios are also taken within each round (runs seconds apart) and their median given.
-  const roundRatio = median(runs.analyze.map((a, i) => runs.decode[i]!.cpu / a.cpu));
-  const roundChainRatio = median(runs.chain.map((c, i) => runs.decode[i]!.cpu / c.cpu));
-  const roundExactRatio = median(runs.exact.map((e, i) => runs.decode[i]!.cpu / e.cpu));
-  const roundRefsRatio = median(runs.refs.map((r, i) => runs.decode[i]!.cpu / r.cpu));
-  const roundRefsNodeShare = median(runs.refs.map((r) => (r.nodeCpu ?? NaN) / r.cpu));
+  const inRound = (list: readonly Measured[]): number =>
+    median(list.map((m, i) => runs.decode[i]!.cpu / m.cpu));
   // FFmpeg's side of a run: its CPU less Node's own, against decoding alone in the same round.
   const ffmpegSide = (list: readonly Measured[]): number =>
     median(list.map((m, i) => (m.cpu - (m.nodeCpu ?? NaN)) / runs.decode[i]!.cpu));
-  const roundNodeShare = median(runs.analyze.map((a) => (a.nodeCpu ?? NaN) / a.cpu));
+  const nodeShare = (list: readonly Measured[]): number =>
+    median(list.map((m) => (m.nodeCpu ?? NaN) / m.cpu));
   const decode = medianRun("decode-alone", runs.decode);
   const chain = medianRun("ffmpeg-detectors", runs.chain);
-  const analyze = medianRun("analyze", runs.analyze);
-  const refs = medianRun("analyze --decode refs", runs.refs);
-  const exact = medianRun("analyze --decode exact", runs.exact);
-  const nodeCpu = analyze.nodeCpu ?? NaN;
-  const rows: Measured[] = [decode, chain, analyze, refs, exact];
+  const analyzed = variants.map((v) => medianRun(v.label, runs.analyze[v.key]));
+  const rows: Measured[] = [decode, chain, ...analyzed];
   const rt = (m: Measured): number => duration / m.cpu;
   out.write(
     `\n| run | wall s | CPU s | × realtime per core | throughput vs decode alone |\n|---|---|---|---|---|\n`,
@@ -219,29 +222,20 @@ export async function runBench(values: BenchOptions, io: Io): Promise<number> {
       `| ${m.label} | ${m.wall.toFixed(2)} | ${m.cpu.toFixed(2)} | ${rt(m).toFixed(2)} | ${(decode.cpu / m.cpu).toFixed(3)} |\n`,
     );
   }
+  out.write(`\nThe default decoded this clip as ${autoDecoding || "(not reported)"}\n`);
   out.write(
-    `\nanalyze vs FFmpeg's detector chain: ${(chain.cpu / analyze.cpu).toFixed(2)}× the throughput\n`,
+    `analyze (default) vs FFmpeg's detector chain: ${(chain.cpu / analyzed[0]!.cpu).toFixed(2)}× the throughput\n`,
   );
   out.write(
-    `Node's own CPU in analyze: ${nodeCpu.toFixed(2)} s = ${((100 * nodeCpu) / analyze.cpu).toFixed(1)}% of its total\n`,
+    `Within each round, median: FFmpeg's chain ${inRound(runs.chain).toFixed(3)} of decode-alone throughput\n`,
   );
-  out.write(
-    `Within each round, median: analyze ${roundRatio.toFixed(3)} and FFmpeg's chain ` +
-      `${roundChainRatio.toFixed(3)} of decode-alone throughput; Node ${(100 * roundNodeShare).toFixed(1)}% of analyze\n`,
-  );
-  out.write(
-    `Within each round, median: analyze --decode exact ${roundExactRatio.toFixed(3)} of decode-alone throughput ` +
-      `(the decode policy's saving: analyze at ${(roundRatio / roundExactRatio).toFixed(3)}× exact's throughput)\n`,
-  );
-  out.write(
-    `Within each round, median: analyze --decode refs ${roundRefsRatio.toFixed(3)} of decode-alone throughput ` +
-      `(${(roundRefsRatio / roundRatio).toFixed(3)}× the default's); Node ${(100 * roundRefsNodeShare).toFixed(1)}% of it\n`,
-  );
-  out.write(
-    `FFmpeg's side alone (CPU less Node's), per round against decode alone, median: ` +
-      `default ${ffmpegSide(runs.analyze).toFixed(3)}×, refs ${ffmpegSide(runs.refs).toFixed(3)}×, ` +
-      `exact ${ffmpegSide(runs.exact).toFixed(3)}× the decode's CPU\n`,
-  );
+  for (const v of variants) {
+    const list = runs.analyze[v.key];
+    out.write(
+      `Within each round, median: ${v.label} ${inRound(list).toFixed(3)} of decode-alone throughput; ` +
+        `Node ${(100 * nodeShare(list)).toFixed(1)}% of it; FFmpeg's side ${ffmpegSide(list).toFixed(3)}× the decode's CPU\n`,
+    );
+  }
   out.write("\n");
   if (!values.skipLight) await light();
   if (!values.skipService) await service();

@@ -100,6 +100,12 @@ const ONSET_FLOOR = 1e-5; // -50 dBFS mean square
 const REFRACTORY = 0.15;
 /** Frame changes kept for the recent-motion median (about a second). */
 const CHANGE_HISTORY = 26;
+/**
+ * Onsets sharing a lag (at the estimate's confidence) that make every frame worth decoding
+ * when only reference frames are (everyFrameFrom): fewer than an estimate needs, so that the
+ * frames come before the first estimate is made.
+ */
+const WANT_SUPPORT = 3;
 
 /**
  * Mean absolute difference of every other pixel of every other row: a flash, cut or motion
@@ -170,6 +176,11 @@ class AvSyncDetector implements Detector {
   /** Media time of the last estimate inside the tolerance (either method). */
   private lastInSync: number | null = null;
   private readonly correlator: AvSyncCorrelator;
+  /** Every frame wanted from this media time (null: reference frames do). */
+  private wantFrom: number | null = null;
+  private lastVideoPts = -Infinity;
+  /** Frames up to here are a replay (restartVideo): seen once already by the correlator. */
+  private replayUntil = -Infinity;
 
   constructor(
     private readonly opts: Options,
@@ -286,9 +297,23 @@ class AvSyncDetector implements Detector {
     }
   }
 
+  everyFrameFrom(): number | null {
+    // Natural content correlates every frame's motion from the start.
+    if (this.opts.naturalContent) return this.firstMediaPts ?? 0;
+    return this.wantFrom;
+  }
+
+  restartVideo(from: number): void {
+    this.events = this.events.filter((t) => t < from);
+    this.prev = null;
+    this.changeCount = 0;
+    this.replayUntil = this.lastVideoPts;
+  }
+
   pushVideo(frame: VideoFrame): void {
     const luma = frame.luma;
     this.lastMediaPts = Math.max(this.lastMediaPts, frame.pts);
+    this.lastVideoPts = Math.max(this.lastVideoPts, frame.pts);
     if (!this.prev || this.prev.length !== luma.length) {
       this.prev = new Uint8Array(luma);
       return;
@@ -296,7 +321,8 @@ class AvSyncDetector implements Detector {
     const w = frame.width > 0 ? frame.width : luma.length;
     const change = meanAbsDifference(luma, this.prev, w);
     this.seen(frame.pts);
-    if (this.opts.naturalContent) this.correlator.pushVideo(luma, this.prev, w, frame.height, frame.pts);
+    if (this.opts.naturalContent && frame.pts > this.replayUntil)
+      this.correlator.pushVideo(luma, this.prev, w, frame.height, frame.pts);
     this.prev.set(luma);
     const n = this.changeCount;
     if (n === CHANGE_HISTORY) {
@@ -339,6 +365,13 @@ class AvSyncDetector implements Detector {
     const support = new Set(best.map((q) => q.a)).size;
     const chance = onsets.length > 0 ? (events.length * 2 * tol) / Math.max(1, this.opts.window) : 0;
     const confidence = onsets.length > 0 ? Math.max(0, (support - chance) / onsets.length) : 0;
+    if (this.wantFrom === null && support >= WANT_SUPPORT && confidence >= this.opts.minConfidence) {
+      // Events are paired: time them to the frame, over the whole window they are judged on.
+      this.wantFrom = Math.max(
+        this.firstMediaPts ?? 0,
+        now - this.opts.window - this.opts.maxOffsetMs / 1000,
+      );
+    }
     if (support < this.opts.minEvents || confidence < this.opts.minConfidence) {
       this.naturalEstimate(now);
       return;

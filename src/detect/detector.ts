@@ -42,6 +42,18 @@ export interface Detector {
   flush(endPts: number): void;
   /** The latest measurements, for `watch`, the API's stream state and metrics. */
   measure?(): Readonly<Record<string, number | string | boolean | null>>;
+  /**
+   * A detector whose definition needs every frame, fed only the reference frames (a file read
+   * under `auto`, every-frame-upgrade.ts): the media time from which it wants every frame
+   * replayed, once what it has seen makes every frame worth decoding (A/V sync: a sync pattern's
+   * events); null until then.
+   */
+  everyFrameFrom?(): number | null;
+  /**
+   * Every frame from `from` on is coming (again): forget what was judged from pictures at or
+   * after it. Frames up to the last one seen are then fed to this detector alone.
+   */
+  restartVideo?(from: number): void;
 }
 
 /** An incident type a detector reports, with the severity it has unless a profile says otherwise. */
@@ -72,7 +84,9 @@ export interface DetectorDefinition<S extends z.ZodType = z.ZodType> {
     readonly audio?: boolean;
     /**
      * Every decoded frame, not only the reference frames: the detector times picture changes to
-     * the frame (A/V sync). Full decoding's `auto` policy then decodes every frame (decode-policy.ts).
+     * the frame (A/V sync). Full decoding's `auto` policy then decodes every frame
+     * (decode-policy.ts), or, for a file, reference frames until the detector asks for every
+     * frame (`everyFrameFrom`, every-frame-upgrade.ts).
      */
     readonly everyFrame?: boolean;
   };

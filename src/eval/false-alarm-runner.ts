@@ -10,11 +10,11 @@
  * Without them the run says so and goes on with the recording alone.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { analyzeInput, type DecodeChoice } from "../monitor/analyze.js";
 import { BROADCAST_PROFILE_NAMES, type BroadcastProfileName } from "../gen/broadcast-profile.js";
-import { generateCleanProgramme, type CleanProgramme } from "../gen/clean-programme.js";
+import { cachedCleanProgramme, type CleanProgramme } from "../gen/clean-programme.js";
 import { runFfmpeg } from "../gen/corrupt-clip.js";
 import { pool } from "./eval-runner.js";
 import { EXTRA_MEDIA_HINT, type ExtraMedia } from "./extra-media.js";
@@ -100,12 +100,8 @@ async function programme(
 ): Promise<{ path: string; programme: CleanProgramme }> {
   const { profile, voice } = job;
   const path = join(opts.dir, `${clipName(job, seconds)}.ts`);
-  const meta = `${path}.truth.json`;
-  if (existsSync(path) && existsSync(meta)) {
-    const cached = JSON.parse(await readFile(meta, "utf8")) as CleanProgramme;
-    if (cached.seconds === seconds && cached.profile === profile) return { path, programme: cached };
-  }
-  const p = await generateCleanProgramme(path, {
+  // Reused only when made the same way (clean-programme.ts: the recipe).
+  const p = await cachedCleanProgramme(path, {
     base: job.base,
     segment: job.segment,
     seconds,

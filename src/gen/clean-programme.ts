@@ -6,7 +6,8 @@
  * the broadcast profiles. Nothing is injected: every incident on it is a false alarm, except
  * `audio.true-peak` where the content itself peaks over the limit (measured and returned).
  */
-import { writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { StreamqcError } from "../errors.js";
 import { encoderArguments, type BroadcastProfileName } from "./broadcast-profile.js";
 import { runFfmpeg } from "./corrupt-clip.js";
@@ -28,17 +29,65 @@ export interface CleanProgrammeOptions {
   readonly voice?: string;
 }
 
+/**
+ * How a programme is made, as far as its cached copy must match: a change to how programmes
+ * are made bumps `rules` (2: the voice's gain measured on the part used), so that a cached
+ * programme made the old way is never reused.
+ */
+export interface ProgrammeRecipe {
+  readonly rules: number;
+  readonly base: string;
+  readonly segment: number;
+  readonly voice: string | null;
+  readonly target: number;
+}
+
+export const PROGRAMME_RULES = 2;
+
+/** The recipe `o` describes (defaults filled in). */
+export function programmeRecipe(o: CleanProgrammeOptions): ProgrammeRecipe {
+  return {
+    rules: PROGRAMME_RULES,
+    base: o.base,
+    segment: o.segment ?? DEFAULT_SEGMENT,
+    voice: o.voice ?? null,
+    target: o.target ?? -23,
+  };
+}
+
+const DEFAULT_SEGMENT = 59.5;
+
 export interface CleanProgramme {
   readonly seconds: number;
   readonly profile: BroadcastProfileName;
+  /** How it was made (absent in programmes cached before recipes were kept: made again). */
+  readonly recipe?: ProgrammeRecipe;
   readonly gainDb: number;
   /** The encoded programme's own measurement (FFmpeg's ebur128). */
   readonly measured: AudioProbe;
 }
 
+/**
+ * The programme at `out` when one made the same way is there (same length, encode and
+ * recipe), else a new one made with generateCleanProgramme.
+ */
+export async function cachedCleanProgramme(out: string, o: CleanProgrammeOptions): Promise<CleanProgramme> {
+  const meta = `${out}.truth.json`;
+  if (existsSync(out) && existsSync(meta)) {
+    const cached = JSON.parse(await readFile(meta, "utf8")) as CleanProgramme;
+    if (
+      cached.seconds === o.seconds &&
+      cached.profile === o.profile &&
+      JSON.stringify(cached.recipe) === JSON.stringify(programmeRecipe(o))
+    )
+      return cached;
+  }
+  return generateCleanProgramme(out, o);
+}
+
 export async function generateCleanProgramme(out: string, o: CleanProgrammeOptions): Promise<CleanProgramme> {
   const ffmpeg = o.ffmpegPath ?? "ffmpeg";
-  const segment = o.segment ?? 59.5;
+  const segment = o.segment ?? DEFAULT_SEGMENT;
   if (!(o.seconds > 0) || !(segment > 0))
     throw new StreamqcError("SQM_ERR_USAGE", `programme length must be positive, got ${o.seconds}`);
   const source = o.voice
@@ -89,6 +138,7 @@ export async function generateCleanProgramme(out: string, o: CleanProgrammeOptio
   const result: CleanProgramme = {
     seconds: o.seconds,
     profile: o.profile,
+    recipe: programmeRecipe(o),
     gainDb,
     measured: await probeLoudness(ffmpeg, out),
   };

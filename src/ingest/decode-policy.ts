@@ -22,7 +22,11 @@
  * - A/V sync pairs each sound onset with the first frame that shows the matching picture
  *   change: it needs every frame (an event seen a frame late is a 40 ms error, the size of
  *   the tolerances it judges). A profile with a detector that says `needs.everyFrame` is
- *   decoded with `fast` instead (resolveDecodePolicy).
+ *   decoded with `fast` instead (resolveDecodePolicy) - but a file is read with `refs` until
+ *   that detector asks for every frame, and from then on with `fast`, from the start of the
+ *   window it judges (every-frame-upgrade.ts): A/V sync asks once sound onsets pair with
+ *   picture changes (a sync pattern), which a programme without one never does. A live input
+ *   cannot be read again, so it decodes every frame throughout.
  * - Detail frames (native resolution, 2 fps, block edges): deblocking is exactly what hides
  *   block edges, so a detail frame must be one that was deblocked: with `fast` they are drawn
  *   from I and P frames only; with `refs` every decoded frame is a deblocked reference.
@@ -59,8 +63,9 @@ export interface FrameNeeds {
 
 /**
  * The policy full decoding runs under: `auto` is `refs` unless a detector of the profile needs
- * every frame (A/V sync), then `fast`. An explicit `refs` with such a detector is kept (the
- * user chose it: that detector's timing is then coarser).
+ * every frame (A/V sync), then `fast` (a file under `auto` then starts on `refs` and changes to
+ * `fast` when the detector asks: analyze.ts, every-frame-upgrade.ts). An explicit `refs` with
+ * such a detector is kept (the user chose it: that detector's timing is then coarser).
  */
 export function resolveDecodePolicy(
   choice: DecodeChoice | undefined,

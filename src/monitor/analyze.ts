@@ -4,14 +4,20 @@
  */
 import { ffmpegPathFrom } from "../config/config.js";
 import { resolveProfile, type ProfileInput } from "../config/profile.js";
-import { resolveDecodePolicy, type DecodeChoice } from "../ingest/decode-policy.js";
+import {
+  AUTO_DECODE_POLICY,
+  resolveDecodePolicy,
+  type DecodeChoice,
+  type DecodePolicy,
+} from "../ingest/decode-policy.js";
 import { MediaReader, type DecodeMode, type MediaReaderOptions } from "../ingest/media-reader.js";
-import type { StreamEvent } from "../ingest/media.js";
+import type { StreamEvent, VideoFrame } from "../ingest/media.js";
 import { openSource } from "../ingest/open-source.js";
 import type { Incident } from "../incident.js";
 import { LightSession, type PromotionChange } from "./light-session.js";
 import { PromotionLimiter } from "./promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
+import { EveryFrameUpgrade } from "./every-frame-upgrade.js";
 
 export type { DecodeChoice };
 
@@ -49,6 +55,14 @@ export interface AnalyzeResult {
   readonly incidents: Incident[];
   readonly mediaDuration: number;
   readonly detectorCpuMs: Record<string, number>;
+  /**
+   * Full mode: how the video was decoded. `everyFrameFrom`: a file under `auto` decoded
+   * reference frames, then every frame from that media time on (null: reference frames only).
+   */
+  readonly decoding?: {
+    readonly policy: DecodePolicy | "refs-then-fast";
+    readonly everyFrameFrom?: number | null;
+  };
   /** Light mode: how many promotions ran and how much media they decoded in full. */
   readonly promotions?: {
     readonly count: number;
@@ -96,26 +110,41 @@ export async function analyzeInput(input: string, options: AnalyzeOptions = {}):
     const light = chosen && chosen !== "auto" ? { ...readerOptions, decodePolicy: chosen } : readerOptions;
     return analyzeLight(input, source, profile, light, options);
   }
-  const fullOptions: MediaReaderOptions = {
-    ...readerOptions,
-    decodePolicy: resolveDecodePolicy(options.decodePolicy, profile.detectors),
-  };
+  const policy = resolveDecodePolicy(options.decodePolicy, profile.detectors);
   let lastProgress = 0;
-  const reader = new MediaReader(source, fullOptions, {
-    video: (f) => {
-      monitor.video(f);
-      if (options.onProgress && f.pts - lastProgress >= 1) {
-        lastProgress = f.pts;
-        options.onProgress(f.pts);
-      }
-    },
-    detail: (f) => monitor.detail(f),
-    audio: (b) => monitor.audio(b),
-    event: (e) => {
-      monitor.event(e);
-      options.onEvent?.(e);
-    },
-  });
+  const progress = (f: VideoFrame): void => {
+    if (options.onProgress && f.pts - lastProgress >= 1) {
+      lastProgress = f.pts;
+      options.onProgress(f.pts);
+    }
+  };
+  // `auto` with a detector that needs every frame: a file decodes reference frames until that
+  // detector asks for every frame (every-frame-upgrade.ts); a live input decodes every frame.
+  const upgrading =
+    (options.decodePolicy ?? "auto") === "auto" &&
+    policy !== AUTO_DECODE_POLICY &&
+    EveryFrameUpgrade.applies(source);
+  const reader = upgrading
+    ? new EveryFrameUpgrade(source, readerOptions, monitor, {
+        video: progress,
+        ...(options.onEvent ? { event: options.onEvent } : {}),
+      })
+    : new MediaReader(
+        source,
+        { ...readerOptions, decodePolicy: policy },
+        {
+          video: (f) => {
+            monitor.video(f);
+            progress(f);
+          },
+          detail: (f) => monitor.detail(f),
+          audio: (b) => monitor.audio(b),
+          event: (e) => {
+            monitor.event(e);
+            options.onEvent?.(e);
+          },
+        },
+      );
   const abort = (): void => void reader.close();
   options.signal?.addEventListener("abort", abort, { once: true });
   let wallLimit: NodeJS.Timeout | undefined;
@@ -128,7 +157,12 @@ export async function analyzeInput(input: string, options: AnalyzeOptions = {}):
     const result = await reader.done;
     monitor.flush(result.mediaEnd);
     incidents.sort((a, b) => a.start - b.start || a.type.localeCompare(b.type));
-    return { incidents, mediaDuration: result.mediaEnd, detectorCpuMs: monitor.detectorCost() };
+    return {
+      incidents,
+      mediaDuration: result.mediaEnd,
+      detectorCpuMs: monitor.detectorCost(),
+      ...(reader instanceof EveryFrameUpgrade ? { decoding: decodingOf(reader) } : { decoding: { policy } }),
+    };
   } finally {
     if (wallLimit) clearTimeout(wallLimit);
     options.signal?.removeEventListener("abort", abort);
@@ -189,4 +223,9 @@ async function analyzeLight(
     options.signal?.removeEventListener("abort", abort);
     await session.close();
   }
+}
+
+function decodingOf(reader: EveryFrameUpgrade): NonNullable<AnalyzeResult["decoding"]> {
+  const from = reader.upgrade().everyFrameFrom;
+  return { policy: from === null ? "refs" : "refs-then-fast", everyFrameFrom: from };
 }

@@ -78,6 +78,32 @@ export class StreamMonitor implements MediaHandlers {
     for (const r of this.running) if (r.detector.pushVideo) this.timed(r, () => r.detector.pushVideo!(frame));
   }
 
+  /**
+   * The earliest media time from which a detector wants every frame (Detector.everyFrameFrom),
+   * or null while none does.
+   */
+  everyFrameFrom(): number | null {
+    let from: number | null = null;
+    for (const r of this.running) {
+      const t = r.detector.everyFrameFrom?.() ?? null;
+      if (t !== null && (from === null || t < from)) from = t;
+    }
+    return from;
+  }
+
+  /** Every frame from `from` is coming: the detectors that asked forget what they saw from there. */
+  restartVideo(from: number): void {
+    for (const r of this.running)
+      if (r.detector.everyFrameFrom?.() != null) this.timed(r, () => r.detector.restartVideo?.(from));
+  }
+
+  /** A frame already seen decoded as a reference frame (or skipped): to the detectors that asked alone. */
+  replayVideo(frame: VideoFrame): void {
+    for (const r of this.running)
+      if (r.detector.pushVideo && r.detector.everyFrameFrom?.() != null)
+        this.timed(r, () => r.detector.pushVideo!(frame));
+  }
+
   detail(frame: DetailFrame): void {
     this.counts.detail++;
     for (const r of this.running)

@@ -281,15 +281,46 @@ describe("refs: reference frames only", () => {
 });
 
 describe("auto with av.sync on (the default profile)", () => {
-  it("decodes every frame: a -300 ms sync pattern reads -300 ms from its first flash", async () => {
+  const summary = (incidents: readonly { type: string; start: number; end: number | null }[]): string[] =>
+    incidents.map((i) => `${i.type} ${i.start.toFixed(2)}-${i.end === null ? "open" : i.end.toFixed(2)}`);
+
+  it("a file: reference frames until a sync pattern is seen, then every frame again from the start; the same incidents as decoding every frame", async () => {
     // With reference frames only it read -340 ms from 2.78 s (eval --decode refs): the pattern's
-    // one-frame flashes coded as B-frames are lost or seen a frame late.
+    // one-frame flashes coded as B-frames are lost or seen a frame late. Every frame is decoded
+    // again from the keyframe at or before the window A/V sync judges (here the start).
     const file = join(tmp.dir, "sync-300.ts");
     await generateSyncClip(file, { offsetMs: -300, duration: 14 });
-    const { incidents } = await analyzeInput(file, { threads: 1, detectors: { "video.blockiness": false } });
-    const sync = incidents.filter((i) => i.type === "av.sync");
+    const auto = await analyzeInput(file, { threads: 1, detectors: { "video.blockiness": false } });
+    expect(auto.decoding).toEqual({ policy: "refs-then-fast", everyFrameFrom: 0 });
+    const sync = auto.incidents.filter((i) => i.type === "av.sync");
     expect(sync).toHaveLength(1);
     expect(sync[0]!.start).toBeLessThan(1.5); // the first flash is at 0.8 s
     expect(Math.abs(Number(sync[0]!.details.offsetMs) + 300)).toBeLessThanOrEqual(20);
+    // Every other detector saw each moment once: nothing found twice, nothing lost, the same
+    // times (freezes of the pattern's still frames, A/V sync) as every frame decoded throughout.
+    const fast = await analyzeInput(file, {
+      threads: 1,
+      detectors: { "video.blockiness": false },
+      decodePolicy: "fast",
+    });
+    expect(fast.decoding).toEqual({ policy: "fast" });
+    expect(summary(auto.incidents)).toEqual(summary(fast.incidents));
+    expect(auto.incidents.length).toBeGreaterThan(1);
   }, 240_000);
+
+  it("a file without paired sound and picture events stays on reference frames", async () => {
+    const file = join(tmp.dir, "clean-auto.ts");
+    await generateClip(file, { duration: 8, width: 320, height: 180, defects: [] });
+    const r = await analyzeInput(file, { threads: 1 });
+    expect(r.decoding).toEqual({ policy: "refs", everyFrameFrom: null });
+    expect(r.incidents).toEqual([]);
+  }, 120_000);
+
+  it("natural-content A/V sync on: every frame from the start", async () => {
+    const file = join(tmp.dir, "clean-natural.ts");
+    await generateClip(file, { duration: 6, width: 320, height: 180, defects: [] });
+    const r = await analyzeInput(file, { threads: 1, detectors: { "av.sync": { naturalContent: true } } });
+    expect(r.decoding?.policy).toBe("refs-then-fast");
+    expect(r.decoding?.everyFrameFrom).toBe(0);
+  }, 120_000);
 });
