@@ -133,6 +133,9 @@ async function measurePoint(
       nodeRssMiB: t1.rss / MIB,
       nodeHeapMiB: s1.heapUsed / MIB,
       nodeExternalMiB: s1.external / MIB,
+      nodeBuffersMiB: s1.arrayBuffers / MIB,
+      replayMiB: s1.replayBytes / MIB,
+      loopDelayMaxMs: s1.loopDelayMs.max,
       decoders,
       decoderRssMiB: decoders > 0 ? t1.children.reduce((a, c) => a + c.rss, 0) / decoders / MIB : NaN,
       decoderPssMiB: decoders > 0 ? t1.children.reduce((a, c) => a + c.pss, 0) / decoders / MIB : NaN,
@@ -141,7 +144,8 @@ async function measurePoint(
       `  ${mode} x ${channels}: ${cpuPerChannelHour(point).toFixed(0)} CPU s per channel-hour ` +
         `(Node ${(point.nodeCpu * 3600).toFixed(0)}, decoders ${(point.decoderCpu * 3600).toFixed(0)}), ` +
         `${pssPerChannel(point).toFixed(1)} MiB per channel (Node RSS ${point.nodeRssMiB.toFixed(0)} MiB, ` +
-        `heap ${point.nodeHeapMiB.toFixed(0)} MiB; ${decoders} decoders, ${point.decoderRssMiB.toFixed(1)} MiB RSS / ` +
+        `heap ${point.nodeHeapMiB.toFixed(0)} MiB, buffers ${(s1.arrayBuffers / MIB / channels).toFixed(1)} MiB per channel ` +
+        `of which replay windows ${(s1.replayBytes / MIB / channels).toFixed(1)}; ${decoders} decoders, ${point.decoderRssMiB.toFixed(1)} MiB RSS / ` +
         `${point.decoderPssMiB.toFixed(1)} MiB PSS each); real time ${point.realtime.toFixed(3)}, ` +
         `promotions ${point.promotions}, decoder errors ${point.decoderErrors}; ` +
         `service event-loop delay p99 ${s1.loopDelayMs.p99.toFixed(0)} ms, max ${s1.loopDelayMs.max.toFixed(0)} ms\n`,

@@ -21,6 +21,11 @@ export interface CostPoint {
   readonly nodeRssMiB: number;
   readonly nodeHeapMiB: number;
   readonly nodeExternalMiB: number;
+  /** MiB, all channels: Node's Buffers and typed arrays, and of them the light streams' replay windows. */
+  readonly nodeBuffersMiB: number;
+  readonly replayMiB: number;
+  /** The service's longest event-loop delay during the measurement, ms (a stall). */
+  readonly loopDelayMaxMs: number;
   /** Decoder processes at the end, and their mean resident and proportional sets, MiB. */
   readonly decoders: number;
   readonly decoderRssMiB: number;
@@ -45,15 +50,17 @@ export function pssPerChannel(p: CostPoint): number {
 export function costTable(points: readonly CostPoint[]): string {
   const f = (x: number, d: number): string => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
   const lines = [
-    "| mode | channels | CPU s per channel-hour (Node + decoders) | of which Node | % of a core per channel | channels per core | MiB per channel (PSS) | MiB per channel (RSS) | Node RSS / heap MiB | decoder RSS / PSS MiB each | kept real time | promotions | publishers, % of a core per channel |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| mode | channels | CPU s per channel-hour (Node + decoders) | of which Node | % of a core per channel | channels per core | MiB per channel (PSS) | MiB per channel (RSS) | Node RSS / heap MiB | decoder RSS / PSS MiB each | Node buffers / replay windows MiB per channel | kept real time | longest event-loop delay ms | promotions | publishers, % of a core per channel |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const p of points) {
     const hour = cpuPerChannelHour(p);
     lines.push(
       `| ${p.mode} | ${p.channels} | ${f(hour, 0)} | ${f(p.nodeCpu * 3600, 0)} | ${f(hour / 36, 2)} | ${f(3600 / hour, 0)} | ` +
         `${f(pssPerChannel(p), 1)} | ${f(rssPerChannel(p), 1)} | ${f(p.nodeRssMiB, 0)} / ${f(p.nodeHeapMiB, 0)} | ` +
-        `${f(p.decoderRssMiB, 1)} / ${f(p.decoderPssMiB, 1)} | ${f(p.realtime, 3)} | ${p.promotions} | ${f(p.publisherCpu * 100, 2)} |`,
+        `${f(p.decoderRssMiB, 1)} / ${f(p.decoderPssMiB, 1)} | ` +
+        `${f(p.nodeBuffersMiB / p.channels, 1)} / ${f(p.replayMiB / p.channels, 1)} | ${f(p.realtime, 3)} | ` +
+        `${f(p.loopDelayMaxMs, 0)} | ${p.promotions} | ${f(p.publisherCpu * 100, 2)} |`,
     );
   }
   return lines.join("\n") + "\n";

@@ -71,6 +71,10 @@ export interface ChildSample {
   /** V8's heap in use, and memory outside it (Buffers, typed arrays), bytes. */
   readonly heapUsed: number;
   readonly external: number;
+  /** Buffers and typed arrays' memory (part of `external`), bytes. */
+  readonly arrayBuffers: number;
+  /** Bytes the light streams keep for promotions to replay (part of `arrayBuffers`). */
+  readonly replayBytes: number;
   readonly decoders: readonly number[];
   /** Sums over the streams: media seconds seen, promotions started, decoder errors. */
   readonly mediaSeconds: number;
@@ -107,6 +111,8 @@ export async function runServiceBenchChild(config: string, log: string): Promise
         rss: mem.rss,
         heapUsed: mem.heapUsed,
         external: mem.external,
+        arrayBuffers: mem.arrayBuffers,
+        replayBytes: streams.reduce((a, s) => a + (running.service.runner(s.id)?.replayBytesNow ?? 0), 0),
         mediaSeconds: states.reduce((a, st) => a + (st?.mediaTime ?? 0), 0),
         promotions: states.reduce((a, st) => a + (st?.promotion?.promotions ?? 0), 0),
         decoderErrors: states.reduce((a, st) => a + (st?.decoderErrors ?? 0), 0),

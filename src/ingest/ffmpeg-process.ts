@@ -13,6 +13,7 @@
  * watched at all: it is drained, without blocking, right before each stdout chunk is handed
  * on, and by a timer when stdout is quiet. A frame's log lines are written before its bytes
  * reach stdout, so they are always seen first. Where `mkfifo` is missing, plain pipes are used.
+ * The FIFOs are made ahead of need, many at a time (fifo-pool.ts): a start waits for no mkfifo.
  *
  * A crash of ffmpeg costs one stream a restart, never the service: nothing here throws
  * after spawn; every end is reported once through `exited`. No ffmpeg outlives us: on
@@ -20,12 +21,11 @@
  * still alive at a normal exit are killed then.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
 import { Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
+import { takeFifos } from "./fifo-pool.js";
 
 export interface FfmpegExit {
   readonly code: number | null;
@@ -77,45 +77,6 @@ const KEEP_LINES = 12;
 const STDERR_POLL_MS = 100;
 const STDOUT_BUFFER_BYTES = 256 * 1024;
 
-interface Fifos {
-  readonly stdout: { readonly read: number; readonly write: number };
-  readonly stderr: { readonly read: number; readonly write: number };
-}
-
-let fifosWork: boolean | undefined;
-
-/**
- * Two named pipes, opened at both ends (read ends non-blocking) and unlinked at once: only
- * these descriptors reach them. Null where they cannot be made (no mkfifo): plain pipes then.
- */
-function openFifos(): Fifos | null {
-  if (fifosWork === false || process.platform === "win32") return null;
-  let dir: string | undefined;
-  const opened: number[] = [];
-  try {
-    dir = mkdtempSync(join(tmpdir(), "streamqc-"));
-    const out = join(dir, "stdout");
-    const err = join(dir, "stderr");
-    const res = spawnSync("mkfifo", ["-m", "600", "--", out, err]);
-    if (res.error || res.status !== 0) throw new Error("mkfifo failed");
-    const open = (path: string): { read: number; write: number } => {
-      // The read end first and non-blocking, so that opening the write end does not wait.
-      opened.push(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
-      opened.push(openSync(path, constants.O_WRONLY));
-      return { read: opened[opened.length - 2]!, write: opened[opened.length - 1]! };
-    };
-    const fifos = { stdout: open(out), stderr: open(err) };
-    fifosWork = true;
-    return fifos;
-  } catch {
-    for (const fd of opened) closeSync(fd);
-    fifosWork = false;
-    return null;
-  } finally {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 export class FfmpegProcess {
   readonly exited: Promise<FfmpegExit>;
   private readonly child: ChildProcess;
@@ -136,7 +97,7 @@ export class FfmpegProcess {
     const [cmd, args] = hasPdeathsig()
       ? ["setpriv", ["--pdeathsig", "KILL", "--", options.ffmpegPath, ...options.args]]
       : [options.ffmpegPath, [...options.args]];
-    const fifos = openFifos();
+    const fifos = takeFifos();
     this.child = spawn(cmd, args, {
       stdio: [
         options.stdin ? "pipe" : "ignore",
@@ -199,7 +160,11 @@ export class FfmpegProcess {
       stdout.once("error", () => stdout.destroy());
       stdout.once("close", () => stdoutDone());
       this.stderrFd = fifos.stderr.read;
-      this.stderrTimer = setInterval(() => this.drainStderr(), STDERR_POLL_MS);
+      // Only when stdout is quiet: each stdout chunk drains stderr first anyway, and a poll
+      // of an empty FIFO costs a failed read (an exception in Node, about 8 µs).
+      this.stderrTimer = setInterval(() => {
+        if (performance.now() - this.lastOutputAt >= STDERR_POLL_MS) this.drainStderr();
+      }, STDERR_POLL_MS);
       this.stderrTimer.unref();
     } else {
       this.child.stdout?.on("data", onChunk);

@@ -7,6 +7,7 @@
 import { StreamqcError, errorMessage } from "../errors.js";
 import { checkFfmpegBanner, knownFfmpeg, locateFfmpeg } from "./ffmpeg-binary.js";
 import { FfmpegProcess, describeFailure, type FfmpegExit } from "./ffmpeg-process.js";
+import { queueDecoderStart } from "./decoder-start-queue.js";
 import {
   ANALYSIS_FILTER,
   AUDIO_BLOCK_SAMPLES,
@@ -287,6 +288,8 @@ export class MediaReader {
   private attempt = 0;
   private everConnected = false;
   private restartTimer: NodeJS.Timeout | null = null;
+  /** Takes a queued decoder start off the queue (decoder-start-queue.ts); null when none waits. */
+  private cancelStart: (() => void) | null = null;
   private waitingForSource = false;
   private sourceConnected = false;
   private sourceEnded = false;
@@ -358,7 +361,7 @@ export class MediaReader {
       this.fail(err);
       return;
     }
-    if (!this.source.feed) this.run();
+    if (!this.source.feed) this.requestRun();
     // A feeding source starts the decoder when its bytes arrive (its `connected` event).
   }
 
@@ -378,11 +381,13 @@ export class MediaReader {
         return;
       }
       this.waitingForSource = true;
+      this.cancelStart?.();
+      this.cancelStart = null;
       this.proc?.kill("SIGKILL");
     } else if (event.kind === "connected") {
       this.sourceConnected = true;
       this.waitingForSource = false;
-      if (!this.proc && !this.restartTimer) this.run();
+      if (!this.proc && !this.restartTimer) this.requestRun();
     } else if (event.kind === "ended") {
       // The source wrote its last bytes (an HLS playlist with EXT-X-ENDLIST): the decoder's end is the end.
       this.sourceEnded = true;
@@ -400,6 +405,24 @@ export class MediaReader {
       if (this.handlers.handlerError) this.handlers.handlerError(err);
       else console.error(`streamqc: a handler failed: ${errorMessage(err)}`);
     }
+  }
+
+  /**
+   * Starts the decoder on a later turn of the event loop (decoder-start-queue.ts): never
+   * inside the UDP drain tick or another source's callback, where many channels starting at
+   * once blocked every socket for seconds.
+   */
+  private requestRun(): void {
+    if (this.cancelStart || this.closed || this.finished) return;
+    this.cancelStart = queueDecoderStart(() => {
+      this.cancelStart = null;
+      if (this.proc) return;
+      try {
+        this.run();
+      } catch (err) {
+        this.fail(err);
+      }
+    });
   }
 
   private run(): void {
@@ -717,7 +740,7 @@ export class MediaReader {
     this.restarts++;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
-      this.run();
+      this.requestRun();
     }, delay);
   }
 
@@ -740,6 +763,8 @@ export class MediaReader {
 
   private async teardown(): Promise<void> {
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.cancelStart?.();
+    this.cancelStart = null;
     if (this.watchdog) clearInterval(this.watchdog);
     this.feed?.stop();
     const proc = this.proc;

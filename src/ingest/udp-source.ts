@@ -3,8 +3,9 @@
  * stdin, so that the transport (datagram gaps, and TS packet checks) is seen as sent.
  *
  * The socket is read on the process's shared drain tick (udp-drain.ts): everything waiting
- * is read every 40 ms and goes to the TS analyzer and the decoder in one piece, so a channel
- * costs Node about 25 wake-ups a second shared with all others instead of one per datagram.
+ * is read every 100 ms (UDP_DRAIN_MS) and goes to the TS analyzer and the decoder in one
+ * piece, so a channel costs Node 10 wake-ups a second shared with all others instead of one
+ * per datagram.
  * `STREAMQC_UDP_EVENTS=1` (or a Node without the handle udp-drain.ts needs) keeps Node's
  * per-datagram `message` events, batched into 32 KB / 40 ms decoder writes.
  *

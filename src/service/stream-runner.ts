@@ -417,6 +417,11 @@ export class StreamRunner {
     return this.reader?.pid;
   }
 
+  /** Light streams fed by streamqc (UDP, HLS): bytes kept for a promotion to replay (memory accounting). */
+  get replayBytesNow(): number {
+    return this.session?.replayBytes ?? 0;
+  }
+
   /** Stops monitoring; open incidents are closed at the current media time. Idempotent. */
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);

@@ -56,6 +56,7 @@ import {
   type DeliveryRecord,
   type DeliveryStatus,
   type EvidenceRecord,
+  type HistoryBatch,
   type HistoryRecord,
   type IncidentCount,
   type IncidentPatch,
@@ -903,6 +904,23 @@ export class PostgresStore implements Store {
        SELECT ?, t, s::jsonb FROM unnest(?::bigint[], ?::text[]) AS x(t, s)
        ON CONFLICT (stream_id, t_ms) DO UPDATE SET sample = excluded.sample`,
       [streamId, samples.map((h) => Math.round(h.t)), samples.map((h) => JSON.stringify(h.sample))],
+    );
+  }
+
+  async appendHistories(batches: readonly HistoryBatch[]): Promise<void> {
+    const rows = batches.flatMap((b) => b.samples.map((h) => ({ id: b.streamId, h })));
+    if (rows.length === 0) return;
+    // One statement, so one transaction; an unknown stream id drops out in the join.
+    await this.#q(
+      `INSERT INTO stream_history (stream_id, t_ms, sample)
+       SELECT x.id, x.t, x.s::jsonb FROM unnest(?::text[], ?::bigint[], ?::text[]) AS x(id, t, s)
+       JOIN streams ON streams.id = x.id
+       ON CONFLICT (stream_id, t_ms) DO UPDATE SET sample = excluded.sample`,
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => Math.round(r.h.t)),
+        rows.map((r) => JSON.stringify(r.h.sample)),
+      ],
     );
   }
 

@@ -49,6 +49,7 @@ import {
   type DeliveryRecord,
   type DeliveryStatus,
   type EvidenceRecord,
+  type HistoryBatch,
   type HistoryRecord,
   type IncidentCount,
   type IncidentPatch,
@@ -645,6 +646,20 @@ export class SqliteStore implements Store {
       );
       this.#db.transaction(() => {
         for (const h of samples) insert.run(streamId, Math.round(h.t), JSON.stringify(h.sample));
+      })();
+    });
+  }
+
+  appendHistories(batches: readonly HistoryBatch[]): Promise<void> {
+    return this.#run(() => {
+      const insert = this.#stmt(
+        "INSERT INTO stream_history (stream_id, t_ms, sample) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM streams WHERE id = ?) ON CONFLICT (stream_id, t_ms) DO UPDATE SET sample = excluded.sample",
+      );
+      this.#db.transaction(() => {
+        for (const b of batches) {
+          for (const h of b.samples)
+            insert.run(b.streamId, Math.round(h.t), JSON.stringify(h.sample), b.streamId);
+        }
       })();
     });
   }

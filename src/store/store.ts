@@ -348,9 +348,21 @@ export interface HistoryRecord {
  * The channel page's plots outlive a restart: the service keeps a downsampled copy of each
  * stream's measurement history (stream-history.ts) here, pruned to the hour the page shows.
  */
+/** One stream's samples in a write of several streams (HistoryStore.appendHistories). */
+export interface HistoryBatch {
+  readonly streamId: string;
+  readonly samples: readonly HistoryRecord[];
+}
+
 export interface HistoryStore {
   /** Appends samples; one at an existing (stream, t) replaces it. */
   appendHistory(streamId: string, samples: readonly HistoryRecord[]): Promise<void>;
+  /**
+   * Appends several streams' samples in one transaction (one commit: with SQLite's
+   * `synchronous=FULL`, one fsync instead of one per stream, each on the service's thread).
+   * Samples of a stream id the store does not know are skipped: they cannot fail the others.
+   */
+  appendHistories(batches: readonly HistoryBatch[]): Promise<void>;
   /** The stream's samples at or after `fromMs`, oldest first. */
   readHistory(streamId: string, fromMs: number): Promise<readonly HistoryRecord[]>;
   /** Deletes every stream's samples older than `beforeMs`; returns how many went. */

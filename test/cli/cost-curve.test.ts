@@ -23,6 +23,9 @@ function point(mode: CostPoint["mode"], channels: number, nodeCpu: number, decod
     nodeRssMiB: 100 + channels * 10,
     nodeHeapMiB: 30,
     nodeExternalMiB: 5,
+    nodeBuffersMiB: channels * 8,
+    replayMiB: channels * 6,
+    loopDelayMaxMs: 40,
     decoders: channels,
     decoderRssMiB: 75,
     decoderPssMiB: 35,
@@ -38,6 +41,8 @@ describe("cost curve", () => {
     const table = costTable([p, point("full", 1, 0.01, 0.2)]);
     expect(table).toContain("| light | 4 | 108 | 36 | 3.00 | 33 | 70.0 |");
     expect(table).toContain("| full | 1 | 756 |");
+    // Node's buffers and replay windows per channel, and the longest stall.
+    expect(table).toContain("| 8.0 / 6.0 | 1.000 | 40 | 0 |");
   });
 
   it("plots each mode as a line with a labelled point per channel count", () => {

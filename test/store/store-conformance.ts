@@ -699,6 +699,34 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
         expect((await store.readHistory(ch12.id, 0)).map((h) => h.t)).toEqual([T + 10_000, T + 20_000]);
         expect(await store.readHistory(other.id, 0)).toEqual([]);
       });
+
+      it("appends several streams' samples in one write, replacing at the same time, skipping an unknown stream", async () => {
+        const a = await store.createStream({ name: "ch-14", url: "udp://239.0.0.1:5001" });
+        const b = await store.createStream({ name: "ch-15", url: "udp://239.0.0.1:5002" });
+        const T = 1_764_600_000_000;
+        const sample = (m: number) => ({ momentary: m, peakDbfs: [-6.5], avOffsetMs: null });
+        await store.appendHistory(a.id, [{ t: T, sample: sample(-20) }]);
+        await store.appendHistories([
+          {
+            streamId: a.id,
+            samples: [
+              { t: T, sample: sample(-21) },
+              { t: T + 10_000, sample: sample(-22) },
+            ],
+          },
+          // Unknown here (never created): skipped, and the others still written.
+          { streamId: "unknown-stream", samples: [{ t: T, sample: sample(-40) }] },
+          { streamId: b.id, samples: [{ t: T + 10_000, sample: sample(-30) }] },
+          { streamId: "nope", samples: [] },
+        ]);
+        await store.appendHistories([]);
+        expect(await store.readHistory(a.id, 0)).toEqual([
+          { t: T, sample: sample(-21) },
+          { t: T + 10_000, sample: sample(-22) },
+        ]);
+        expect(await store.readHistory(b.id, 0)).toEqual([{ t: T + 10_000, sample: sample(-30) }]);
+        expect(await store.readHistory("unknown-stream", 0)).toEqual([]);
+      });
     });
 
     describe("lifecycle", () => {
