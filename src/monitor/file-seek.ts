@@ -8,6 +8,11 @@
  * seek asks for a little before the keyframe wanted, counted from the start of the file (the
  * first timestamp the first read saw, `timeline.origin`, is the start but for one track's lead
  * over the other, tens of milliseconds).
+ *
+ * Light promotions of files still seek to the timestamp itself (light-session.ts): moved to
+ * this, a promotion test ("queues promotions beyond the limit") failed 1 of 6 runs on a
+ * loaded machine (0 of 8 without), not diagnosed in time, so left as it was. Their lookback
+ * (at least 5 s) has so far hidden the late start.
  */
 import type { Timeline } from "../ingest/media-reader.js";
 

@@ -34,7 +34,6 @@ import type { PromotionLimiter, PromotionTicket } from "./promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
 import { TroubleSigns, type TroubleSign } from "./trouble-signs.js";
 import { REPLAY_DEFAULT_SECONDS, replayWindowSeconds } from "./replay-window.js";
-import { fileSeek } from "./file-seek.js";
 
 export type PromotionPhase = "light" | "queued" | "promoted";
 
@@ -363,15 +362,12 @@ export class LightSession {
       ...(timeline ? { timeline } : {}),
     };
     let readerOptions = options;
-    // What an earlier promotion decoded in full is not decoded into incidents again.
-    const floor = this.coveredTo;
     if (!src.live && src.kind === "file" && timeline) {
-      // Files: seek back, to the keyframe at or before `from` (file-seek.ts: the timestamp
-      // itself began TS files a GOP and more late). A file that gives nothing for a while is a
-      // busy machine, not a stalled source: a long watchdog.
+      // Files: seek back (the input's own timestamps; -copyts keeps them). A file that gives
+      // nothing for a while is a busy machine, not a stalled source: a long watchdog.
       readerOptions = {
         ...options,
-        seekRaw: fileSeek(req.from, this.keyframes, timeline).seek,
+        seekRaw: req.from - timeline.base + timeline.origin,
         stallTimeoutMs: Math.max(options.stallTimeoutMs ?? 0, 120_000),
       };
     } else if (this.recording) {
@@ -391,19 +387,16 @@ export class LightSession {
     req.position = req.from;
     const reader = new MediaReader(source, readerOptions, {
       video: (f) => {
-        if (f.pts < floor) return;
         req.position = Math.max(req.position, f.pts);
         monitor.video(f);
         if (f.pts >= req.holdUntil && monitor.openIncidents().length === 0) {
           void this.endRun(req, f.pts, `${this.clean} s clean`);
         }
       },
-      detail: (f) => {
-        if (f.pts >= floor) monitor.detail(f);
-      },
+      detail: (f) => monitor.detail(f),
       thumbnail: (t) => monitor.thumbnail(t),
       event: (e) => {
-        if ((e.kind === "keyframe" || e.kind === "decoder-error") && e.at >= floor) monitor.event(e);
+        if (e.kind === "keyframe" || e.kind === "decoder-error") monitor.event(e);
       },
       ...(this.opts.handlers?.handlerError ? { handlerError: this.opts.handlers.handlerError } : {}),
     });

@@ -1,6 +1,6 @@
 /**
- * A second read of an MPEG-TS file (a light session's promotion, every-frame-upgrade.ts)
- * begins on the keyframe at or before the time asked for. Our TS files start at 1.46 s of
+ * A second read of an MPEG-TS file (every-frame-upgrade.ts) begins on the keyframe at or
+ * before the time asked for. Our TS files start at 1.46 s of
  * their own timestamps, and FFmpeg's input seek counts from that start and lands on the next
  * keyframe: the timestamp itself as the seek began a GOP and more too late.
  */
