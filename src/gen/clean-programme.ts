@@ -44,6 +44,9 @@ export interface ProgrammeRecipe {
 
 export const PROGRAMME_RULES = 2;
 
+const DEFAULT_SEGMENT = 59.5;
+const DEFAULT_TARGET = -23;
+
 /** The recipe `o` describes (defaults filled in). */
 export function programmeRecipe(o: CleanProgrammeOptions): ProgrammeRecipe {
   return {
@@ -51,11 +54,9 @@ export function programmeRecipe(o: CleanProgrammeOptions): ProgrammeRecipe {
     base: o.base,
     segment: o.segment ?? DEFAULT_SEGMENT,
     voice: o.voice ?? null,
-    target: o.target ?? -23,
+    target: o.target ?? DEFAULT_TARGET,
   };
 }
-
-const DEFAULT_SEGMENT = 59.5;
 
 export interface CleanProgramme {
   readonly seconds: number;
@@ -93,7 +94,7 @@ export async function generateCleanProgramme(out: string, o: CleanProgrammeOptio
   const source = o.voice
     ? await probeLoudness(ffmpeg, o.voice, `atrim=duration=${o.seconds}`)
     : await probeLoudness(ffmpeg, o.base, `atrim=duration=${segment}`);
-  const gainDb = Math.round(((o.target ?? -23) - source.integrated) * 100) / 100;
+  const gainDb = Math.round(((o.target ?? DEFAULT_TARGET) - source.integrated) * 100) / 100;
   const copies = Math.ceil(o.seconds / segment);
   const parts: string[] = [];
   let joined = "";

@@ -161,7 +161,7 @@ export async function analyzeInput(input: string, options: AnalyzeOptions = {}):
       incidents,
       mediaDuration: result.mediaEnd,
       detectorCpuMs: monitor.detectorCost(),
-      ...(reader instanceof EveryFrameUpgrade ? { decoding: decodingOf(reader) } : { decoding: { policy } }),
+      decoding: reader instanceof EveryFrameUpgrade ? decodingOf(reader) : { policy },
     };
   } finally {
     if (wallLimit) clearTimeout(wallLimit);
@@ -226,6 +226,6 @@ async function analyzeLight(
 }
 
 function decodingOf(reader: EveryFrameUpgrade): NonNullable<AnalyzeResult["decoding"]> {
-  const from = reader.upgrade().everyFrameFrom;
+  const from = reader.everyFrameFrom();
   return { policy: from === null ? "refs" : "refs-then-fast", everyFrameFrom: from };
 }

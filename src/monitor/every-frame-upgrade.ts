@@ -32,14 +32,6 @@ export interface UpgradeHandlers {
   event?(event: StreamEvent): void;
 }
 
-/** Where the upgrade happened, for the caller's report. */
-export interface UpgradeState {
-  /** Media seconds every frame was decoded from (null: reference frames throughout). */
-  readonly everyFrameFrom: number | null;
-  /** Media seconds of the last frame delivered when the detector asked. */
-  readonly askedAt: number | null;
-}
-
 const EPS = 1e-6;
 
 export class EveryFrameUpgrade {
@@ -48,7 +40,8 @@ export class EveryFrameUpgrade {
   private reject!: (e: unknown) => void;
   private reader: MediaReader;
   private closed = false;
-  private state: UpgradeState = { everyFrameFrom: null, askedAt: null };
+  /** Media seconds every frame was decoded from (null: reference frames throughout). */
+  private from: number | null = null;
   private lastVideo = -Infinity;
   private lastDetail = -Infinity;
   private lastAudioEnd = -Infinity;
@@ -73,9 +66,9 @@ export class EveryFrameUpgrade {
     return source.kind === "file" && !source.live;
   }
 
-  /** Where every frame began to be decoded, if it did. */
-  upgrade(): UpgradeState {
-    return this.state;
+  /** Media seconds every frame was decoded from, or null (reference frames throughout). */
+  everyFrameFrom(): number | null {
+    return this.from;
   }
 
   start(): void {
@@ -138,9 +131,10 @@ export class EveryFrameUpgrade {
     const timeline = prev.timelineNow();
     if (timeline === null) return; // nothing decoded yet: asked again on the next block
     // A second read begins on a keyframe: the last one at or before the time asked for.
-    const { seek, keyframe } = fileSeek(Math.min(from, this.lastVideo), this.keyframes, timeline);
-    const start = Math.max(keyframe, Math.min(from, this.lastVideo));
-    this.state = { everyFrameFrom: start, askedAt: this.lastVideo };
+    const wanted = Math.min(from, this.lastVideo);
+    const { seek, keyframe } = fileSeek(wanted, this.keyframes, timeline);
+    const start = Math.max(keyframe, wanted);
+    this.from = start;
     this.monitor.restartVideo(start);
     const reader = new MediaReader(
       this.source,

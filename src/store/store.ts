@@ -344,16 +344,16 @@ export interface HistoryRecord {
   readonly sample: Json;
 }
 
-/**
- * The channel page's plots outlive a restart: the service keeps a downsampled copy of each
- * stream's measurement history (stream-history.ts) here, pruned to the hour the page shows.
- */
 /** One stream's samples in a write of several streams (HistoryStore.appendHistories). */
 export interface HistoryBatch {
   readonly streamId: string;
   readonly samples: readonly HistoryRecord[];
 }
 
+/**
+ * The channel page's plots outlive a restart: the service keeps a downsampled copy of each
+ * stream's measurement history (stream-history.ts) here, pruned to the hour the page shows.
+ */
 export interface HistoryStore {
   /** Appends samples; one at an existing (stream, t) replaces it. */
   appendHistory(streamId: string, samples: readonly HistoryRecord[]): Promise<void>;
