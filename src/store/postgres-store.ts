@@ -188,6 +188,12 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
       idleTimeoutMillis: 30_000,
       statement_timeout: options.statementTimeoutMs ?? 30_000,
+      // A client cut off in the middle of a transaction (a silent partition) leaves its
+      // session idle in that transaction, holding its locks until the server's TCP keepalive
+      // notices, two hours by default: the fence check's FOR SHARE on a lease row would keep
+      // every claim (SKIP LOCKED) off that stream all that time. The server ends such a
+      // session after the statement limit instead; our statements follow one another at once.
+      idle_in_transaction_session_timeout: options.statementTimeoutMs ?? 30_000,
       ...(options.queryTimeoutMs !== undefined ? { query_timeout: options.queryTimeoutMs } : {}),
       application_name: options.applicationName ?? "streamqc",
       keepAlive: true,
@@ -276,6 +282,13 @@ export class PostgresStore implements Store {
       throw this.#storeError(err);
     }
     let broken: Error | undefined;
+    // A checked-out client has no listener for its 'error' event (the pool only listens
+    // while it is idle), and a lost connection emits one besides failing the query: without
+    // this the process would die of it. The query's own rejection reports the loss.
+    const onError = (err: Error): void => {
+      broken ??= err;
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const out = await work(client);
@@ -293,6 +306,7 @@ export class PostgresStore implements Store {
       }
       throw this.#storeError(err);
     } finally {
+      client.removeListener("error", onError);
       client.release(broken);
     }
   }

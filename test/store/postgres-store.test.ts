@@ -1,8 +1,10 @@
 import { createServer } from "node:net";
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { isStreamqcError } from "../../src/errors.js";
 import { PostgresStore } from "../../src/store/postgres-store.js";
 import { adminQuery, freshSchema, PG_SKIP_REASON, PG_URL } from "../helpers/postgres.js";
+import { TcpCutProxy } from "../fleet/tcp-cut-proxy.js";
 import { storeConformance } from "./store-conformance.js";
 
 if (PG_URL === undefined) console.warn(`postgres-store: ${PG_SKIP_REASON}`);
@@ -227,5 +229,109 @@ describe.skipIf(PG_URL === undefined)("PostgresStore", () => {
     const err: unknown = await store.listStreams().catch((e: unknown) => e);
     expect(isStreamqcError(err, "SQM_ERR_STORE")).toBe(true);
     expect((err as Error).message).toMatch(/PostgreSQL at 127\.0\.0\.1:\d+\/postgres: connection failed/);
+  });
+  it("loses its connection in the middle of a transaction: SQM_ERR_STORE, no crash, then works again", async () => {
+    // A checked-out connection has no 'error' listener of the pool's: a reset then used to
+    // kill the process (an unhandled 'error' event) instead of failing the one call.
+    const proxy = await TcpCutProxy.start(url);
+    cleanups.push(() => proxy.close());
+    const name = await schema();
+    const store = await open(name, { poolSize: 2, connectTimeoutMs: 2000 });
+    await store.createStream({ name: "ch-1", url: "udp://x" });
+    const through = await PostgresStore.open(proxy.rewrite(url), {
+      schema: name,
+      poolSize: 2,
+      connectTimeoutMs: 2000,
+      onConnectionError: () => undefined,
+    });
+    cleanups.push(() => through.close());
+    expect((await through.listStreams()).map((s) => s.name)).toEqual(["ch-1"]);
+    // Silence first, so the transaction is under way on its connection; then the reset.
+    proxy.set("drop");
+    const pending = through.createStream({ name: "ch-2", url: "udp://y" }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 200));
+    proxy.set("reset");
+    const err = await pending;
+    expect(isStreamqcError(err, "SQM_ERR_STORE")).toBe(true);
+    proxy.set("forward");
+    await through.createStream({ name: "ch-3", url: "udp://z" });
+    expect((await store.listStreams()).map((s) => s.name).sort()).toEqual(["ch-1", "ch-3"]);
+  });
+  it("a session cut off inside a fenced write does not keep the lease from being claimed", async () => {
+    // The fence check holds FOR SHARE on the lease row until COMMIT. When the network dies
+    // silently after it, the server keeps that session (and the lock) until its TCP keepalive
+    // notices, hours by default; claims (FOR UPDATE SKIP LOCKED) then pass that stream by.
+    const proxy = await TcpCutProxy.start(url);
+    cleanups.push(() => proxy.close());
+    const name = await schema();
+    const through = await PostgresStore.open(proxy.rewrite(url), {
+      schema: name,
+      poolSize: 2,
+      statementTimeoutMs: 1000,
+      onConnectionError: () => undefined,
+    });
+    cleanups.push(() => through.close());
+    const ch = await through.createStream({ name: "ch-1", url: "udp://x" });
+    await adminQuery(
+      `UPDATE ${name}.stream_leases SET worker = 'w1', epoch = 3, expires_at = now() + interval '2 seconds'
+       WHERE stream_id = $1`,
+      [ch.id],
+    );
+    // Another session holds the incident's id, so the write waits there: after its fence check.
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    cleanups.push(() => blocker.end());
+    await blocker.query("BEGIN");
+    await blocker.query(
+      `INSERT INTO ${name}.incidents (id, stream_id, stream_name, type, severity, severity_rank, media_start,
+         started_ms, details, alert_state, revision)
+       VALUES ('inc-1', $1, 'ch-1', 'video.freeze', 'major', 2, 0, 0, '{}', 'queued', 0)`,
+      [ch.id],
+    );
+    const write = through
+      .recordIncident(
+        {
+          id: "inc-1",
+          streamId: ch.id,
+          type: "video.freeze",
+          severity: "major",
+          start: 1,
+          startedAt: new Date().toISOString(),
+        },
+        [],
+        { streamId: ch.id, epoch: 3 },
+      )
+      .catch((e: unknown) => e);
+    const claimable = async (): Promise<boolean> =>
+      (
+        await adminQuery(
+          `SELECT stream_id FROM ${name}.stream_leases WHERE stream_id = $1 AND expires_at <= now()
+           FOR UPDATE SKIP LOCKED`,
+          [ch.id],
+        )
+      ).rowCount === 1;
+    for (let i = 0; i < 50; i++) {
+      const r = await adminQuery<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+         WHERE a.state = 'active' AND NOT l.granted`,
+      );
+      if (Number(r.rows[0]?.n) > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The network goes silent; the write then finishes on the server, but nobody hears of it.
+    proxy.set("drop");
+    await blocker.query("ROLLBACK");
+    // The lease runs out (2 s); within the statement limit after that, a claim must get it.
+    const t0 = Date.now();
+    let ok = false;
+    while (!ok && Date.now() - t0 < 6000) {
+      ok = await claimable();
+      if (!ok) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(ok).toBe(true);
+    proxy.set("forward");
+    // The cut write never committed: it fails, and nothing of it is in the store.
+    expect(isStreamqcError(await write, "SQM_ERR_STORE")).toBe(true);
+    expect((await adminQuery(`SELECT id FROM ${name}.incidents`)).rows).toEqual([]);
   });
 });
