@@ -309,12 +309,18 @@ export class MediaReader {
   private fullRange = false;
   /** Counters for metrics and tests. */
   readonly stats = { videoFrames: 0, audioBlocks: 0, detailFrames: 0, thumbnails: 0, decoderErrors: 0 };
+  /** The decode policy of this and later runs (redecode changes it). */
+  private policy: DecodePolicy;
+  /** A decoder stopped on purpose (redecode): the next run keeps the timeline and replays from then. */
+  private switching: { timeline: Timeline; replayFrom: number } | null = null;
+  private keptTimeline: Timeline | null = null;
 
   constructor(
     readonly source: Source,
     private readonly options: MediaReaderOptions,
     private readonly handlers: MediaHandlers,
   ) {
+    this.policy = options.decodePolicy ?? DEFAULT_DECODE_POLICY;
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -341,6 +347,30 @@ export class MediaReader {
 
   get running(): boolean {
     return this.proc !== null;
+  }
+
+  /** The decode policy the decoder runs under now. */
+  get decodePolicy(): DecodePolicy {
+    return this.policy;
+  }
+
+  /**
+   * A feeding source only: stops the running decoder and starts one under `policy` at once,
+   * on the same media timeline (the same transport stream, `-copyts`: the same timestamps),
+   * fed first the bytes that arrived since `replayFrom` (performance.now() time; the source
+   * must keep them, replay-source.ts) and then the live ones. Frames, audio and events from
+   * the replayed part come again: the caller drops what it has already had
+   * (every-frame-upgrade.ts). False when there is no running decoder to change.
+   */
+  redecode(policy: DecodePolicy, replayFrom: number): boolean {
+    if (!this.source.feed || !this.proc || this.closed || this.finished || this.runOrigin === null)
+      return false;
+    this.policy = policy;
+    this.switching = { timeline: { origin: this.runOrigin, base: this.runBase }, replayFrom };
+    this.cancelStart?.();
+    this.cancelStart = null;
+    this.proc.kill("SIGKILL");
+    return true;
   }
 
   get pid(): number | undefined {
@@ -449,11 +479,14 @@ export class MediaReader {
     const stallMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.runOrigin = null;
     this.lastByRole.clear();
+    const switching = this.switching;
+    this.switching = null;
+    this.keptTimeline = switching?.timeline ?? null;
     let demuxFailed = false;
     let versionChecked = knownFfmpeg(opts.ffmpegPath) !== undefined;
     const proc = new FfmpegProcess({
       ffmpegPath: opts.ffmpegPath,
-      args: decoderArgs(this.source, opts, !versionChecked),
+      args: decoderArgs(this.source, { ...opts, decodePolicy: this.policy }, !versionChecked),
       stdin: this.source.feed !== undefined,
       onStdout: (chunk) => {
         if (demuxFailed) return;
@@ -554,7 +587,10 @@ export class MediaReader {
     });
     this.proc = proc;
     if (this.source.feed && proc.stdin) {
-      this.feed = this.source.feed({ stdin: proc.stdin });
+      this.feed = this.source.feed({
+        stdin: proc.stdin,
+        ...(switching ? { replayFrom: switching.replayFrom } : {}),
+      });
     }
     this.watchdog = setInterval(
       () => {
@@ -593,8 +629,9 @@ export class MediaReader {
     }
     if (this.runOrigin === null) {
       this.runOrigin = raw;
-      const fixed = this.options.timeline;
-      if (fixed && !this.anyPacket) {
+      const fixed = this.keptTimeline ?? (this.anyPacket ? undefined : this.options.timeline);
+      this.keptTimeline = null;
+      if (fixed) {
         this.runOrigin = fixed.origin;
         this.runBase = fixed.base;
       } else if (this.anyPacket) {
@@ -709,6 +746,13 @@ export class MediaReader {
     this.feed = null;
     if (this.proc === proc) this.proc = null;
     if (this.closed || this.finished) return;
+    if (this.switching) {
+      // Stopped on purpose (redecode): the next decoder starts at once, nothing was lost;
+      // unless the source went away meanwhile, when its return starts one as after any outage.
+      if (this.waitingForSource) this.switching = null;
+      else this.requestRun();
+      return;
+    }
     const reason = describeFailure(exit);
     if (!this.source.live) {
       if (exit.beforeOutput) {

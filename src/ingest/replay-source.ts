@@ -17,15 +17,42 @@ interface Chunk {
 type Listener = (bytes: Uint8Array) => void;
 
 /** Wraps a feeding source: same behaviour, and its bytes of the last `seconds` kept. */
+/** Calls `done` once `target` can take more, or is gone (a decoder killed while it was full). */
+function whenWritable(target: Writable, done: () => void): void {
+  let called = false;
+  const once = (): void => {
+    if (called) return;
+    called = true;
+    target.off("drain", once);
+    target.off("close", once);
+    done();
+  };
+  target.on("drain", once);
+  target.on("close", once);
+}
+
+export interface RecordingOptions {
+  /**
+   * Keep reading the source between decoder runs (a decoder restarted on purpose, redecode):
+   * the bytes that arrive while no decoder listens are recorded, and the next run is fed them
+   * from `FeedContext.replayFrom`. The source's own feed then stops only when it closes.
+   */
+  readonly keepFeed?: boolean;
+}
+
 export class RecordingSource implements Source {
   private readonly chunks: Chunk[] = [];
   private readonly listeners = new Set<Listener>();
   private bytesKept = 0;
+  /** keepFeed: the source's one feed and the decoder stdin it writes to now (null between runs). */
+  private kept: { readonly feed: Feed; readonly tap: Writable } | null = null;
+  private target: Writable | null = null;
 
   constructor(
     private readonly inner: Source,
     /** Seconds of bytes kept (wall time; a live source's media time runs at the same pace). */
     private seconds: number,
+    private readonly options: RecordingOptions = {},
   ) {}
 
   /** Seconds of bytes kept from now on (the session sizes it from the stream's keyframes). */
@@ -42,6 +69,13 @@ export class RecordingSource implements Source {
   }
 
   async close(): Promise<void> {
+    const kept = this.kept;
+    this.kept = null;
+    this.target = null;
+    if (kept) {
+      kept.feed.stop();
+      kept.tap.destroy();
+    }
     await this.inner.close?.();
   }
 
@@ -69,6 +103,7 @@ export class RecordingSource implements Source {
   }
 
   feed(ctx: FeedContext): Feed {
+    if (this.options.keepFeed) return this.attach(ctx);
     const target = ctx.stdin;
     const tap = new Writable({
       highWaterMark: 16 * 1024 * 1024,
@@ -85,6 +120,33 @@ export class RecordingSource implements Source {
       stop: () => {
         inner.stop();
         tap.destroy();
+      },
+    };
+  }
+
+  /** keepFeed: this run's stdin gets the bytes since `replayFrom`, then the live ones. */
+  private attach(ctx: FeedContext): Feed {
+    const stdin = ctx.stdin;
+    if (ctx.replayFrom !== undefined) {
+      for (const c of this.chunks) if (c.at >= ctx.replayFrom && !stdin.destroyed) stdin.write(c.bytes);
+    }
+    this.target = stdin;
+    if (!this.kept) {
+      const tap = new Writable({
+        highWaterMark: 16 * 1024 * 1024,
+        write: (chunk: Buffer, _enc, done) => {
+          this.record(chunk);
+          const target = this.target;
+          if (!target || target.destroyed || target.write(chunk)) done();
+          else whenWritable(target, done);
+        },
+      });
+      tap.on("error", () => undefined);
+      this.kept = { feed: this.inner.feed!({ stdin: tap }), tap };
+    }
+    return {
+      stop: () => {
+        if (this.target === stdin) this.target = null;
       },
     };
   }

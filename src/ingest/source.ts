@@ -15,6 +15,12 @@ export type SourceKind = "file" | "http" | "hls" | "udp" | "srt" | "rtmp";
 export interface FeedContext {
   /** ffmpeg's stdin for this run of the decoder. */
   readonly stdin: Writable;
+  /**
+   * Write the bytes that arrived since this wall time (performance.now()) first, when the
+   * source keeps them (replay-source.ts): a decoder restarted on purpose continues without a
+   * hole. Sources that keep nothing ignore it.
+   */
+  readonly replayFrom?: number;
 }
 
 /** Where a source reports its own events (lost, connected, faults), for its whole life. */

@@ -5,7 +5,7 @@
  */
 import type { ResolvedProfile } from "../config/profile.js";
 import { errorMessage } from "../errors.js";
-import { resolveDecodePolicy } from "../ingest/decode-policy.js";
+import { resolveDecodePolicy, type DecodePolicy } from "../ingest/decode-policy.js";
 import { MediaReader, type MediaReaderOptions } from "../ingest/media-reader.js";
 import type { HlsPlaylistState, StreamEvent, Thumbnail } from "../ingest/media.js";
 import { processCpuSeconds } from "../ingest/process-cpu.js";
@@ -14,6 +14,7 @@ import type { Source } from "../ingest/source.js";
 import type { Incident } from "../incident.js";
 import { LevelMeter, type Levels } from "../monitor/level-meter.js";
 import { LightSession, type PromotionChange, type PromotionState } from "../monitor/light-session.js";
+import { LiveEveryFrameUpgrade } from "../monitor/live-every-frame-upgrade.js";
 import { PromotionLimiter } from "../monitor/promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "../monitor/stream-monitor.js";
 
@@ -118,6 +119,8 @@ export interface StreamRunnerDeps {
 export class StreamRunner {
   private reader: MediaReader | null = null;
   private session: LightSession | null = null;
+  /** Full streams fed by streamqc with a detector that may need every frame (live-every-frame-upgrade.ts). */
+  private upgrade: LiveEveryFrameUpgrade | null = null;
   private monitor: StreamMonitor | null = null;
   private status: StreamStatus = "stopped";
   private since = new Date();
@@ -178,28 +181,58 @@ export class StreamRunner {
       onIncident: (e) => this.deps.onIncident(e, this),
     });
     this.monitor = monitor;
-    const fullOptions: MediaReaderOptions = {
-      ...readerOptions,
-      decodePolicy: resolveDecodePolicy(undefined, this.profile.detectors),
-    };
-    const reader = new MediaReader(source, fullOptions, {
-      video: (f) => {
-        this.frames++;
-        this.mediaTime = f.pts;
-        monitor.video(f);
-      },
-      detail: (f) => monitor.detail(f),
-      audio: (b) => {
-        this.meter.push(b);
-        monitor.audio(b);
-      },
-      thumbnail: (t) => {
-        this.thumbnailAt = new Date().toISOString();
-        monitor.thumbnail(t);
-      },
-      event: (e) => this.event(e, monitor),
-      handlerError: (err) => this.deps.log?.("error", `detector failed: ${errorMessage(err)}`),
-    });
+    const policy = resolveDecodePolicy(undefined, this.profile.detectors);
+    const fullOptions: MediaReaderOptions = { ...readerOptions, decodePolicy: policy };
+    const handlerError = (err: unknown): void =>
+      this.deps.log?.("error", `detector failed: ${errorMessage(err)}`);
+    let reader: MediaReader;
+    if (policy === "fast" && LiveEveryFrameUpgrade.applies(source)) {
+      // A detector needs every frame for some content only (A/V sync: a sync pattern):
+      // reference frames until it asks (live-every-frame-upgrade.ts).
+      const upgrade = new LiveEveryFrameUpgrade(
+        source,
+        fullOptions,
+        monitor,
+        {
+          video: (f) => {
+            this.frames++;
+            this.mediaTime = f.pts;
+          },
+          audio: (b) => this.meter.push(b),
+          thumbnail: () => {
+            this.thumbnailAt = new Date().toISOString();
+          },
+          event: (e) => this.event(e, null),
+          handlerError,
+        },
+        (from) =>
+          this.deps.log?.("info", "decoding every frame from now: a detector asked for it", {
+            stream: this.definition.name,
+            from,
+          }),
+      );
+      this.upgrade = upgrade;
+      reader = upgrade.reader;
+    } else {
+      reader = new MediaReader(source, fullOptions, {
+        video: (f) => {
+          this.frames++;
+          this.mediaTime = f.pts;
+          monitor.video(f);
+        },
+        detail: (f) => monitor.detail(f),
+        audio: (b) => {
+          this.meter.push(b);
+          monitor.audio(b);
+        },
+        thumbnail: (t) => {
+          this.thumbnailAt = new Date().toISOString();
+          monitor.thumbnail(t);
+        },
+        event: (e) => this.event(e, monitor),
+        handlerError,
+      });
+    }
     this.reader = reader;
     this.setStatus("starting", null);
     try {
@@ -419,7 +452,14 @@ export class StreamRunner {
 
   /** Light streams fed by streamqc (UDP, HLS): bytes kept for a promotion to replay (memory accounting). */
   get replayBytesNow(): number {
-    return this.session?.replayBytes ?? 0;
+    return this.session?.replayBytes ?? this.upgrade?.replayBytes ?? 0;
+  }
+
+  /** How the decoder decodes now, and since when every frame (null: reference frames). */
+  get decoding(): { policy: DecodePolicy; everyFrameFrom: number | null } | null {
+    const reader = this.reader;
+    if (!reader) return null;
+    return { policy: reader.decodePolicy, everyFrameFrom: this.upgrade?.everyFrameFrom() ?? null };
   }
 
   /** Stops monitoring; open incidents are closed at the current media time. Idempotent. */
@@ -436,6 +476,7 @@ export class StreamRunner {
     }
     const reader = this.reader;
     this.reader = null;
+    this.upgrade = null;
     if (reader) {
       await reader.close();
       this.monitor?.flush(this.mediaTime);
