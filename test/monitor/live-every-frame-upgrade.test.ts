@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveProfile } from "../../src/config/profile.js";
-import { freeUdpPorts, udpLoopArgs } from "../../src/demo/loopback.js";
+import { freeUdpPorts, udpOnceArgs } from "../../src/demo/loopback.js";
 import { generateClip } from "../../src/gen/clip-generator.js";
 import { generateSyncClip } from "../../src/gen/sync-clip.js";
 import type { IncidentEvent } from "../../src/monitor/stream-monitor.js";
@@ -43,9 +43,7 @@ async function monitorLive(clip: string): Promise<Run> {
   );
   runner.start();
   await new Promise((r) => setTimeout(r, 300));
-  const args = udpLoopArgs(clip, port).filter(
-    (a, i, all) => a !== "-stream_loop" && all[i - 1] !== "-stream_loop",
-  );
+  const args = udpOnceArgs(clip, port);
   const publisher = spawn("ffmpeg", ["-hide_banner", "-nostdin", "-loglevel", "error", ...args], {
     stdio: "ignore",
   });
