@@ -56,6 +56,8 @@ async function monitorLive(clip: string): Promise<Run> {
     await new Promise((r) => publisher.once("exit", r));
     // The decoder hands on the last second of the input after the input ends.
     await new Promise((r) => setTimeout(r, 1500));
+    // What the API shows of it.
+    expect(runner.state().decoding).toEqual(runner.decoding);
     return { incidents, decoding: runner.decoding, logs, decoderPids, keptBytes: runner.replayBytesNow };
   } finally {
     clearInterval(sampler);
