@@ -306,6 +306,8 @@ describe.skipIf(!HAVE_CHROMIUM)("the wall in Chromium, live", () => {
     await expect(plot.locator("canvas").count()).resolves.toBeGreaterThan(0);
     await expect(plot.locator(".plot-latest").textContent()).resolves.toMatch(/Momentary -\d+\.\d/);
     await expect(page.locator('[data-plot="levels"]').getAttribute("data-points")).resolves.not.toBe("0");
+    // A live UDP channel without a sync pattern, A/V sync on: reference frames only.
+    await expect(page.locator('[data-fact="decoding"]').textContent()).resolves.toBe("reference frames");
   });
 
   it("has no serious or critical accessibility violations (axe-core)", async () => {

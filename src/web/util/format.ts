@@ -1,4 +1,5 @@
 /** Display formats shared by the pages. */
+import type { LiveState } from "../api/wire-types.js";
 
 export function two(n: number): string {
   return n < 10 ? `0${n}` : String(n);
@@ -31,4 +32,27 @@ export function durationText(seconds: number): string {
 
 export function dbText(v: number | null | undefined, unit: string): string {
   return v === null || v === undefined || !Number.isFinite(v) ? "—" : `${v.toFixed(1)} ${unit}`;
+}
+
+/**
+ * How a stream is decoded now, in words: light (keyframes, and its promotion), or full on
+ * reference frames, or every frame (since when, if a detector asked for it: README, decode).
+ */
+export function decodingText(
+  st: Pick<LiveState, "mode" | "promotion" | "decoding"> | null | undefined,
+): string {
+  if (!st) return "—";
+  if (st.mode === "light") {
+    const phase = st.promotion?.phase;
+    if (phase === "promoted") return "light, promoted: every frame";
+    if (phase === "queued") return "light, promotion queued";
+    return "light: keyframes";
+  }
+  const d = st.decoding;
+  if (!d) return "—";
+  if (d.policy === "refs") return "reference frames";
+  const every = d.policy === "exact" ? "every frame, as encoded" : "every frame";
+  return d.everyFrameFrom === null
+    ? every
+    : `${every} since ${durationText(d.everyFrameFrom)} (a detector asked)`;
 }
