@@ -9,10 +9,10 @@
  * first timestamp the first read saw, `timeline.origin`, is the start but for one track's lead
  * over the other, tens of milliseconds).
  *
- * Light promotions of files still seek to the timestamp itself (light-session.ts): moved to
- * this, a promotion test ("queues promotions beyond the limit") failed 1 of 6 runs on a
- * loaded machine (0 of 8 without), not diagnosed in time, so left as it was. Their lookback
- * (at least 5 s) has so far hidden the late start.
+ * Light promotions of files seek this way too (light-session.ts), among every keyframe the
+ * light decoder saw: given only its last few (as first tried), a promotion queued while the
+ * light decoder ran on found none early enough and began at the oldest it had, seconds late
+ * ("queues promotions beyond the limit" failed 1 of 14 runs on a loaded machine).
  */
 import type { Timeline } from "../ingest/media-reader.js";
 

@@ -34,6 +34,7 @@ import type { PromotionLimiter, PromotionTicket } from "./promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
 import { TroubleSigns, type TroubleSign } from "./trouble-signs.js";
 import { REPLAY_DEFAULT_SECONDS, replayWindowSeconds } from "./replay-window.js";
+import { fileSeek } from "./file-seek.js";
 
 export type PromotionPhase = "light" | "queued" | "promoted";
 
@@ -114,6 +115,9 @@ interface Request {
  */
 const NOT_SIGNS: ReadonlySet<string> = new Set(["stream.down"]);
 
+/** Keyframes of a file kept for promotions' seeks: 10 hours at a 2 s GOP, 144 KiB. */
+const MAX_FILE_KEYFRAMES = 18_000;
+
 export const DEFAULT_CLEAN_SECONDS = 10;
 export const DEFAULT_LOOKBACK_SECONDS = 5;
 
@@ -132,6 +136,12 @@ export class LightSession {
   private lightPos = 0;
   private coveredTo = -Infinity;
   private readonly keyframes: number[] = [];
+  /**
+   * Files: every keyframe the light decoder saw (media seconds), where a promotion's read can
+   * begin. Not just the recent ones: a queued promotion of a file may start long after the
+   * light decoder (faster than real time) has passed its keyframe.
+   */
+  private readonly fileKeyframes: number[] = [];
   /** How late recent keyframes reached the session: the light position minus their time (replay-window.ts). */
   private readonly lateness: number[] = [];
   private closed = false;
@@ -260,6 +270,8 @@ export class LightSession {
     if (e.kind === "keyframe") {
       this.keyframes.push(e.at);
       if (this.keyframes.length > 8) this.keyframes.shift();
+      if (!this.opts.source.live && this.fileKeyframes.length < MAX_FILE_KEYFRAMES)
+        this.fileKeyframes.push(e.at);
       this.lateness.push(Math.max(0, this.lightPos - e.at));
       if (this.lateness.length > 8) this.lateness.shift();
       if (this.recording) this.recording.windowSeconds = this.replaySeconds;
@@ -363,11 +375,11 @@ export class LightSession {
     };
     let readerOptions = options;
     if (!src.live && src.kind === "file" && timeline) {
-      // Files: seek back (the input's own timestamps; -copyts keeps them). A file that gives
-      // nothing for a while is a busy machine, not a stalled source: a long watchdog.
+      // Files: seek back to the keyframe at or before the start (file-seek.ts). A file that
+      // gives nothing for a while is a busy machine, not a stalled source: a long watchdog.
       readerOptions = {
         ...options,
-        seekRaw: req.from - timeline.base + timeline.origin,
+        seekRaw: fileSeek(req.from, this.fileKeyframes, timeline).seek,
         stallTimeoutMs: Math.max(options.stallTimeoutMs ?? 0, 120_000),
       };
     } else if (this.recording) {
