@@ -75,7 +75,13 @@ function hasPdeathsig(): boolean {
 const KEEP_LINES = 12;
 /** How often stderr is drained when stdout brings nothing (a stalled or starting decoder). */
 const STDERR_POLL_MS = 100;
-const STDOUT_BUFFER_BYTES = 256 * 1024;
+/**
+ * One read of the decoder's stdout FIFO. A pipe holds 64 KiB (Linux's default; we never
+ * resize it), so no read returns more: a larger buffer only held memory, per decoder, that
+ * no read could fill (256 KiB: with the NUT demuxer's buffer, 1.2 MiB of Node's RSS per light
+ * channel at 16 channels, BENCHMARKS.md).
+ */
+const STDOUT_BUFFER_BYTES = 64 * 1024;
 
 export class FfmpegProcess {
   readonly exited: Promise<FfmpegExit>;
