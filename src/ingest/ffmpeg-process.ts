@@ -77,9 +77,8 @@ const KEEP_LINES = 12;
 const STDERR_POLL_MS = 100;
 /**
  * One read of the decoder's stdout FIFO. A pipe holds 64 KiB (Linux's default; we never
- * resize it), so no read returns more: a larger buffer only held memory, per decoder, that
- * no read could fill (256 KiB: with the NUT demuxer's buffer, 1.2 MiB of Node's RSS per light
- * channel at 16 channels, BENCHMARKS.md).
+ * resize it), so no read returns more: a larger buffer (256 KiB before) only held memory,
+ * per decoder, that no read could fill.
  */
 const STDOUT_BUFFER_BYTES = 64 * 1024;
 
