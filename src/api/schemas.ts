@@ -232,6 +232,23 @@ export const StreamStateSchema = named(
       .nullable()
       .optional()
       .describe("Light mode: promotion to full decoding (queued while the process's slots are taken)."),
+    decoding: z
+      .object({
+        policy: z
+          .enum(["exact", "fast", "refs"])
+          .describe("`refs`: reference frames only; `fast`: every frame; `exact`: every frame as encoded."),
+        everyFrameFrom: z
+          .number()
+          .nullable()
+          .describe(
+            "Media seconds every frame has been decoded from, after a detector asked; null otherwise.",
+          ),
+      })
+      .nullable()
+      .optional()
+      .describe(
+        "Full mode: how the decoder decodes now (README, `--decode`); null while stopped and in light mode.",
+      ),
     loudness: LoudnessSchema.nullable(),
     tr101290: FaultCountersSchema.nullable().describe(
       "ETSI TR 101 290 priority 1/2 counters (ts.* faults) for MPEG-TS inputs; null otherwise.",

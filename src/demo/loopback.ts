@@ -16,16 +16,10 @@ export async function freeUdpPorts(n: number): Promise<number[]> {
 
 /** ffmpeg arguments that publish a clip in a loop, in real time, as MPEG-TS over UDP to a loopback port. */
 export function udpLoopArgs(clip: string, port: number): string[] {
-  return [
-    "-re",
-    "-stream_loop",
-    "-1",
-    "-i",
-    clip,
-    "-c",
-    "copy",
-    "-f",
-    "mpegts",
-    `udp://127.0.0.1:${port}?pkt_size=1316`,
-  ];
+  return ["-stream_loop", "-1", ...udpOnceArgs(clip, port)];
+}
+
+/** The same, once: the publisher exits at the clip's end. */
+export function udpOnceArgs(clip: string, port: number): string[] {
+  return ["-re", "-i", clip, "-c", "copy", "-f", "mpegts", `udp://127.0.0.1:${port}?pkt_size=1316`];
 }

@@ -26,7 +26,8 @@
  *   that detector asks for every frame, and from then on with `fast`, from the start of the
  *   window it judges (every-frame-upgrade.ts): A/V sync asks once sound onsets pair with
  *   picture changes (a sync pattern), which a programme without one never does. A live input
- *   cannot be read again, so it decodes every frame throughout.
+ *   streamqc feeds restarts its decoder from its kept bytes instead (live-every-frame-upgrade.ts);
+ *   one ffmpeg reads itself cannot be read again, so it decodes every frame throughout.
  * - Detail frames (native resolution, 2 fps, block edges): deblocking is exactly what hides
  *   block edges, so a detail frame must be one that was deblocked: with `fast` they are drawn
  *   from I and P frames only; with `refs` every decoded frame is a deblocked reference.

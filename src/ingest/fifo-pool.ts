@@ -11,10 +11,12 @@
  * larger than the pool) makes its pair synchronously as before.
  *
  * A pair handed out is opened at both ends (read ends non-blocking) and unlinked at once, so
- * only the descriptors reach it. Pairs not yet handed out are removed when the process exits.
+ * only the descriptors reach it. Pairs not yet handed out are removed when the process exits;
+ * a process killed outright (SIGKILL, a crash) cannot, so its folder, named with its pid, is
+ * removed by the next process to make one once that pid is gone (sweepStaleFifoDirs).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, constants, mkdtempSync, openSync, rmSync, unlinkSync } from "node:fs";
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -40,9 +42,51 @@ let filling = false;
 /** False once mkfifo failed: plain pipes from then on. */
 let works: boolean | undefined;
 
+/** Folder names: the pid of the process that made it, then mkdtemp's random part. */
+const PREFIX = "streamqc-fifo-";
+const STALE = new RegExp(`^${PREFIX}(\\d+)-`);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, run by another user.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the FIFO folders in `parent` left by processes that are gone; returns how many.
+ * Only this program's folders whose pid no longer runs (a reused pid keeps its folder).
+ */
+export function sweepStaleFifoDirs(parent: string = tmpdir()): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = STALE.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || alive(pid)) continue;
+    try {
+      rmSync(join(parent, name), { recursive: true, force: true });
+      removed++;
+    } catch {
+      // Another process swept it first, or it is not ours to remove.
+    }
+  }
+  return removed;
+}
+
 function directory(): string {
   if (dir === null) {
-    const made = mkdtempSync(join(tmpdir(), "streamqc-"));
+    sweepStaleFifoDirs();
+    const made = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
     dir = made;
     process.once("exit", () => rmSync(made, { recursive: true, force: true }));
   }

@@ -18,6 +18,7 @@ import { LightSession, type PromotionChange } from "./light-session.js";
 import { PromotionLimiter } from "./promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
 import { EveryFrameUpgrade } from "./every-frame-upgrade.js";
+import { LiveEveryFrameUpgrade } from "./live-every-frame-upgrade.js";
 
 export type { DecodeChoice };
 
@@ -118,33 +119,33 @@ export async function analyzeInput(input: string, options: AnalyzeOptions = {}):
       options.onProgress(f.pts);
     }
   };
-  // `auto` with a detector that needs every frame: a file decodes reference frames until that
-  // detector asks for every frame (every-frame-upgrade.ts); a live input decodes every frame.
-  const upgrading =
-    (options.decodePolicy ?? "auto") === "auto" &&
-    policy !== AUTO_DECODE_POLICY &&
-    EveryFrameUpgrade.applies(source);
-  const reader = upgrading
-    ? new EveryFrameUpgrade(source, readerOptions, monitor, {
-        video: progress,
-        ...(options.onEvent ? { event: options.onEvent } : {}),
-      })
-    : new MediaReader(
-        source,
-        { ...readerOptions, decodePolicy: policy },
-        {
-          video: (f) => {
-            monitor.video(f);
-            progress(f);
-          },
-          detail: (f) => monitor.detail(f),
-          audio: (b) => monitor.audio(b),
-          event: (e) => {
-            monitor.event(e);
-            options.onEvent?.(e);
-          },
-        },
-      );
+  // `auto` with a detector that needs every frame: reference frames until that detector asks
+  // for every frame; a file is then read again (every-frame-upgrade.ts), a live input streamqc
+  // feeds restarts its decoder on the bytes it kept (live-every-frame-upgrade.ts); a live input
+  // ffmpeg reads itself decodes every frame.
+  const upgrading = (options.decodePolicy ?? "auto") === "auto" && policy !== AUTO_DECODE_POLICY;
+  const handlers = { video: progress, ...(options.onEvent ? { event: options.onEvent } : {}) };
+  const reader =
+    upgrading && EveryFrameUpgrade.applies(source)
+      ? new EveryFrameUpgrade(source, readerOptions, monitor, handlers)
+      : upgrading && LiveEveryFrameUpgrade.applies(source)
+        ? new LiveEveryFrameUpgrade(source, readerOptions, monitor, handlers)
+        : new MediaReader(
+            source,
+            { ...readerOptions, decodePolicy: policy },
+            {
+              video: (f) => {
+                monitor.video(f);
+                progress(f);
+              },
+              detail: (f) => monitor.detail(f),
+              audio: (b) => monitor.audio(b),
+              event: (e) => {
+                monitor.event(e);
+                options.onEvent?.(e);
+              },
+            },
+          );
   const abort = (): void => void reader.close();
   options.signal?.addEventListener("abort", abort, { once: true });
   let wallLimit: NodeJS.Timeout | undefined;
@@ -161,7 +162,10 @@ export async function analyzeInput(input: string, options: AnalyzeOptions = {}):
       incidents,
       mediaDuration: result.mediaEnd,
       detectorCpuMs: monitor.detectorCost(),
-      decoding: reader instanceof EveryFrameUpgrade ? decodingOf(reader) : { policy },
+      decoding:
+        reader instanceof EveryFrameUpgrade || reader instanceof LiveEveryFrameUpgrade
+          ? decodingOf(reader)
+          : { policy },
     };
   } finally {
     if (wallLimit) clearTimeout(wallLimit);
@@ -225,7 +229,9 @@ async function analyzeLight(
   }
 }
 
-function decodingOf(reader: EveryFrameUpgrade): NonNullable<AnalyzeResult["decoding"]> {
+function decodingOf(
+  reader: EveryFrameUpgrade | LiveEveryFrameUpgrade,
+): NonNullable<AnalyzeResult["decoding"]> {
   const from = reader.everyFrameFrom();
   return { policy: from === null ? "refs" : "refs-then-fast", everyFrameFrom: from };
 }

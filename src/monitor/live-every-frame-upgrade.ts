@@ -32,6 +32,8 @@ export const LIVE_REPLAY_MAX_SECONDS = 30;
  * out (reorder delay, muxing, the UDP drain tick). Reaching back this much more is enough.
  */
 export const LIVE_REPLAY_MARGIN_SECONDS = 2;
+/** Kept once every frame is decoded (a window must be > 0): next to nothing. */
+const AFTER_SECONDS = 0.05;
 
 export class LiveEveryFrameUpgrade {
   readonly reader: MediaReader;
@@ -57,7 +59,13 @@ export class LiveEveryFrameUpgrade {
       this.recording,
       { ...options, decodePolicy: "refs" },
       {
-        video: (v) => f.video(v),
+        video: (v) => {
+          f.video(v);
+          // The restarted decoder is under way: nothing will be replayed again, keep no bytes.
+          if (f.from !== null && this.recording.windowSeconds > AFTER_SECONDS) {
+            this.recording.windowSeconds = AFTER_SECONDS;
+          }
+        },
         detail: (d) => f.detail(d),
         thumbnail: (t) => f.thumbnail(t),
         audio: (b) => {
@@ -68,7 +76,11 @@ export class LiveEveryFrameUpgrade {
           }
         },
         event: (e) => {
-          if (e.kind === "keyframe" && e.at > (this.keyframes[this.keyframes.length - 1] ?? -Infinity)) {
+          if (
+            f.from === null &&
+            e.kind === "keyframe" &&
+            e.at > (this.keyframes[this.keyframes.length - 1] ?? -Infinity)
+          ) {
             this.keyframes.push(e.at);
             if (this.keyframes.length > 8) this.keyframes.shift();
             this.recording.windowSeconds = this.windowSeconds();

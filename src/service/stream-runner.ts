@@ -66,6 +66,8 @@ export interface StreamState {
   readonly mode?: "full" | "light";
   /** Light mode: promotion to full decoding, and the detectors that are off. */
   readonly promotion?: PromotionState | null;
+  /** Full mode: the decode policy now, and since when every frame (null: not, or not yet). */
+  readonly decoding?: { readonly policy: DecodePolicy; readonly everyFrameFrom: number | null } | null;
   /** From the audio.loudness detector; null when the profile has none. */
   readonly loudness: LoudnessNow | null;
   /** TR 101 290 counters from the ts.health detector; null when it is not running. */
@@ -433,6 +435,7 @@ export class StreamRunner {
       detectorCpuMs,
       mode: this.profile.mode ?? "full",
       promotion: this.session?.state() ?? null,
+      decoding: this.session ? null : this.decoding,
       loudness: loudnessFrom(measurements["audio.loudness"]),
       tr101290: faultsFrom(measurements["ts.health"]),
       hls: faultsFrom(measurements["hls.health"]),

@@ -1,6 +1,25 @@
-import { closeSync, readSync, readlinkSync, writeSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { FIFO_BATCH, fifosReady, takeFifos, type Fifos } from "../../src/ingest/fifo-pool.js";
+import {
+  FIFO_BATCH,
+  fifosReady,
+  sweepStaleFifoDirs,
+  takeFifos,
+  type Fifos,
+} from "../../src/ingest/fifo-pool.js";
 import { waitFor } from "../helpers/media.js";
 
 function closeAll(f: Fifos): void {
@@ -35,5 +54,28 @@ describe.skipIf(process.platform !== "linux")("FIFO pool", () => {
     expect(() => readSync(f.stdout.read, Buffer.alloc(8), 0, 8, null)).toThrow(/EAGAIN/);
     closeAll(first!);
     closeAll(f);
+  });
+
+  it("removes the folders of processes killed outright, and no other", () => {
+    const parent = mkdtempSync(join(tmpdir(), "streamqc-sweep-"));
+    try {
+      // A pid that has come and gone.
+      const gone = spawnSync(process.execPath, ["-e", "process.pid"]).pid;
+      const make = (name: string): string => {
+        const d = join(parent, name);
+        mkdirSync(d);
+        writeFileSync(join(d, "3-out"), "");
+        return d;
+      };
+      const stale = make(`streamqc-fifo-${gone}-Ab12Cd`);
+      const mine = make(`streamqc-fifo-${process.pid}-Xy34Zw`);
+      const running = make("streamqc-fifo-1-Qr56St"); // init: always there
+      const other = make("streamqc-sweep-other");
+      expect(sweepStaleFifoDirs(parent)).toBe(1);
+      expect(existsSync(stale)).toBe(false);
+      for (const d of [mine, running, other]) expect(existsSync(d)).toBe(true);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 });

@@ -10,7 +10,7 @@ import { generateClip } from "../../src/gen/clip-generator.js";
 import { parseDefectSpec } from "../../src/gen/defect-spec.js";
 import { analyzeInput } from "../../src/monitor/analyze.js";
 import { resolveProfile } from "../../src/config/profile.js";
-import { freeUdpPorts, udpLoopArgs } from "../../src/demo/loopback.js";
+import { freeUdpPorts, udpOnceArgs } from "../../src/demo/loopback.js";
 import { openSource } from "../../src/ingest/open-source.js";
 import { LightSession, type PromotionChange } from "../../src/monitor/light-session.js";
 import type { IncidentEvent } from "../../src/monitor/stream-monitor.js";
@@ -214,9 +214,7 @@ describe("light mode on a live UDP stream", () => {
     session.start();
     await new Promise((r) => setTimeout(r, 300));
     // defects2: 16 s, black 5.5-8.5, a keyframe every 2 s; published once in real time.
-    const args = udpLoopArgs(defects2, port).filter(
-      (a, i, all) => a !== "-stream_loop" && all[i - 1] !== "-stream_loop",
-    );
+    const args = udpOnceArgs(defects2, port);
     const publisher = spawn("ffmpeg", ["-hide_banner", "-nostdin", "-loglevel", "error", ...args], {
       stdio: "ignore",
     });

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveProfile } from "../../src/config/profile.js";
-import { freeUdpPorts, udpLoopArgs } from "../../src/demo/loopback.js";
+import { freeUdpPorts, udpOnceArgs } from "../../src/demo/loopback.js";
 import { generateClip } from "../../src/gen/clip-generator.js";
 import { generateSyncClip } from "../../src/gen/sync-clip.js";
 import type { IncidentEvent } from "../../src/monitor/stream-monitor.js";
@@ -22,6 +22,8 @@ interface Run {
   readonly decoding: StreamRunner["decoding"];
   readonly logs: string[];
   readonly decoderPids: Set<number>;
+  /** Bytes kept for a restart when the input had been sent. */
+  readonly keptBytes: number;
 }
 
 /** Publishes `clip` once, in real time, to a runner on the default profile; stops when it has been sent. */
@@ -41,9 +43,7 @@ async function monitorLive(clip: string): Promise<Run> {
   );
   runner.start();
   await new Promise((r) => setTimeout(r, 300));
-  const args = udpLoopArgs(clip, port).filter(
-    (a, i, all) => a !== "-stream_loop" && all[i - 1] !== "-stream_loop",
-  );
+  const args = udpOnceArgs(clip, port);
   const publisher = spawn("ffmpeg", ["-hide_banner", "-nostdin", "-loglevel", "error", ...args], {
     stdio: "ignore",
   });
@@ -56,7 +56,9 @@ async function monitorLive(clip: string): Promise<Run> {
     await new Promise((r) => publisher.once("exit", r));
     // The decoder hands on the last second of the input after the input ends.
     await new Promise((r) => setTimeout(r, 1500));
-    return { incidents, decoding: runner.decoding, logs, decoderPids };
+    // What the API shows of it.
+    expect(runner.state().decoding).toEqual(runner.decoding);
+    return { incidents, decoding: runner.decoding, logs, decoderPids, keptBytes: runner.replayBytesNow };
   } finally {
     clearInterval(sampler);
     publisher.kill("SIGKILL");
@@ -86,6 +88,8 @@ describe("a live stream with A/V sync on (the default profile)", () => {
     expect(run.logs).toContain("decoding every frame from now: a detector asked for it");
     // One decoder before the change and one after it: nothing else restarted.
     expect(run.decoderPids.size).toBe(2);
+    // Once every frame is decoded nothing is kept for a replay (a few chunks at most).
+    expect(run.keptBytes).toBeLessThan(100_000);
     const opened = run.incidents.filter((e) => e.phase === "open");
     const sync = opened.filter((e) => e.incident.type === "av.sync");
     expect(sync).toHaveLength(1);
@@ -112,6 +116,8 @@ describe("a live stream with A/V sync on (the default profile)", () => {
     const run = await monitorLive(cleanClip);
     expect(run.decoding).toEqual({ policy: "refs", everyFrameFrom: null });
     expect(run.decoderPids.size).toBe(1);
+    // On reference frames the last seconds are kept, for a change that may come.
+    expect(run.keptBytes).toBeGreaterThan(100_000);
     expect(run.incidents.filter((e) => e.phase === "open").map((e) => e.incident.type)).toEqual([]);
   }, 60_000);
 });

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeUdpPorts, udpLoopArgs } from "../../src/demo/loopback.js";
+import { freeUdpPorts, udpLoopArgs, udpOnceArgs } from "../../src/demo/loopback.js";
 import { generateClip } from "../../src/gen/clip-generator.js";
 import type { Defect } from "../../src/gen/defect-spec.js";
 import { FfmpegProcess } from "../../src/ingest/ffmpeg-process.js";
@@ -49,11 +49,7 @@ export class LiveWall {
   /** Starts (or restarts) a channel's publisher: from the clip's start, in real time. */
   publish(ch: LiveChannel): void {
     void ch.publisher?.close();
-    const args = ch.loop
-      ? udpLoopArgs(ch.clip, ch.port)
-      : udpLoopArgs(ch.clip, ch.port).filter(
-          (a, i, all) => a !== "-stream_loop" && all[i - 1] !== "-stream_loop",
-        );
+    const args = ch.loop ? udpLoopArgs(ch.clip, ch.port) : udpOnceArgs(ch.clip, ch.port);
     ch.publisher = new FfmpegProcess({
       ffmpegPath: "ffmpeg",
       args: ["-hide_banner", "-nostdin", "-loglevel", "error", ...args],
