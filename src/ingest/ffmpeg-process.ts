@@ -75,7 +75,12 @@ function hasPdeathsig(): boolean {
 const KEEP_LINES = 12;
 /** How often stderr is drained when stdout brings nothing (a stalled or starting decoder). */
 const STDERR_POLL_MS = 100;
-const STDOUT_BUFFER_BYTES = 256 * 1024;
+/**
+ * One read of the decoder's stdout FIFO. A pipe holds 64 KiB (Linux's default; we never
+ * resize it), so no read returns more: a larger buffer (256 KiB before) only held memory,
+ * per decoder, that no read could fill.
+ */
+const STDOUT_BUFFER_BYTES = 64 * 1024;
 
 export class FfmpegProcess {
   readonly exited: Promise<FfmpegExit>;

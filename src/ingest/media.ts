@@ -58,25 +58,28 @@ export interface AudioBlock {
 export const ANALYSIS_WIDTH = 160;
 export const ANALYSIS_HEIGHT = 90;
 /**
- * The pixel formats whose luma `extractplanes` takes as is: 8-bit planar YUV and gray, what
- * H.264 and MPEG-2 decode to. Anything else (RGB, 10-bit) is first converted to one of them
- * at full size by the scaler ffmpeg inserts: correct, and costlier than for 8-bit sources.
+ * The pixel formats whose luma the scaler reads as is: 8-bit planar YUV and gray, what H.264
+ * and MPEG-2 decode to. Anything else (RGB, 10-bit) is first converted to one of them at full
+ * size by the scaler ffmpeg inserts: correct, and costlier than for 8-bit sources.
  * (Listing 10-bit formats too leaves ffmpeg unable to choose one for an RGB source.)
  */
 export const LUMA_FORMATS = "yuv420p|yuvj420p|yuv422p|yuvj422p|yuv444p|yuvj444p|gray";
 /**
- * How ffmpeg makes analysis frames. The luma plane alone (`extractplanes`: the scaler never
- * touches chroma), `fast_bilinear` to 320x180, which reads only the source rows and columns
- * next to each output sample (about a tenth of what `area` over every source pixel costs:
- * +10 % of the decode's instructions for `area` at 1080p), then a 2x2 `area` average to
+ * How ffmpeg makes analysis frames. The luma plane alone (the first scaler writes gray),
+ * `fast_bilinear` to 320x180, which reads only the source rows and columns next to each
+ * output sample (about a tenth of what `area` over every source pixel
+ * costs: +10 % of the decode's instructions for `area` at 1080p), then a 2x2 `area` average to
  * 160x90, where the range is stretched to full (0-255). The decoder takes untagged video as
  * limited range (`-color_range tv` in decoderArgs), as the old `format=gray` conversion did:
  * the frames are bit-identical to it (checked on limited- and full-range sources), and the
  * chain costs 2.3 % of the decode's instructions less than that one did (callgrind, video
  * only, 4 s of the bench clip; the whole decoder command: 0.9 % less).
+ * The scaler reads the luma in place: an `extractplanes=y` before it copied every frame's
+ * luma first, a 2 MiB frame pool per 1080p decoder for the same output (framemd5-identical on
+ * 4:2:0, 4:2:2, 4:4:4, full-range, 10-bit and RGB sources; BENCHMARKS.md "light decoder's memory").
  */
 export const ANALYSIS_FILTER =
-  `format=${LUMA_FORMATS},extractplanes=y,scale=320:180:flags=fast_bilinear,` +
+  `format=${LUMA_FORMATS},scale=320:180:flags=fast_bilinear,format=gray,` +
   `scale=${ANALYSIS_WIDTH}:${ANALYSIS_HEIGHT}:flags=area:out_range=full,format=gray`;
 /** Detail frames: at most this much of the picture's centre, at native resolution. */
 export const DETAIL_WIDTH = 960;

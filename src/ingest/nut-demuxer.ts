@@ -139,8 +139,13 @@ class Reader {
 }
 
 export class NutDemuxer {
-  /** Bytes received and not yet parsed, from the start of `pending`. */
-  private pending = Buffer.allocUnsafe(1 << 20);
+  /**
+   * Bytes received and not yet parsed, from the start of `pending`. It starts at two pipe
+   * reads and doubles when a unit needs more (a light channel's copied keyframes, a full
+   * channel's 960x540 detail frames): every decoder paid 1 MiB from the start before, most
+   * of it never needed by a light channel (BENCHMARKS.md).
+   */
+  private pending = Buffer.allocUnsafe(128 * 1024);
   private pendingBytes = 0;
   /** Do not parse again until this many bytes are pending (a frame's payload is still arriving). */
   private need = 0;

@@ -92,6 +92,51 @@ describe("NutDemuxer", () => {
     expect(sums).toEqual(expected);
   });
 
+  it("gives units far larger than its starting buffer exactly, in pipe-sized reads", () => {
+    // 1080p gray frames (2 MiB each): the buffer starts at 128 KiB and must grow to hold one.
+    const nut = join(tmp.dir, "big.nut");
+    execFileSync("ffmpeg", [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc2=size=1920x1080:rate=25:duration=0.2",
+      "-vf",
+      "format=gray",
+      "-c:v",
+      "rawvideo",
+      "-f",
+      "nut",
+      nut,
+    ]);
+    const expected = execFileSync(
+      "ffmpeg",
+      ["-hide_banner", "-loglevel", "error", "-i", nut, "-map", "0", "-c", "copy", "-f", "framemd5", "-"],
+      { encoding: "utf8" },
+    )
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"))
+      .map((l) => l.split(",").map((f) => f.trim())[5]);
+    expect(expected.length).toBe(5);
+    const bytes = readFileSync(nut);
+    for (const chunk of [4096, 65536]) {
+      const sums: string[] = [];
+      const sizes: number[] = [];
+      const d = new NutDemuxer({
+        onStreams: () => undefined,
+        onPacket: (p) => {
+          sizes.push(p.data.length);
+          sums.push(createHash("md5").update(p.data).digest("hex"));
+        },
+      });
+      for (let i = 0; i < bytes.length; i += chunk) d.push(bytes.subarray(i, i + chunk));
+      expect(sizes).toEqual(Array(5).fill(1920 * 1080));
+      expect(sums).toEqual(expected);
+    }
+  });
+
   it("fails with a clear error on a damaged startcode instead of giving wrong frames", () => {
     const clip = makeClip(join(tmp.dir, "in2.ts"), { duration: 2, audio: false });
     const nut = join(tmp.dir, "out2.nut");
