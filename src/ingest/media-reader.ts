@@ -360,7 +360,7 @@ export class MediaReader {
    * fed first the bytes that arrived since `replayFrom` (performance.now() time; the source
    * must keep them, replay-source.ts) and then the live ones. Frames, audio and events from
    * the replayed part come again: the caller drops what it has already had
-   * (every-frame-upgrade.ts). False when there is no running decoder to change.
+   * (replay-filter.ts). False when there is no running decoder to change.
    */
   redecode(policy: DecodePolicy, replayFrom: number): boolean {
     if (!this.source.feed || !this.proc || this.closed || this.finished || this.runOrigin === null)

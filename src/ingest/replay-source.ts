@@ -16,7 +16,6 @@ interface Chunk {
 
 type Listener = (bytes: Uint8Array) => void;
 
-/** Wraps a feeding source: same behaviour, and its bytes of the last `seconds` kept. */
 /** Calls `done` once `target` can take more, or is gone (a decoder killed while it was full). */
 function whenWritable(target: Writable, done: () => void): void {
   let called = false;
@@ -40,6 +39,7 @@ export interface RecordingOptions {
   readonly keepFeed?: boolean;
 }
 
+/** Wraps a feeding source: same behaviour, and its bytes of the last `seconds` kept. */
 export class RecordingSource implements Source {
   private readonly chunks: Chunk[] = [];
   private readonly listeners = new Set<Listener>();
