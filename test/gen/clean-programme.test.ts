@@ -3,14 +3,13 @@
  * to the target from the part of it the programme uses, not from the whole file (music that
  * opens quietly left the camera programme 2.4 LU under the target).
  */
-import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { statSync } from "node:fs";
 import { cachedCleanProgramme, generateCleanProgramme } from "../../src/gen/clean-programme.js";
 import { generateClip } from "../../src/gen/clip-generator.js";
 import { probeLoudness } from "../../src/gen/loudness-probe.js";
-import { tempDir } from "../helpers/media.js";
+import { ffmpegLavfi, tempDir } from "../helpers/media.js";
 
 const tmp = tempDir("streamqc-clean-programme-");
 afterAll(() => tmp.cleanup());
@@ -18,17 +17,7 @@ afterAll(() => tmp.cleanup());
 /** A 48 kHz sound file `name` in the temporary folder from an `aevalsrc` expression. */
 function sound(name: string, expression: string, seconds: number): string {
   const file = join(tmp.dir, name);
-  execFileSync("ffmpeg", [
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-f",
-    "lavfi",
-    "-i",
-    `aevalsrc=${expression}:s=48000:d=${seconds}`,
-    "-y",
-    file,
-  ]);
+  ffmpegLavfi(`aevalsrc=${expression}:s=48000:d=${seconds}`, ["-y", file]);
   return file;
 }
 

@@ -65,3 +65,8 @@ export async function closedTcpPort(): Promise<number> {
   await new Promise<void>((r) => server.close(() => r()));
   return port;
 }
+
+/** Runs ffmpeg on a lavfi source (`testsrc2=…`, `aevalsrc=…`) with the given output arguments. */
+export function ffmpegLavfi(source: string, output: readonly string[]): void {
+  execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", source, ...output]);
+}

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ANALYSIS_FILTER, ANALYSIS_HEIGHT, ANALYSIS_WIDTH, LUMA_FORMATS } from "../../src/ingest/media.js";
-import { tempDir } from "../helpers/media.js";
+import { ffmpegLavfi, tempDir } from "../helpers/media.js";
 
 const tmp = tempDir("streamqc-analysis-filter-");
 afterAll(() => tmp.cleanup());
@@ -41,14 +41,7 @@ function frameHashes(file: string, filter: string): string[] {
 /** A moving test picture (gradients, colour bars, text) encoded in one pixel format. */
 function encode(name: string, pixFmt: string, codec: string, extra: string[] = []): string {
   const file = join(tmp.dir, `${name}.mkv`);
-  execFileSync("ffmpeg", [
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-f",
-    "lavfi",
-    "-i",
-    "testsrc2=size=640x360:rate=25:duration=1",
+  ffmpegLavfi("testsrc2=size=640x360:rate=25:duration=1", [
     "-pix_fmt",
     pixFmt,
     ...extra,

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { NutDemuxer, type NutPacket, type NutStream } from "../../src/ingest/nut-demuxer.js";
-import { makeClip, tempDir } from "../helpers/media.js";
+import { ffmpegLavfi, makeClip, tempDir } from "../helpers/media.js";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -42,6 +42,18 @@ function rawNut(): string {
   return nut;
 }
 
+/** FFmpeg's own checksum of every packet of `file`, as it demuxes it. */
+function packetMd5s(file: string): (string | undefined)[] {
+  return execFileSync(
+    "ffmpeg",
+    ["-hide_banner", "-loglevel", "error", "-i", file, "-map", "0", "-c", "copy", "-f", "framemd5", "-"],
+    { encoding: "utf8" },
+  )
+    .split("\n")
+    .filter((l) => l && !l.startsWith("#"))
+    .map((l) => l.split(",").map((f) => f.trim())[5]);
+}
+
 describe("NutDemuxer", () => {
   it("gives every packet with the pts and size ffprobe reports, whatever the chunking", () => {
     const nut = rawNut();
@@ -68,14 +80,7 @@ describe("NutDemuxer", () => {
   it("hands each packet's exact bytes while the caller reuses one read buffer", () => {
     const nut = rawNut();
     // FFmpeg's own checksum of every packet, as it demuxes the same file.
-    const expected = execFileSync(
-      "ffmpeg",
-      ["-hide_banner", "-loglevel", "error", "-i", nut, "-map", "0", "-c", "copy", "-f", "framemd5", "-"],
-      { encoding: "utf8" },
-    )
-      .split("\n")
-      .filter((l) => l && !l.startsWith("#"))
-      .map((l) => l.split(",").map((f) => f.trim())[5]);
+    const expected = packetMd5s(nut);
     const bytes = readFileSync(nut);
     const reused = Buffer.alloc(5000);
     const sums: string[] = [];
@@ -95,14 +100,7 @@ describe("NutDemuxer", () => {
   it("gives units far larger than its starting buffer exactly, in pipe-sized reads", () => {
     // 1080p gray frames (2 MiB each): the buffer starts at 128 KiB and must grow to hold one.
     const nut = join(tmp.dir, "big.nut");
-    execFileSync("ffmpeg", [
-      "-hide_banner",
-      "-loglevel",
-      "error",
-      "-f",
-      "lavfi",
-      "-i",
-      "testsrc2=size=1920x1080:rate=25:duration=0.2",
+    ffmpegLavfi("testsrc2=size=1920x1080:rate=25:duration=0.2", [
       "-vf",
       "format=gray",
       "-c:v",
@@ -111,14 +109,7 @@ describe("NutDemuxer", () => {
       "nut",
       nut,
     ]);
-    const expected = execFileSync(
-      "ffmpeg",
-      ["-hide_banner", "-loglevel", "error", "-i", nut, "-map", "0", "-c", "copy", "-f", "framemd5", "-"],
-      { encoding: "utf8" },
-    )
-      .split("\n")
-      .filter((l) => l && !l.startsWith("#"))
-      .map((l) => l.split(",").map((f) => f.trim())[5]);
+    const expected = packetMd5s(nut);
     expect(expected.length).toBe(5);
     const bytes = readFileSync(nut);
     for (const chunk of [4096, 65536]) {
