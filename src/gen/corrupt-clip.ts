@@ -37,14 +37,21 @@ export interface ClipTruth {
   readonly gop: number;
 }
 
-function videoSource(content: CorruptClipContent, size: string, fps: number, d: number): string {
+function videoSource(
+  content: CorruptClipContent,
+  size: string,
+  fps: number,
+  d: number,
+  seed: number,
+): string {
   switch (content) {
     case "testsrc2":
       return `testsrc2=s=${size}:r=${fps}:d=${d}`;
     case "mandelbrot":
       return `mandelbrot=s=${size}:r=${fps},trim=duration=${d}`;
     case "life":
-      return `life=s=${size}:r=${fps}:mold=10:ratio=0.5:death_color=#202020:life_color=#e0e0e0,trim=duration=${d}`;
+      // Seeded: unseeded, its first grid is random, and so was every clip made from it.
+      return `life=s=${size}:r=${fps}:mold=10:ratio=0.5:seed=${seed}:death_color=#202020:life_color=#e0e0e0,trim=duration=${d}`;
     case "noise":
       // Fresh noise on a moving pattern: the worst case for a block-edge measure.
       return `testsrc2=s=${size}:r=${fps}:d=${d},noise=alls=40:allf=t+u`;
@@ -97,7 +104,7 @@ export async function generateCorruptClip(out: string, opts: CorruptClipOptions 
         "-f",
         "lavfi",
         "-i",
-        videoSource(opts.content ?? "testsrc2", size, fps, d),
+        videoSource(opts.content ?? "testsrc2", size, fps, d, opts.seed ?? 1),
         "-f",
         "lavfi",
         "-i",

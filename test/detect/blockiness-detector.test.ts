@@ -13,7 +13,7 @@ const BBB = resolve("../shared/media/big-buck-bunny-60s-360p.mp4");
 const TOL = 0.2;
 
 async function blockiness(file: string) {
-  const { incidents } = await analyzeInput(file, { detectors: { "av.sync": false } });
+  const { incidents } = await analyzeInput(file, { threads: 1, detectors: { "av.sync": false } });
   return incidents.filter((i) => i.type === "video.blockiness");
 }
 
