@@ -104,17 +104,7 @@ export class RecordingSource implements Source {
 
   feed(ctx: FeedContext): Feed {
     if (this.options.keepFeed) return this.attach(ctx);
-    const target = ctx.stdin;
-    const tap = new Writable({
-      highWaterMark: 16 * 1024 * 1024,
-      write: (chunk: Buffer, _enc, done) => {
-        this.record(chunk);
-        if (target.destroyed) return done();
-        if (target.write(chunk)) done();
-        else target.once("drain", () => done());
-      },
-    });
-    tap.on("error", () => undefined);
+    const tap = this.tap(() => ctx.stdin);
     const inner = this.inner.feed!({ stdin: tap });
     return {
       stop: () => {
@@ -124,24 +114,36 @@ export class RecordingSource implements Source {
     };
   }
 
+  /** What the source's feed writes to: each chunk recorded, then passed to `target()` if any. */
+  private tap(target: () => Writable | null): Writable {
+    const tap = new Writable({
+      highWaterMark: 16 * 1024 * 1024,
+      write: (chunk: Buffer, _enc, done) => {
+        this.record(chunk);
+        const t = target();
+        if (!t || t.destroyed || t.write(chunk)) done();
+        else whenWritable(t, done);
+      },
+    });
+    tap.on("error", () => undefined);
+    return tap;
+  }
+
+  /** The chunks recorded at or after `at` (performance.now() time), oldest first. */
+  private since(at: number): Chunk[] {
+    const first = this.chunks.findIndex((c) => c.at >= at);
+    return first < 0 ? [] : this.chunks.slice(first);
+  }
+
   /** keepFeed: this run's stdin gets the bytes since `replayFrom`, then the live ones. */
   private attach(ctx: FeedContext): Feed {
     const stdin = ctx.stdin;
     if (ctx.replayFrom !== undefined) {
-      for (const c of this.chunks) if (c.at >= ctx.replayFrom && !stdin.destroyed) stdin.write(c.bytes);
+      for (const c of this.since(ctx.replayFrom)) if (!stdin.destroyed) stdin.write(c.bytes);
     }
     this.target = stdin;
     if (!this.kept) {
-      const tap = new Writable({
-        highWaterMark: 16 * 1024 * 1024,
-        write: (chunk: Buffer, _enc, done) => {
-          this.record(chunk);
-          const target = this.target;
-          if (!target || target.destroyed || target.write(chunk)) done();
-          else whenWritable(target, done);
-        },
-      });
-      tap.on("error", () => undefined);
+      const tap = this.tap(() => this.target);
       this.kept = { feed: this.inner.feed!({ stdin: tap }), tap };
     }
     return {
@@ -168,9 +170,7 @@ export class RecordingSource implements Source {
    */
   replay(seconds: number): { source: Source; startedSecondsAgo: number } {
     const now = performance.now();
-    const from = now - seconds * 1000;
-    const first = this.chunks.findIndex((c) => c.at >= from);
-    const backlog = first < 0 ? [] : this.chunks.slice(first);
+    const backlog = this.since(now - seconds * 1000);
     const startedSecondsAgo = backlog.length > 0 ? (now - backlog[0]!.at) / 1000 : 0;
     const listeners = this.listeners;
     const inputArgs = this.inner.inputArgs();

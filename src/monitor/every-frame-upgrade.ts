@@ -81,9 +81,7 @@ export class EveryFrameUpgrade {
       this.source,
       { ...this.options, decodePolicy: "refs" },
       {
-        video: (v) => f.video(v),
-        detail: (d) => f.detail(d),
-        thumbnail: (t) => f.thumbnail(t),
+        ...f.readerHandlers(),
         audio: (b) => {
           f.audio(b);
           // Detectors decide as sound arrives (A/V sync estimates once a second of audio).
@@ -123,13 +121,7 @@ export class EveryFrameUpgrade {
         // A file that gives nothing for a while is a busy machine, not a stalled source.
         stallTimeoutMs: Math.max(this.options.stallTimeoutMs ?? 0, 120_000),
       },
-      {
-        video: (v) => f.video(v),
-        detail: (d) => f.detail(d),
-        thumbnail: (t) => f.thumbnail(t),
-        audio: (b) => f.audio(b),
-        event: (e) => f.event(e),
-      },
+      f.readerHandlers(),
     );
     this.reader = reader;
     this.follow(reader);

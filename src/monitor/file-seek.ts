@@ -15,6 +15,7 @@
  * ("queues promotions beyond the limit" failed 1 of 14 runs on a loaded machine).
  */
 import type { Timeline } from "../ingest/media-reader.js";
+import { keyframeAtOrBefore } from "./replay-window.js";
 
 /** Seconds before the keyframe the seek asks for: more than a track's lead, less than a GOP. */
 const SEEK_LEAD = 0.2;
@@ -31,7 +32,6 @@ export interface FileSeek {
  * the first one when none is that early, 0 when none is known) and the seek that reaches it.
  */
 export function fileSeek(from: number, keyframes: readonly number[], timeline: Timeline): FileSeek {
-  let keyframe = keyframes[0] ?? 0;
-  for (const k of keyframes) if (k <= from + 1e-6 && k > keyframe) keyframe = k;
+  const keyframe = keyframeAtOrBefore(from, keyframes) ?? keyframes[0] ?? 0;
   return { seek: Math.max(0, keyframe - timeline.base - SEEK_LEAD), keyframe };
 }

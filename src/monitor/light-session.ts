@@ -33,7 +33,7 @@ import type { Source } from "../ingest/source.js";
 import type { PromotionLimiter, PromotionTicket } from "./promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "./stream-monitor.js";
 import { TroubleSigns, type TroubleSign } from "./trouble-signs.js";
-import { REPLAY_DEFAULT_SECONDS, replayWindowSeconds } from "./replay-window.js";
+import { REPLAY_DEFAULT_SECONDS, longestInterval, replayWindowSeconds } from "./replay-window.js";
 import { fileSeek } from "./file-seek.js";
 
 export type PromotionPhase = "light" | "queued" | "promoted";
@@ -294,10 +294,7 @@ export class LightSession {
 
   /** Two keyframe intervals back (the onset lies before the keyframe that showed it) and a second more. */
   private lookback(): number {
-    let longest = 2;
-    for (let i = 1; i < this.keyframes.length; i++) {
-      longest = Math.max(longest, this.keyframes[i]! - this.keyframes[i - 1]!);
-    }
+    const longest = Math.max(2, longestInterval(this.keyframes));
     return Math.max(this.minLookback, 2 * longest + 1);
   }
 

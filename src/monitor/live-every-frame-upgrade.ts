@@ -21,6 +21,7 @@ import type { MediaHandlers } from "../ingest/media-reader.js";
 import { RecordingSource } from "../ingest/replay-source.js";
 import type { Source } from "../ingest/source.js";
 import { ReplayFilter, type UpgradeHandlers } from "./replay-filter.js";
+import { keyframeAtOrBefore, longestInterval } from "./replay-window.js";
 import type { StreamMonitor } from "./stream-monitor.js";
 
 /** Bytes kept before the keyframe intervals are known (seconds). */
@@ -59,6 +60,7 @@ export class LiveEveryFrameUpgrade {
       this.recording,
       { ...options, decodePolicy: "refs" },
       {
+        ...f.readerHandlers(),
         video: (v) => {
           f.video(v);
           // The restarted decoder is under way: nothing will be replayed again, keep no bytes.
@@ -66,8 +68,6 @@ export class LiveEveryFrameUpgrade {
             this.recording.windowSeconds = AFTER_SECONDS;
           }
         },
-        detail: (d) => f.detail(d),
-        thumbnail: (t) => f.thumbnail(t),
         audio: (b) => {
           f.audio(b);
           if (f.from === null && !this.closed) {
@@ -121,18 +121,16 @@ export class LiveEveryFrameUpgrade {
   /** Two of the longest recent keyframe intervals and the margin: the keyframe before the last frame is in it. */
   private windowSeconds(): number {
     if (this.keyframes.length < 3) return LIVE_REPLAY_DEFAULT_SECONDS;
-    let longest = 0;
-    for (let i = 1; i < this.keyframes.length; i++) {
-      longest = Math.max(longest, this.keyframes[i]! - this.keyframes[i - 1]!);
-    }
-    return Math.min(LIVE_REPLAY_MAX_SECONDS, 2 * longest + LIVE_REPLAY_MARGIN_SECONDS);
+    return Math.min(
+      LIVE_REPLAY_MAX_SECONDS,
+      2 * longestInterval(this.keyframes) + LIVE_REPLAY_MARGIN_SECONDS,
+    );
   }
 
   /** Restart the decoder under `fast`, from the keyframe at or before the last frame delivered. */
   private everyFrame(): void {
     const f = this.filter;
-    let keyframe: number | undefined;
-    for (const k of this.keyframes) if (k <= f.lastVideo + 1e-6) keyframe = k;
+    const keyframe = keyframeAtOrBefore(f.lastVideo, this.keyframes);
     if (keyframe === undefined) return; // no keyframe delivered yet: asked again on the next block
     const back = this.reader.mediaNow() - keyframe + LIVE_REPLAY_MARGIN_SECONDS;
     if (!this.reader.redecode("fast", performance.now() - back * 1000)) return;

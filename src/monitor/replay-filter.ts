@@ -12,6 +12,7 @@
  * Before `from` is set everything passes (the first decoder).
  */
 import type { AudioBlock, DetailFrame, StreamEvent, Thumbnail, VideoFrame } from "../ingest/media.js";
+import type { MediaHandlers } from "../ingest/media-reader.js";
 import type { StreamMonitor } from "./stream-monitor.js";
 
 /** Callbacks besides the monitor's: progress, levels, thumbnails and the caller's own event log. */
@@ -36,6 +37,17 @@ export class ReplayFilter {
     private readonly monitor: StreamMonitor,
     private readonly handlers: UpgradeHandlers = {},
   ) {}
+
+  /** A reader's handlers that go through this filter (callers override the ones they watch). */
+  readerHandlers(): Required<Pick<MediaHandlers, "video" | "detail" | "thumbnail" | "audio" | "event">> {
+    return {
+      video: (f) => this.video(f),
+      detail: (f) => this.detail(f),
+      thumbnail: (t) => this.thumbnail(t),
+      audio: (b) => this.audio(b),
+      event: (e) => this.event(e),
+    };
+  }
 
   video(f: VideoFrame): void {
     if (this.from !== null && f.pts <= this.lastVideo + EPS) {

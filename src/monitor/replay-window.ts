@@ -11,6 +11,9 @@
  * lateness is measured on every keyframe (the light position minus the keyframe's time),
  * so the window is the lookback, plus the largest recent lateness, plus a margin for a sign
  * that is handled a little after its keyframe.
+ *
+ * Also the keyframe arithmetic every replay shares (light promotions, file seeks,
+ * live-every-frame-upgrade.ts): the longest interval, and the keyframe at or before a time.
  */
 
 /** Kept until the stream has shown enough keyframes to size the window. */
@@ -30,4 +33,18 @@ export function replayWindowSeconds(lookback: number, lateness: readonly number[
   if (lateness.length < REPLAY_MIN_KEYFRAMES) return REPLAY_DEFAULT_SECONDS;
   const late = Math.max(0, ...lateness);
   return Math.min(REPLAY_MAX_SECONDS, lookback + late + REPLAY_MARGIN_SECONDS);
+}
+
+/** The longest interval between consecutive times (seconds; keyframes in order), 0 for fewer than two. */
+export function longestInterval(times: readonly number[]): number {
+  let longest = 0;
+  for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i]! - times[i - 1]!);
+  return longest;
+}
+
+/** The latest keyframe at or before `t` (media seconds), or undefined when none is. */
+export function keyframeAtOrBefore(t: number, keyframes: readonly number[]): number | undefined {
+  let found: number | undefined;
+  for (const k of keyframes) if (k <= t + 1e-6 && (found === undefined || k > found)) found = k;
+  return found;
 }
