@@ -18,6 +18,7 @@ import { fleetTestEnv, pgSkipReason, type FleetTestEnv } from "./fleet-db.js";
 import {
   metric,
   monotonicMs,
+  ownedByOthers,
   owners,
   phase,
   sleep,
@@ -170,10 +171,7 @@ describe.skipIf(skip)("fleet: workers whose wall clocks are an hour off (libfake
     const t0 = monotonicMs();
     await until(
       "the killed worker's streams owned again",
-      async () => {
-        const o = await owners(pool);
-        return lost.every((id) => o.get(id)!.worker !== null && o.get(id)!.worker !== behind.name);
-      },
+      () => ownedByOthers(pool, lost, behind.name),
       30_000,
       50,
     );

@@ -17,6 +17,7 @@ import {
   incidents,
   metric,
   monotonicMs,
+  ownedByOthers,
   owners,
   sleep,
   startFleet,
@@ -143,13 +144,7 @@ describe.skipIf(skip)("fleet: one worker cut off from the database (real TCP pro
       // 2. The others take the streams over.
       await until(
         "the cut worker's streams owned by the others",
-        async () => {
-          const o = await owners(pool);
-          return held.every((id) => {
-            const x = o.get(id)!;
-            return x.worker !== null && x.worker !== victim.name;
-          });
-        },
+        () => ownedByOthers(pool, held, victim.name),
         LEASE_MS + 10_000,
         50,
       );

@@ -17,6 +17,7 @@ import {
   incidents,
   metric,
   monotonicMs,
+  ownedByOthers,
   owners,
   phase as phaseOf,
   sleep,
@@ -77,13 +78,7 @@ describe.skipIf(skip)("fleet failover (real processes, simulated streams)", () =
     const t0 = monotonicMs();
     await until(
       "the dead worker's streams owned again",
-      async () => {
-        const o = await owners(pool);
-        return lost.every((id) => {
-          const now = o.get(id)!;
-          return now.worker !== null && now.worker !== victim.name;
-        });
-      },
+      () => ownedByOthers(pool, lost, victim.name),
       30_000,
       50,
     );
@@ -131,10 +126,7 @@ describe.skipIf(skip)("fleet failover (real processes, simulated streams)", () =
     const t0 = monotonicMs();
     await until(
       "the paused worker's streams taken over",
-      async () => {
-        const o = await owners(pool);
-        return held.every((id) => o.get(id)!.worker !== null && o.get(id)!.worker !== victim.name);
-      },
+      () => ownedByOthers(pool, held, victim.name),
       20_000,
       50,
     );

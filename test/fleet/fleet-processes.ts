@@ -116,6 +116,15 @@ export async function owners(pool: pg.Pool): Promise<Map<string, { worker: strin
   return new Map(r.rows.map((x) => [x.stream_id, { worker: x.worker, epoch: Number(x.epoch) }]));
 }
 
+/** Every stream of `ids` is held now (unexpired lease) by a worker other than `not`. */
+export async function ownedByOthers(pool: pg.Pool, ids: readonly string[], not: string): Promise<boolean> {
+  const o = await owners(pool);
+  return ids.every((id) => {
+    const w = o.get(id)?.worker ?? null;
+    return w !== null && w !== not;
+  });
+}
+
 export async function until<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,

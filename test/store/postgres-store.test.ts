@@ -53,6 +53,22 @@ describe.skipIf(PG_URL === undefined)("PostgresStore", () => {
     return store;
   }
 
+  /** A store on `name` reached through the cut proxy, its lost connections expected. */
+  async function openThrough(
+    proxy: TcpCutProxy,
+    name: string,
+    options: Parameters<typeof PostgresStore.open>[1],
+  ): Promise<PostgresStore> {
+    const store = await PostgresStore.open(proxy.rewrite(url), {
+      schema: name,
+      poolSize: 2,
+      onConnectionError: () => undefined,
+      ...options,
+    });
+    cleanups.push(() => store.close());
+    return store;
+  }
+
   it("migrates once when processes open a new schema at the same time, with the fleet's tables", async () => {
     const name = await schema();
     const stores = await Promise.all([open(name), open(name), open(name)]);
@@ -238,13 +254,7 @@ describe.skipIf(PG_URL === undefined)("PostgresStore", () => {
     const name = await schema();
     const store = await open(name, { poolSize: 2, connectTimeoutMs: 2000 });
     await store.createStream({ name: "ch-1", url: "udp://x" });
-    const through = await PostgresStore.open(proxy.rewrite(url), {
-      schema: name,
-      poolSize: 2,
-      connectTimeoutMs: 2000,
-      onConnectionError: () => undefined,
-    });
-    cleanups.push(() => through.close());
+    const through = await openThrough(proxy, name, { connectTimeoutMs: 2000 });
     expect((await through.listStreams()).map((s) => s.name)).toEqual(["ch-1"]);
     // Silence first, so the transaction is under way on its connection; then the reset.
     proxy.set("drop");
@@ -264,13 +274,7 @@ describe.skipIf(PG_URL === undefined)("PostgresStore", () => {
     const proxy = await TcpCutProxy.start(url);
     cleanups.push(() => proxy.close());
     const name = await schema();
-    const through = await PostgresStore.open(proxy.rewrite(url), {
-      schema: name,
-      poolSize: 2,
-      statementTimeoutMs: 1000,
-      onConnectionError: () => undefined,
-    });
-    cleanups.push(() => through.close());
+    const through = await openThrough(proxy, name, { statementTimeoutMs: 1000 });
     const ch = await through.createStream({ name: "ch-1", url: "udp://x" });
     await adminQuery(
       `UPDATE ${name}.stream_leases SET worker = 'w1', epoch = 3, expires_at = now() + interval '2 seconds'
