@@ -910,17 +910,6 @@ export class PostgresStore implements Store {
 
   // ---- history
 
-  async appendHistory(streamId: string, samples: readonly HistoryRecord[]): Promise<void> {
-    if (samples.length === 0) return;
-    // One statement for the batch: arrays unnested into rows.
-    await this.#q(
-      `INSERT INTO stream_history (stream_id, t_ms, sample)
-       SELECT ?, t, s::jsonb FROM unnest(?::bigint[], ?::text[]) AS x(t, s)
-       ON CONFLICT (stream_id, t_ms) DO UPDATE SET sample = excluded.sample`,
-      [streamId, samples.map((h) => Math.round(h.t)), samples.map((h) => JSON.stringify(h.sample))],
-    );
-  }
-
   async appendHistories(batches: readonly HistoryBatch[]): Promise<void> {
     const rows = batches.flatMap((b) => b.samples.map((h) => ({ id: b.streamId, h })));
     if (rows.length === 0) return;

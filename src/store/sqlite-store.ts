@@ -639,17 +639,6 @@ export class SqliteStore implements Store {
 
   // ---- history
 
-  appendHistory(streamId: string, samples: readonly HistoryRecord[]): Promise<void> {
-    return this.#run(() => {
-      const insert = this.#stmt(
-        "INSERT INTO stream_history (stream_id, t_ms, sample) VALUES (?, ?, ?) ON CONFLICT (stream_id, t_ms) DO UPDATE SET sample = excluded.sample",
-      );
-      this.#db.transaction(() => {
-        for (const h of samples) insert.run(streamId, Math.round(h.t), JSON.stringify(h.sample));
-      })();
-    });
-  }
-
   appendHistories(batches: readonly HistoryBatch[]): Promise<void> {
     return this.#run(() => {
       const insert = this.#stmt(

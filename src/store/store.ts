@@ -355,11 +355,10 @@ export interface HistoryBatch {
  * stream's measurement history (stream-history.ts) here, pruned to the hour the page shows.
  */
 export interface HistoryStore {
-  /** Appends samples; one at an existing (stream, t) replaces it. */
-  appendHistory(streamId: string, samples: readonly HistoryRecord[]): Promise<void>;
   /**
-   * Appends several streams' samples in one transaction (one commit: with SQLite's
-   * `synchronous=FULL`, one fsync instead of one per stream, each on the service's thread).
+   * Appends samples; one at an existing (stream, t) replaces it. Several streams' samples go
+   * in one transaction (one commit: with SQLite's `synchronous=FULL`, one fsync instead of
+   * one per stream, each on the service's thread).
    * Samples of a stream id the store does not know are skipped: they cannot fail the others.
    */
   appendHistories(batches: readonly HistoryBatch[]): Promise<void>;

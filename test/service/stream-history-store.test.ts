@@ -76,9 +76,14 @@ describe("StreamHistories with a store", () => {
     const { store } = await openStore();
     const s = await store.createStream({ name: "ch", url: "udp://239.0.0.1:5000" });
     const now = Date.now();
-    await store.appendHistory(s.id, [
-      { t: now - STORED_KEEP_MS - 60_000, sample: { m: -30, pk: [-10], rms: [-20] } },
-      { t: now - 60_000, sample: { m: -24, pk: [-10], rms: [-20] } },
+    await store.appendHistories([
+      {
+        streamId: s.id,
+        samples: [
+          { t: now - STORED_KEEP_MS - 60_000, sample: { m: -30, pk: [-10], rms: [-20] } },
+          { t: now - 60_000, sample: { m: -24, pk: [-10], rms: [-20] } },
+        ],
+      },
     ]);
     const h = new StreamHistories(3600, store);
     await h.restore(s.id, now);

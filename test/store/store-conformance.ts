@@ -675,14 +675,21 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
         const other = await store.createStream({ name: "ch-13", url: "udp://239.0.0.1:5000" });
         const T = 1_764_500_000_000;
         const sample = (m: number) => ({ momentary: m, peakDbfs: [-6.5, -7], avOffsetMs: null });
-        await store.appendHistory(ch12.id, [
-          { t: T + 20_000, sample: sample(-22) },
-          { t: T, sample: sample(-20) },
-          { t: T + 10_000, sample: sample(-21) },
+        await store.appendHistories([
+          {
+            streamId: ch12.id,
+            samples: [
+              { t: T + 20_000, sample: sample(-22) },
+              { t: T, sample: sample(-20) },
+              { t: T + 10_000, sample: sample(-21) },
+            ],
+          },
         ]);
-        await store.appendHistory(other.id, [{ t: T, sample: sample(-30) }]);
+        await store.appendHistories([{ streamId: other.id, samples: [{ t: T, sample: sample(-30) }] }]);
         // A second write of the same instant replaces the first (a retried batch is harmless).
-        await store.appendHistory(ch12.id, [{ t: T + 20_000, sample: sample(-23) }]);
+        await store.appendHistories([
+          { streamId: ch12.id, samples: [{ t: T + 20_000, sample: sample(-23) }] },
+        ]);
         expect(await store.readHistory(ch12.id, T)).toEqual([
           { t: T, sample: sample(-20) },
           { t: T + 10_000, sample: sample(-21) },
@@ -694,7 +701,7 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
         ]);
         expect(await store.readHistory(other.id, 0)).toEqual([{ t: T, sample: sample(-30) }]);
         expect(await store.readHistory("nope", 0)).toEqual([]);
-        await store.appendHistory(ch12.id, []);
+        await store.appendHistories([{ streamId: ch12.id, samples: [] }]);
         expect(await store.pruneHistory(T + 10_000)).toBe(2);
         expect((await store.readHistory(ch12.id, 0)).map((h) => h.t)).toEqual([T + 10_000, T + 20_000]);
         expect(await store.readHistory(other.id, 0)).toEqual([]);
@@ -705,7 +712,7 @@ export function storeConformance(backend: string, make: () => Promise<StoreFixtu
         const b = await store.createStream({ name: "ch-15", url: "udp://239.0.0.1:5002" });
         const T = 1_764_600_000_000;
         const sample = (m: number) => ({ momentary: m, peakDbfs: [-6.5], avOffsetMs: null });
-        await store.appendHistory(a.id, [{ t: T, sample: sample(-20) }]);
+        await store.appendHistories([{ streamId: a.id, samples: [{ t: T, sample: sample(-20) }] }]);
         await store.appendHistories([
           {
             streamId: a.id,
