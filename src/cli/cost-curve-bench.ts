@@ -144,8 +144,8 @@ async function measurePoint(
       `  ${mode} x ${channels}: ${cpuPerChannelHour(point).toFixed(0)} CPU s per channel-hour ` +
         `(Node ${(point.nodeCpu * 3600).toFixed(0)}, decoders ${(point.decoderCpu * 3600).toFixed(0)}), ` +
         `${pssPerChannel(point).toFixed(1)} MiB per channel (Node RSS ${point.nodeRssMiB.toFixed(0)} MiB, ` +
-        `heap ${point.nodeHeapMiB.toFixed(0)} MiB, buffers ${(s1.arrayBuffers / MIB / channels).toFixed(1)} MiB per channel ` +
-        `of which replay windows ${(s1.replayBytes / MIB / channels).toFixed(1)}; ${decoders} decoders, ${point.decoderRssMiB.toFixed(1)} MiB RSS / ` +
+        `heap ${point.nodeHeapMiB.toFixed(0)} MiB, buffers ${(point.nodeBuffersMiB / channels).toFixed(1)} MiB per channel ` +
+        `of which replay windows ${(point.replayMiB / channels).toFixed(1)}; ${decoders} decoders, ${point.decoderRssMiB.toFixed(1)} MiB RSS / ` +
         `${point.decoderPssMiB.toFixed(1)} MiB PSS each); real time ${point.realtime.toFixed(3)}, ` +
         `promotions ${point.promotions}, decoder errors ${point.decoderErrors}; ` +
         `service event-loop delay p99 ${s1.loopDelayMs.p99.toFixed(0)} ms, max ${s1.loopDelayMs.max.toFixed(0)} ms\n`,

@@ -88,13 +88,13 @@ export async function cachedCleanProgramme(out: string, o: CleanProgrammeOptions
 
 export async function generateCleanProgramme(out: string, o: CleanProgrammeOptions): Promise<CleanProgramme> {
   const ffmpeg = o.ffmpegPath ?? "ffmpeg";
-  const segment = o.segment ?? DEFAULT_SEGMENT;
+  const { segment, target } = programmeRecipe(o);
   if (!(o.seconds > 0) || !(segment > 0))
     throw new StreamqcError("SQM_ERR_USAGE", `programme length must be positive, got ${o.seconds}`);
   const source = o.voice
     ? await probeLoudness(ffmpeg, o.voice, `atrim=duration=${o.seconds}`)
     : await probeLoudness(ffmpeg, o.base, `atrim=duration=${segment}`);
-  const gainDb = Math.round(((o.target ?? DEFAULT_TARGET) - source.integrated) * 100) / 100;
+  const gainDb = Math.round((target - source.integrated) * 100) / 100;
   const copies = Math.ceil(o.seconds / segment);
   const parts: string[] = [];
   let joined = "";
