@@ -31,6 +31,7 @@ import {
   type DecodePolicy,
 } from "./decode-policy.js";
 import { NutDemuxer, type NutPacket, type NutStream } from "./nut-demuxer.js";
+import { KeyframeGate, gatedInput, keyframeStartArgs } from "./keyframe-gate.js";
 import type { Feed, Source } from "./source.js";
 
 export interface MediaHandlers {
@@ -151,7 +152,13 @@ function selectAtRateWhere(fps: number, condition: string): string {
 }
 
 /** Builds the one ffmpeg command that decodes once and writes every view of the picture and sound. */
-export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = false): string[] {
+export function decoderArgs(
+  source: Source,
+  opts: MediaReaderOptions,
+  banner = false,
+  /** The run's input starts at a keyframe (keyframe-gate.ts): a short analysis is enough. */
+  keyframeStart = false,
+): string[] {
   const threads = String(opts.threads ?? 0);
   const policy = opts.decodePolicy ?? DEFAULT_DECODE_POLICY;
   const detailCondition = detailFrameCondition(policy);
@@ -179,7 +186,7 @@ export function decoderArgs(source: Source, opts: MediaReaderOptions, banner = f
     // Full: the decode policy's cuts (decode-policy.ts); light mode sets its own above.
     ...(opts.mode === "light" ? [] : policyDecoderOptions(policy)),
     ...(opts.seekRaw !== undefined ? ["-ss", opts.seekRaw.toFixed(3)] : []),
-    ...source.inputArgs(),
+    ...(keyframeStart ? keyframeStartArgs(source.inputArgs()) : source.inputArgs()),
     "-map",
     "0:v:0?",
     "-map",
@@ -291,6 +298,12 @@ export class MediaReader {
   /** Takes a queued decoder start off the queue (decoder-start-queue.ts); null when none waits. */
   private cancelStart: (() => void) | null = null;
   private waitingForSource = false;
+  /**
+   * Fed decoders start at a keyframe with a short analysis (keyframe-gate.ts); false once a
+   * run found no keyframe in time: later runs then start where they join, with the source's
+   * own analysis.
+   */
+  keyframeStarts = true;
   private sourceConnected = false;
   private sourceEnded = false;
   private watchdog: NodeJS.Timeout | null = null;
@@ -484,9 +497,11 @@ export class MediaReader {
     this.keptTimeline = switching?.timeline ?? null;
     let demuxFailed = false;
     let versionChecked = knownFfmpeg(opts.ffmpegPath) !== undefined;
+    // A fed decoder starts at a keyframe (keyframe-gate.ts), unless one already waited in vain.
+    const gate = this.source.feed && this.keyframeStarts ? new KeyframeGate() : null;
     const proc = new FfmpegProcess({
       ffmpegPath: opts.ffmpegPath,
-      args: decoderArgs(this.source, { ...opts, decodePolicy: this.policy }, !versionChecked),
+      args: decoderArgs(this.source, { ...opts, decodePolicy: this.policy }, !versionChecked, gate !== null),
       stdin: this.source.feed !== undefined,
       onStdout: (chunk) => {
         if (demuxFailed) return;
@@ -588,7 +603,7 @@ export class MediaReader {
     this.proc = proc;
     if (this.source.feed && proc.stdin) {
       this.feed = this.source.feed({
-        stdin: proc.stdin,
+        stdin: gate ? gatedInput(proc.stdin, gate, () => (this.keyframeStarts = false)) : proc.stdin,
         ...(switching ? { replayFrom: switching.replayFrom } : {}),
       });
     }

@@ -17,7 +17,7 @@ interface Chunk {
 type Listener = (bytes: Uint8Array) => void;
 
 /** Calls `done` once `target` can take more, or is gone (a decoder killed while it was full). */
-function whenWritable(target: Writable, done: () => void): void {
+export function whenWritable(target: Writable, done: () => void): void {
   let called = false;
   const once = (): void => {
     if (called) return;

@@ -35,6 +35,8 @@ export const UDP_NEVER_MS = 5000;
  */
 export const UDP_BATCH_BYTES = 32 * 1024;
 export const UDP_BATCH_MS = 40;
+/** At most this much is kept for the first decoder (UdpSource.early): about 5 s of 6 Mb/s. */
+const EARLY_MAX_BYTES = 4 * 1024 * 1024;
 
 export class UdpSource implements Source {
   readonly kind = "udp" as const;
@@ -54,6 +56,13 @@ export class UdpSource implements Source {
   private batch: Buffer[] = [];
   private batchBytes = 0;
   private batchTimer: NodeJS.Timeout | null = null;
+  /**
+   * What arrives before the first decoder listens (its start waits for the first datagrams):
+   * given to it first, so that it sees the stream from the first datagram (a sender's first
+   * keyframe; keyframe-gate.ts) and not from wherever it joined. Null once a decoder is fed.
+   */
+  private early: Buffer[] | null = [];
+  private earlyBytes = 0;
   private readonly host: string;
   private readonly port: number;
   private readonly multicast: boolean;
@@ -181,6 +190,10 @@ export class UdpSource implements Source {
     // A batch begun for an earlier decoder run belongs to a stream position it never reached.
     this.dropBatch();
     this.ctx = ctx;
+    const early = this.early;
+    this.early = null;
+    this.earlyBytes = 0;
+    for (const bytes of early ?? []) if (!ctx.stdin.destroyed) ctx.stdin.write(bytes);
     return {
       stop: () => {
         if (this.ctx === ctx) this.ctx = null;
@@ -213,7 +226,16 @@ export class UdpSource implements Source {
     }
     this.analyzer?.push(bytes);
     const stdin = this.ctx?.stdin;
+    if (!stdin && this.early) this.keepEarly(bytes);
     return !!stdin && !stdin.destroyed && stdin.writableLength < 16 * 1024 * 1024;
+  }
+
+  private keepEarly(bytes: Buffer): void {
+    const early = this.early!;
+    early.push(bytes);
+    this.earlyBytes += bytes.length;
+    // A decoder normally listens within milliseconds; if it does not, the newest bytes are kept.
+    while (this.earlyBytes > EARLY_MAX_BYTES && early.length > 1) this.earlyBytes -= early.shift()!.length;
   }
 
   private flushBatch(): void {
@@ -272,6 +294,8 @@ export class UdpSource implements Source {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.dropBatch();
+    this.early = null;
+    this.earlyBytes = 0;
     await this.closeSocket();
   }
 
