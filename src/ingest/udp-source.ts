@@ -35,7 +35,8 @@ export const UDP_NEVER_MS = 5000;
  */
 export const UDP_BATCH_BYTES = 32 * 1024;
 export const UDP_BATCH_MS = 40;
-/** At most this much is kept for the first decoder (UdpSource.early): about 5 s of 6 Mb/s. */
+/** At most this long and this much is kept for the first decoder (UdpSource.early). */
+const EARLY_MAX_MS = 1000;
 const EARLY_MAX_BYTES = 4 * 1024 * 1024;
 
 export class UdpSource implements Source {
@@ -61,7 +62,7 @@ export class UdpSource implements Source {
    * given to it first, so that it sees the stream from the first datagram (a sender's first
    * keyframe; keyframe-gate.ts) and not from wherever it joined. Null once a decoder is fed.
    */
-  private early: Buffer[] | null = [];
+  private early: { readonly at: number; readonly bytes: Buffer }[] | null = [];
   private earlyBytes = 0;
   private readonly host: string;
   private readonly port: number;
@@ -89,11 +90,13 @@ export class UdpSource implements Source {
   }
 
   inputArgs(): string[] {
-    // Probe little so that decoding starts within a second of the first datagram.
-    // Probing must reach a keyframe: its SPS/PPS carry the picture size, and a stream joined
-    // mid-GOP has none before it. 500 KB was less than one GOP of 1080p at 6 Mb/s (1.3 s GOP):
-    // the decoder then failed with "Could not find codec parameters ... unspecified size" and
-    // restarted. Probing ends as soon as every stream is known, so larger caps delay nothing.
+    // The analysis of a decoder joined anywhere in a GOP. Probing must reach a keyframe: its
+    // SPS/PPS carry the picture size, and a stream joined mid-GOP has none before it. 500 KB
+    // was less than one GOP of 1080p at 6 Mb/s (1.3 s GOP): the decoder then failed with
+    // "Could not find codec parameters ... unspecified size" and restarted. FFmpeg's MPEG-TS
+    // demuxer reads the whole analysis on every start, so this is 5 s before the first
+    // picture: the reader starts its decoders at a keyframe with 1 s instead
+    // (keyframe-gate.ts), and uses this only for a stream whose keyframes it cannot find.
     return ["-f", "mpegts", "-probesize", "5000000", "-analyzeduration", "5000000", "-i", "pipe:0"];
   }
 
@@ -193,7 +196,7 @@ export class UdpSource implements Source {
     const early = this.early;
     this.early = null;
     this.earlyBytes = 0;
-    for (const bytes of early ?? []) if (!ctx.stdin.destroyed) ctx.stdin.write(bytes);
+    for (const e of early ?? []) if (!ctx.stdin.destroyed) ctx.stdin.write(e.bytes);
     return {
       stop: () => {
         if (this.ctx === ctx) this.ctx = null;
@@ -232,10 +235,14 @@ export class UdpSource implements Source {
 
   private keepEarly(bytes: Buffer): void {
     const early = this.early!;
-    early.push(bytes);
+    const now = performance.now();
+    early.push({ at: now, bytes });
     this.earlyBytes += bytes.length;
-    // A decoder normally listens within milliseconds; if it does not, the newest bytes are kept.
-    while (this.earlyBytes > EARLY_MAX_BYTES && early.length > 1) this.earlyBytes -= early.shift()!.length;
+    // A decoder normally listens within milliseconds. One started late (many channels starting
+    // at once) gets the last second only, not a backlog to catch up on.
+    while (early.length > 1 && (this.earlyBytes > EARLY_MAX_BYTES || early[0]!.at < now - EARLY_MAX_MS)) {
+      this.earlyBytes -= early.shift()!.bytes.length;
+    }
   }
 
   private flushBatch(): void {
