@@ -36,6 +36,7 @@ export class ApiMetrics {
   private readonly incidents: Counter<"stream" | "type" | "severity">;
   private readonly detectorCpu: Counter<"stream" | "detector">;
   private readonly costPerMediaSecond: Gauge<"stream">;
+  private readonly behindLive: Gauge<"stream">;
   private readonly deliveries: Counter<"channel" | "outcome">;
   private readonly deliveryFailures: Counter<"channel">;
   private readonly promoted: Gauge<"stream">;
@@ -101,6 +102,12 @@ export class ApiMetrics {
     this.costPerMediaSecond = new Gauge({
       name: "streamqc_stream_cpu_seconds_per_media_second",
       help: "CPU seconds (decoder and detectors) per second of media, since the stream started.",
+      labelNames: ["stream"],
+      registers,
+    });
+    this.behindLive = new Gauge({
+      name: "streamqc_stream_behind_live_seconds",
+      help: "Live streams: seconds the monitoring is behind the live signal (0 while it keeps up; it grows when the process cannot decode its streams in real time).",
       labelNames: ["stream"],
       registers,
     });
@@ -182,6 +189,7 @@ export class ApiMetrics {
       this.incidents,
       this.detectorCpu,
       this.costPerMediaSecond,
+      this.behindLive,
       this.deliveries,
       this.deliveryFailures,
       this.promoted,
@@ -203,6 +211,9 @@ export class ApiMetrics {
       }
       if (st.cpuSecondsPerMediaSecond !== null) {
         this.costPerMediaSecond.set({ stream }, st.cpuSecondsPerMediaSecond);
+      }
+      if (st.behindLiveSeconds !== undefined && st.behindLiveSeconds !== null) {
+        this.behindLive.set({ stream }, st.behindLiveSeconds);
       }
       for (const [detector, seconds] of Object.entries(st.detectorCpuSeconds)) {
         this.detectorCpu.inc({ stream, detector: bounded(detector, this.knownDetectors) }, seconds);

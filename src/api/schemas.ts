@@ -201,6 +201,12 @@ export const StreamStateSchema = named(
     since: z.string().describe("ISO 8601: when the status last changed."),
     lastError: z.string().nullable(),
     mediaTime: z.number().describe("Seconds of media since the first timestamp."),
+    behindLiveSeconds: z
+      .number()
+      .nullable()
+      .describe(
+        "Live sources: seconds the monitoring is behind the live signal (0 while it keeps up; from 10 s the stream's log warns that the process cannot decode its streams in real time). Null for files, and while the stream is not up.",
+      ),
     restarts: z.number().int(),
     frames: z.number().int(),
     decoderErrors: z.number().int(),

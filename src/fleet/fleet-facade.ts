@@ -78,6 +78,7 @@ function idleState(r: StreamRecord, status: StreamState["status"]): StreamState 
     since: r.updatedAt,
     lastError: null,
     mediaTime: 0,
+    behindLiveSeconds: null,
     restarts: 0,
     frames: 0,
     decoderErrors: 0,
@@ -469,6 +470,7 @@ export class FleetFacade implements ServiceFacade {
         restarts: st.restarts,
         detectorCpuSeconds,
         cpuSecondsPerMediaSecond: st.cost.perMediaSecond,
+        behindLiveSeconds: st.behindLiveSeconds ?? null,
       });
     }
     return { ...base, streams, workers: await this.#o.leases.listWorkers() };

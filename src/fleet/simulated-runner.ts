@@ -148,6 +148,7 @@ export class SimulatedRunner {
       since: this.#since.toISOString(),
       lastError: null,
       mediaTime: media,
+      behindLiveSeconds: 0,
       restarts: 0,
       frames: 0,
       decoderErrors: 0,

@@ -656,6 +656,7 @@ export class MonitorService implements ServiceFacade {
         restarts: st.restarts,
         detectorCpuSeconds,
         cpuSecondsPerMediaSecond: st.cost.perMediaSecond,
+        behindLiveSeconds: st.behindLiveSeconds,
         ...(st.promotion
           ? { promoted: st.promotion.phase === "promoted", promotions: st.promotion.promotions }
           : {}),

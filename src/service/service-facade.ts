@@ -96,6 +96,8 @@ export interface MetricsSnapshot {
     /** CPU seconds per detector type since the stream started. */
     readonly detectorCpuSeconds: Readonly<Record<string, number>>;
     readonly cpuSecondsPerMediaSecond: number | null;
+    /** Live sources: seconds the monitoring is behind the signal; null for files or while down. */
+    readonly behindLiveSeconds?: number | null;
     /** Light streams: decoding in full now, and promotions since start. */
     readonly promoted?: boolean;
     readonly promotions?: number;

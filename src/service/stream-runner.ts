@@ -3,6 +3,7 @@
  * detectors, its live state and its cost. A failure here is this stream's alone: everything
  * is caught and turned into state and events.
  */
+import { BehindLive } from "./behind-live.js";
 import type { ResolvedProfile } from "../config/profile.js";
 import { errorMessage } from "../errors.js";
 import { resolveDecodePolicy, type DecodePolicy } from "../ingest/decode-policy.js";
@@ -49,6 +50,8 @@ export interface StreamState {
   readonly since: string;
   readonly lastError: string | null;
   readonly mediaTime: number;
+  /** Live sources: seconds the monitoring is behind the signal (behind-live.ts); null otherwise. */
+  readonly behindLiveSeconds: number | null;
   readonly restarts: number;
   readonly frames: number;
   readonly decoderErrors: number;
@@ -166,6 +169,7 @@ export class StreamRunner {
       this.setStatus("error", errorMessage(err));
       return;
     }
+    this.behind = source.live ? new BehindLive() : null;
     const readerOptions = {
       ffmpegPath: this.deps.ffmpegPath,
       threads: 1,
@@ -354,6 +358,7 @@ export class StreamRunner {
 
   private tick(): void {
     this.levels = this.meter.take();
+    this.observeBehind();
     const pid = this.reader?.pid;
     if (pid !== this.decoderPid) {
       // The decoder was restarted: bank the old one's last reading.
@@ -373,6 +378,33 @@ export class StreamRunner {
     this.deps.onLevels?.(this.levels, this.monitor?.latestThumbnail(), this);
   }
 
+  /** Live sources: how far monitoring is behind the signal (behind-live.ts); warns when it falls behind. */
+  private observeBehind(): void {
+    if (!this.behind || this.status !== "up" || this.mediaTime <= 0) return;
+    const { seconds, change } = this.behind.observe(performance.now() / 1000, this.mediaTime);
+    if (change === "late") {
+      this.deps.log?.(
+        "warn",
+        `monitoring is ${seconds.toFixed(0)} s behind live: this process cannot decode its streams in real time (too many for its CPU?), so incidents are reported late`,
+        { stream: this.definition.name, behindLiveSeconds: seconds },
+      );
+      this.deps.onState?.(this.state(), this);
+    } else if (change === "caught-up") {
+      this.deps.log?.("info", "monitoring has caught up with live", {
+        stream: this.definition.name,
+        behindLiveSeconds: seconds,
+      });
+      this.deps.onState?.(this.state(), this);
+    }
+  }
+
+  /** Seconds behind live now (null: not a live source, not up, or nothing decoded yet). */
+  get behindLiveSeconds(): number | null {
+    const s = this.status === "up" ? (this.behind?.seconds ?? null) : null;
+    return s === null ? null : Math.round(s * 10) / 10;
+  }
+
+  private behind: BehindLive | null = null;
   private lastDecoderCpu = 0;
   private promotedPid: number | undefined;
   private lastPromotedCpu = 0;
@@ -421,6 +453,7 @@ export class StreamRunner {
       since: this.since.toISOString(),
       lastError: this.lastError,
       mediaTime: this.mediaTime,
+      behindLiveSeconds: this.behindLiveSeconds,
       restarts: this.restarts,
       frames: this.frames,
       decoderErrors: this.decoderErrors,

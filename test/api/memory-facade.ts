@@ -342,6 +342,7 @@ export class MemoryFacade implements ServiceFacade {
             Object.entries(st?.detectorCpuMs ?? {}).map(([k, v]) => [k, v / 1000]),
           ),
           cpuSecondsPerMediaSecond: st?.cost.perMediaSecond ?? null,
+          behindLiveSeconds: st?.behindLiveSeconds ?? null,
         };
       }),
       ...this.metricsExtra,
@@ -361,6 +362,7 @@ export function stateOf(stream: Stream, status: StreamState["status"]): StreamSt
     since: new Date().toISOString(),
     lastError: null,
     mediaTime: 0,
+    behindLiveSeconds: null,
     restarts: 0,
     frames: 0,
     decoderErrors: 0,

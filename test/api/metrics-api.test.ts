@@ -27,6 +27,7 @@ describe("GET /metrics", () => {
       ...stateOf(a, "up"),
       frames: 2500,
       restarts: 2,
+      behindLiveSeconds: 12.5,
       detectorCpuMs: { "stream.health": 1500, "made.up": 10 },
       cost: { decoderCpuSeconds: 20, detectorCpuSeconds: 1.5, perMediaSecond: 0.215 },
     });
@@ -67,6 +68,7 @@ describe("GET /metrics", () => {
       streamqc_incidents_total: "counter",
       streamqc_detector_cpu_seconds_total: "counter",
       streamqc_stream_cpu_seconds_per_media_second: "gauge",
+      streamqc_stream_behind_live_seconds: "gauge",
       streamqc_alert_deliveries_total: "counter",
       streamqc_alert_delivery_failures_total: "counter",
       streamqc_sse_clients: "gauge",
@@ -88,6 +90,9 @@ describe("GET /metrics", () => {
     expect(sample(text, "streamqc_stream_cpu_seconds_per_media_second", 'stream="ch-a"')).toBe(0.215);
     // No cost before any media: no sample rather than a made-up zero.
     expect(sample(text, "streamqc_stream_cpu_seconds_per_media_second", 'stream="ch-b"')).toBeUndefined();
+    // Behind live: only for a stream that is up and live.
+    expect(sample(text, "streamqc_stream_behind_live_seconds", 'stream="ch-a"')).toBe(12.5);
+    expect(sample(text, "streamqc_stream_behind_live_seconds", 'stream="ch-b"')).toBeUndefined();
     expect(
       sample(text, "streamqc_detector_cpu_seconds_total", 'stream="ch-a",detector="stream.health"'),
     ).toBe(1.5);

@@ -12,7 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { axeSerious, describeViolations, ensureWebBuild, HAVE_CHROMIUM, launchChromium } from "./browser.js";
 import { LiveWall } from "./live-service.js";
 
@@ -185,6 +185,11 @@ describe.skipIf(!HAVE_CHROMIUM)("the wall in Chromium, live", () => {
     const closed = (await wall.api<ApiIncident>(`/incidents/${freeze.id}`)).body;
     expect(closed.end).not.toBeNull();
     const off = await page.evaluate(() => (globalThis as unknown as { badge: { off: number } }).badge.off);
+    // The page can see the incident close before the state sampler (every 100 ms) has seen
+    // the media time pass its end.
+    await vi.waitFor(() => expect(mediaClock.at(-1)![1]).toBeGreaterThanOrEqual(closed.end!), {
+      timeout: 5_000,
+    });
     const offLatency = (off - wallAtMedia(closed.end!)) / 1000;
     console.log(`freeze ended at media ${closed.end} s: badge off ${offLatency.toFixed(2)} s later`);
     expect(offLatency).toBeLessThanOrEqual(2);

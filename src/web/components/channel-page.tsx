@@ -21,7 +21,7 @@ import {
   LIFECYCLE_LABEL,
 } from "../live/alarm-model.js";
 import type { LiveStore, StreamEntry } from "../live/live-store.js";
-import { dateTimeText, dbText, decodingText, durationText } from "../util/format.js";
+import { behindLiveText, dateTimeText, dbText, decodingText, durationText } from "../util/format.js";
 import { routeHref } from "../util/router.js";
 import { requestAck } from "./ack-dialog.js";
 import { AudioMeter } from "./audio-meter.js";
@@ -228,6 +228,8 @@ function Channel({ store, entry }: { store: LiveStore; entry: StreamEntry }) {
             <dd>{dbText(pick(loud, "loudnessRange"), "LU")}</dd>
             <dt>Decoding</dt>
             <dd data-fact="decoding">{decodingText(st)}</dd>
+            <dt>Live</dt>
+            <dd data-fact="behind-live">{behindLiveText(st?.behindLiveSeconds)}</dd>
             <dt>CPU per media second</dt>
             <dd>{st?.cost.perMediaSecond != null ? st.cost.perMediaSecond.toFixed(3) : "—"}</dd>
             <dt>Labels</dt>

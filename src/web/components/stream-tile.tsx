@@ -16,7 +16,7 @@ import {
 } from "../live/alarm-model.js";
 import type { LiveStore, StreamEntry } from "../live/live-store.js";
 import { routeHref } from "../util/router.js";
-import { clockText, durationText } from "../util/format.js";
+import { BEHIND_LIVE_WARN_SECONDS, behindLiveText, clockText, durationText } from "../util/format.js";
 import { requestAck } from "./ack-dialog.js";
 import { AudioMeter } from "./audio-meter.js";
 import { AuthImage } from "./auth-image.js";
@@ -76,6 +76,7 @@ export function StreamTile({ store, entry, large = false, onFocusView }: TilePro
   const byType = new Map<string, Incident[]>();
   for (const i of open) byType.set(i.type, [...(byType.get(i.type) ?? []), i]);
   const kind = inputKind(stream.url);
+  const behind = entry.state.value?.behindLiveSeconds ?? null;
   const classes = [
     "tile",
     large ? "large" : "",
@@ -138,6 +139,11 @@ export function StreamTile({ store, entry, large = false, onFocusView }: TilePro
             </span>
           );
         })}
+        {behind !== null && behind >= BEHIND_LIVE_WARN_SECONDS ? (
+          <span class="badge late" data-behind-live={Math.round(behind)} title={behindLiveText(behind)}>
+            BEHIND LIVE {Math.round(behind)} s
+          </span>
+        ) : null}
         {muted.length > 0 ? (
           <span class="badge maint" data-maintenance="true" title={muted[0]?.reason}>
             MAINTENANCE until {clockText(Date.parse(muted[0]?.endsAt ?? ""), false)}

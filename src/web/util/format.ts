@@ -34,6 +34,19 @@ export function dbText(v: number | null | undefined, unit: string): string {
   return v === null || v === undefined || !Number.isFinite(v) ? "—" : `${v.toFixed(1)} ${unit}`;
 }
 
+/** Where the service warns that a stream's monitoring has fallen behind (src/service/behind-live.ts). */
+export const BEHIND_LIVE_WARN_SECONDS = 10;
+
+/** How far a live stream's monitoring is behind the signal, in words. */
+export function behindLiveText(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return "—";
+  if (seconds < 2) return "keeping up";
+  const behind = `${Math.round(seconds)} s behind`;
+  return seconds >= BEHIND_LIVE_WARN_SECONDS
+    ? `${behind}: this monitor cannot decode its streams in real time, alarms come late`
+    : behind;
+}
+
 /**
  * How a stream is decoded now, in words: light (keyframes, and its promotion), or full on
  * reference frames, or every frame (since when, if a detector asked for it: README, decode).
