@@ -298,12 +298,8 @@ export class MediaReader {
   /** Takes a queued decoder start off the queue (decoder-start-queue.ts); null when none waits. */
   private cancelStart: (() => void) | null = null;
   private waitingForSource = false;
-  /**
-   * Fed decoders start at a keyframe with a short analysis (keyframe-gate.ts); false once a
-   * run found no keyframe in time: later runs then start where they join, with the source's
-   * own analysis.
-   */
-  keyframeStarts = true;
+  /** See `keyframeStarts`. */
+  private keyframeStart = true;
   private sourceConnected = false;
   private sourceEnded = false;
   private watchdog: NodeJS.Timeout | null = null;
@@ -354,6 +350,15 @@ export class MediaReader {
   }
 
   /** How raw timestamps map to media time now (`media = raw - origin + base`); null before the first packet. */
+  /**
+   * Fed decoders start at a keyframe with a short analysis (keyframe-gate.ts); false once a
+   * run found no keyframe in time: later runs then start where they join, with the source's
+   * own analysis.
+   */
+  get keyframeStarts(): boolean {
+    return this.keyframeStart;
+  }
+
   timelineNow(): Timeline | null {
     return this.runOrigin === null ? null : { origin: this.runOrigin, base: this.runBase };
   }
@@ -498,7 +503,7 @@ export class MediaReader {
     let demuxFailed = false;
     let versionChecked = knownFfmpeg(opts.ffmpegPath) !== undefined;
     // A fed decoder starts at a keyframe (keyframe-gate.ts), unless one already waited in vain.
-    const gate = this.source.feed && this.keyframeStarts ? new KeyframeGate() : null;
+    const gate = this.source.feed && this.keyframeStart ? new KeyframeGate() : null;
     const proc = new FfmpegProcess({
       ffmpegPath: opts.ffmpegPath,
       args: decoderArgs(this.source, { ...opts, decodePolicy: this.policy }, !versionChecked, gate !== null),
@@ -603,7 +608,7 @@ export class MediaReader {
     this.proc = proc;
     if (this.source.feed && proc.stdin) {
       this.feed = this.source.feed({
-        stdin: gate ? gatedInput(proc.stdin, gate, () => (this.keyframeStarts = false)) : proc.stdin,
+        stdin: gate ? gatedInput(proc.stdin, gate, () => (this.keyframeStart = false)) : proc.stdin,
         ...(switching ? { replayFrom: switching.replayFrom } : {}),
       });
     }

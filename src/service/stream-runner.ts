@@ -3,7 +3,6 @@
  * detectors, its live state and its cost. A failure here is this stream's alone: everything
  * is caught and turned into state and events.
  */
-import { BehindLive } from "./behind-live.js";
 import type { ResolvedProfile } from "../config/profile.js";
 import { errorMessage } from "../errors.js";
 import { resolveDecodePolicy, type DecodePolicy } from "../ingest/decode-policy.js";
@@ -18,6 +17,7 @@ import { LightSession, type PromotionChange, type PromotionState } from "../moni
 import { LiveEveryFrameUpgrade } from "../monitor/live-every-frame-upgrade.js";
 import { PromotionLimiter } from "../monitor/promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "../monitor/stream-monitor.js";
+import { BehindLive } from "./behind-live.js";
 
 export type StreamStatus = "starting" | "up" | "down" | "stopped" | "error";
 
