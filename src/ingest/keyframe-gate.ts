@@ -23,6 +23,7 @@
  */
 
 import { Writable } from "node:stream";
+import { spsWithoutReorder } from "./h264-reorder.js";
 import { whenWritable } from "./replay-source.js";
 
 const PACKET = 188;
@@ -63,9 +64,18 @@ export class KeyframeGate {
   /** Bytes left out before the keyframe (diagnostics, tests). */
   skippedBytes = 0;
 
+  /** SPS units rewritten without a reorder delay (h264-reorder.ts), for tests and diagnostics. */
+  spsRewritten = 0;
+
   constructor(
     private readonly waitMs = KEYFRAME_WAIT_MS,
     private readonly now: () => number = () => performance.now(),
+    /**
+     * Light decoders (keyframes only): each H.264 SPS goes to the decoder without its reorder
+     * delay (h264-reorder.ts). The chunks given to `push` are never changed: a rewritten
+     * chunk is a copy.
+     */
+    private readonly noReorder = false,
   ) {}
 
   /** True once the decoder gets every byte. */
@@ -80,7 +90,7 @@ export class KeyframeGate {
 
   /** The bytes of `chunk` the decoder should get (the chunk itself once open), or null for none. */
   push(chunk: Uint8Array): Uint8Array | null {
-    if (this.open) return chunk;
+    if (this.open) return this.withoutReorder(chunk);
     this.firstAt ??= this.now();
     if (this.now() - this.firstAt > this.waitMs) {
       // This chunk and all after it go to the decoder as they are.
@@ -88,7 +98,7 @@ export class KeyframeGate {
       this.given = true;
       const carry = this.carry;
       this.carry = null;
-      return carry ? concat([carry, chunk]) : chunk;
+      return this.withoutReorder(carry ? concat([carry, chunk]) : chunk);
     }
     let bytes = chunk;
     if (this.carry) {
@@ -103,13 +113,42 @@ export class KeyframeGate {
       }
       if (this.packet(bytes, p)) {
         this.open = true;
-        return this.opening(bytes.subarray(p));
+        return this.withoutReorder(this.opening(bytes.subarray(p)));
       }
       p += PACKET;
     }
-    if (p < bytes.length) this.carry = bytes.slice(p);
+    if (p < bytes.length) this.carry = new Uint8Array(bytes.subarray(p));
     this.skippedBytes += p;
     return null;
+  }
+
+  /** `bytes`, or a copy with every whole SPS of the video rewritten (noReorder, H.264 only). */
+  private withoutReorder(bytes: Uint8Array): Uint8Array {
+    if (!this.noReorder || this.codec !== "h264" || this.videoPid < 0) return bytes;
+    let out: Uint8Array | null = null;
+    let p = bytes.indexOf(SYNC);
+    while (p >= 0 && p + PACKET <= bytes.length) {
+      if (bytes[p] !== SYNC) {
+        p = bytes.indexOf(SYNC, p + 1);
+        continue;
+      }
+      const b1 = bytes[p + 1]!;
+      const pid = ((b1 & 0x1f) << 8) | bytes[p + 2]!;
+      if (pid === this.videoPid && b1 & 0x40) {
+        const afc = (bytes[p + 3]! >> 4) & 3;
+        const payload = afc & 2 ? p + 5 + bytes[p + 4]! : p + 4;
+        if (afc & 1 && payload < p + PACKET) {
+          for (const [from, sps] of rewrittenSps(bytes, payload, p + PACKET)) {
+            // A copy (a Buffer's slice() would be a view): the chunk is also the recording a promotion replays.
+            out ??= new Uint8Array(bytes);
+            out.set(sps, from);
+            this.spsRewritten++;
+          }
+        }
+      }
+      p += PACKET;
+    }
+    return out ?? bytes;
   }
 
   /** The tables, then everything from the packet that opened the gate. */
@@ -139,7 +178,7 @@ export class KeyframeGate {
       const kept = pid === 0 ? this.pat : this.pmt;
       if (pusi) kept.length = 0;
       // A section longer than a few packets is not a PAT or PMT a decoder needs.
-      if ((pusi || kept.length > 0) && kept.length < 8) kept.push(buf.slice(p, end));
+      if ((pusi || kept.length > 0) && kept.length < 8) kept.push(new Uint8Array(buf.subarray(p, end)));
       if (afc & 1 && payload < end) this.table(pid === 0 ? this.pat : this.pmt, pid);
       // No video in the programme: the sound starts right after the tables.
       return this.tablesKnown && this.videoPid < 0;
@@ -198,6 +237,41 @@ function sectionOf(packets: readonly Uint8Array[]): Uint8Array | null {
   const length = 3 + (((all[from + 1]! & 0x0f) << 8) | all[from + 2]!);
   if (from + length > all.length || length < 16) return null;
   return all.subarray(from, from + length);
+}
+
+/**
+ * The SPS units wholly inside `bytes[from, end)` (one TS packet's payload) that
+ * spsWithoutReorder rewrites, with where each starts (its header byte).
+ */
+function rewrittenSps(bytes: Uint8Array, from: number, end: number): [number, Uint8Array][] {
+  const found: [number, Uint8Array][] = [];
+  let i = from;
+  for (;;) {
+    i = startCode(bytes, i, end);
+    if (i < 0) return found;
+    const nal = i + 3;
+    if (nal >= end) return found;
+    if ((bytes[nal]! & 0x1f) !== 7) {
+      i = nal;
+      continue;
+    }
+    const next = startCode(bytes, nal, end);
+    // An SPS that runs into the next packet is left alone (the decoder keeps its delay).
+    if (next < 0) return found;
+    let last = next;
+    while (last > nal && bytes[last - 1] === 0) last--;
+    const sps = spsWithoutReorder(bytes.subarray(nal, last));
+    if (sps) found.push([nal, sps]);
+    i = next;
+  }
+}
+
+/** Where the next `00 00 01` in `bytes[from, end)` begins, or -1. */
+function startCode(bytes: Uint8Array, from: number, end: number): number {
+  for (let i = from; i + 2 < end; i++) {
+    if (bytes[i] === 0 && bytes[i + 1] === 0 && bytes[i + 2] === 1) return i;
+  }
+  return -1;
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -503,7 +503,11 @@ export class MediaReader {
     let demuxFailed = false;
     let versionChecked = knownFfmpeg(opts.ffmpegPath) !== undefined;
     // A fed decoder starts at a keyframe (keyframe-gate.ts), unless one already waited in vain.
-    const gate = this.source.feed && this.keyframeStart ? new KeyframeGate() : null;
+    // Light decoders also get their H.264 parameter sets without a reorder delay (h264-reorder.ts).
+    const gate =
+      this.source.feed && this.keyframeStart
+        ? new KeyframeGate(undefined, undefined, opts.mode === "light")
+        : null;
     const proc = new FfmpegProcess({
       ffmpegPath: opts.ffmpegPath,
       args: decoderArgs(this.source, { ...opts, decodePolicy: this.policy }, !versionChecked, gate !== null),

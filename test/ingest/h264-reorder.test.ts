@@ -1,0 +1,222 @@
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findReorderFields, spsWithoutReorder } from "../../src/ingest/h264-reorder.js";
+import { KeyframeGate } from "../../src/ingest/keyframe-gate.js";
+import { tempDir } from "../helpers/media.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+/** testsrc2 + tone, x264 with `x264` options, a keyframe every second, in MPEG-TS. */
+function encode(name: string, x264: readonly string[]): string {
+  const out = join(tmp.dir, `${name}.ts`);
+  execFileSync("ffmpeg", [
+    ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=8"],
+    ...["-f", "lavfi", "-i", "sine=f=440:sample_rate=48000:d=8"],
+    ...["-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0"],
+    ...x264,
+    ...["-c:a", "aac", "-f", "mpegts", out],
+  ]);
+  return out;
+}
+
+let pyramid: string;
+let withHrd: string;
+let noB: string;
+beforeAll(() => {
+  // x264's defaults: B-pyramid (2 frames of reorder delay), timing info (emulation prevention).
+  pyramid = encode("pyramid", []);
+  // High profile with scaling lists in the SPS, and NAL HRD parameters in its VUI.
+  withHrd = encode("hrd", [
+    ...["-x264-params", "cqm=jvt:nal-hrd=vbr", "-b:v", "1M", "-maxrate", "1M", "-bufsize", "1M"],
+  ]);
+  noB = encode("nob", ["-bf", "0"]);
+}, 60_000);
+
+/** Every SPS field ffmpeg's trace_headers prints for `name`, one value per SPS. */
+function traced(file: string, name: string): number[] {
+  const r = spawnSync(
+    "ffmpeg",
+    ["-v", "trace", "-i", file, "-map", "0:v", "-c", "copy", "-bsf:v", "trace_headers", "-f", "null", "-"],
+    { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+  );
+  const re = new RegExp(`\\s${name}\\s+[01]+ = (\\d+)`, "g");
+  return [...r.stderr.matchAll(re)].map((m) => Number(m[1]));
+}
+
+/**
+ * The file through a decoder's gate (1316-byte reads, as UDP): the bytes out, and the gate.
+ * `light`: a light decoder's, which rewrites the SPS.
+ */
+function throughGate(file: string, light = true): { bytes: Buffer; gate: KeyframeGate; unchanged: boolean } {
+  const all = readFileSync(file);
+  const before = Buffer.from(all);
+  const gate = new KeyframeGate(undefined, undefined, light);
+  const out: Buffer[] = [];
+  for (let p = 0; p < all.length; p += 1316) {
+    const o = gate.push(all.subarray(p, Math.min(all.length, p + 1316)));
+    if (o) out.push(Buffer.from(o));
+  }
+  return { bytes: Buffer.concat(out), gate, unchanged: before.equals(all) };
+}
+
+/** framemd5 of the keyframes only, as the light decoder decodes them. */
+function keyframeMd5s(file: string): string[] {
+  const r = spawnSync(
+    "ffmpeg",
+    [
+      ...["-hide_banner", "-loglevel", "error", "-skip_frame", "nokey", "-i", file],
+      ...["-map", "0:v", "-f", "framemd5", "-"],
+    ],
+    { encoding: "utf8" },
+  );
+  return r.stdout
+    .split("\n")
+    .filter((l) => l !== "" && !l.startsWith("#"))
+    .map((l) => l.split(",").at(-1)!.trim());
+}
+
+describe("the light decoder's SPS without a reorder delay", () => {
+  it.each([
+    ["x264's defaults (B-pyramid, timing info)", () => pyramid],
+    ["scaling lists and HRD parameters", () => withHrd],
+  ])("rewrites every SPS of %s in place, and the keyframes decode the same", (_name, file) => {
+    const before = traced(file(), "max_num_reorder_frames");
+    expect(before.length).toBeGreaterThanOrEqual(8);
+    expect(before.every((v) => v > 0)).toBe(true);
+    const { bytes, gate, unchanged } = throughGate(file());
+    const plain = throughGate(file(), false).bytes;
+    const out = join(tmp.dir, "patched.ts");
+    writeFileSync(out, bytes);
+    // Every SPS (one with each keyframe), and nothing else: the same length as what a full
+    // decoder's gate gives, differing in no more bytes than the SPS units hold.
+    // (trace_headers also prints the SPS the demuxer put in the extradata: one more than the keyframes)
+    expect(gate.spsRewritten).toBe(8);
+    const reorder = traced(out, "max_num_reorder_frames");
+    expect(reorder).toEqual(before.map(() => 0));
+    expect(bytes.length).toBe(plain.length);
+    let differ = 0;
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] !== plain[i]) differ++;
+    expect(differ).toBeGreaterThan(0);
+    expect(differ).toBeLessThanOrEqual(before.length * 4);
+    expect(keyframeMd5s(out)).toEqual(keyframeMd5s(file()));
+    // The bytes it was given (the recording a promotion replays) are untouched.
+    expect(unchanged).toBe(true);
+  });
+
+  it("leaves an SPS without reordering as it is", () => {
+    expect(traced(noB, "max_num_reorder_frames").every((v) => v === 0)).toBe(true);
+    const { bytes, gate } = throughGate(noB);
+    expect(gate.spsRewritten).toBe(0);
+    expect(bytes.equals(throughGate(noB, false).bytes)).toBe(true);
+  });
+
+  it("keeps the length of the SPS whatever the old values' codes", () => {
+    // Built RBSPs: header, a Main-profile SPS with a VUI holding only the bitstream restriction.
+    for (const [reorder, buffering] of [
+      [1, 1],
+      [2, 4],
+      [3, 5],
+      [4, 16],
+    ] as const) {
+      const bits: number[] = [];
+      const u = (v: number, n: number): void => {
+        for (let i = n - 1; i >= 0; i--) bits.push((v >> i) & 1);
+      };
+      const ue = (v: number): void => {
+        const k = Math.floor(Math.log2(v + 1));
+        u(0, k);
+        u(v + 1, k + 1);
+      };
+      u(0x67, 8);
+      u(77, 8);
+      u(0, 8);
+      u(40, 8);
+      [0, 0, 0, 0].forEach(ue); // sps id, log2_max_frame_num, poc type 0, log2_max_poc_lsb
+      ue(3); // refs
+      u(0, 1);
+      ue(39);
+      ue(22);
+      u(1, 1);
+      u(1, 1);
+      u(0, 1);
+      u(1, 1); // VUI
+      u(0, 8); // aspect, overscan, signal type, chroma loc, timing, nal hrd, vcl hrd, pic struct: all absent
+      u(1, 1); // bitstream restriction
+      u(1, 1);
+      [0, 0, 16, 16].forEach(ue);
+      ue(reorder);
+      ue(buffering);
+      u(1, 1); // trailing bits
+      while (bits.length % 8) bits.push(0);
+      const sps = Uint8Array.from({ length: bits.length / 8 }, (_, i) =>
+        bits.slice(i * 8, i * 8 + 8).reduce((a, b) => a * 2 + b, 0),
+      );
+      const before = findReorderFields(sps);
+      expect(before).toMatchObject({ reorder, buffering });
+      const out = spsWithoutReorder(sps);
+      expect(out).not.toBeNull();
+      expect(out!.length).toBe(sps.length);
+      const after = findReorderFields(out!)!;
+      expect(after.reorder).toBe(0);
+      expect(after.buffering).toBeGreaterThanOrEqual(buffering);
+    }
+  });
+
+  it("a light decoder given the rewritten stream holds back one keyframe fewer", async () => {
+    // Fed the first 5 of 8 keyframes and then nothing: how many has it output?
+    const shown = async (bytes: Buffer): Promise<number> => {
+      const all = bytes;
+      // The byte where the 6th keyframe's PES begins (random_access_indicator on the video PID).
+      let keyframes = 0;
+      let cut = all.length;
+      for (let p = 0; p + 188 <= all.length; p += 188) {
+        const pid = ((all[p + 1]! & 0x1f) << 8) | all[p + 2]!;
+        const afc = (all[p + 3]! >> 4) & 3;
+        if (pid === 0x100 && all[p + 1]! & 0x40 && afc & 2 && all[p + 4]! > 0 && all[p + 5]! & 0x40) {
+          if (++keyframes === 6) {
+            cut = p;
+            break;
+          }
+        }
+      }
+      const ff = spawn(
+        "ffmpeg",
+        [
+          // One thread, as the light decoder: frame threads would add a delay of their own.
+          ...[
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-threads",
+            "1",
+            "-skip_frame",
+            "nokey",
+            "-flags",
+            "+low_delay",
+          ],
+          ...["-f", "mpegts", "-analyzeduration", "1000000", "-i", "pipe:0"],
+          ...["-map", "0:v", "-f", "framemd5", "pipe:1"],
+        ],
+        { stdio: ["pipe", "pipe", "ignore"] },
+      );
+      let out = "";
+      ff.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      ff.stdin.write(all.subarray(0, cut));
+      // The decoder has had every byte of 5 keyframes; give it time to show what it will.
+      await new Promise((r) => setTimeout(r, 2500));
+      const n = out.split("\n").filter((l) => l !== "" && !l.startsWith("#")).length;
+      ff.kill("SIGKILL");
+      return n;
+    };
+    const original = await shown(readFileSync(pyramid));
+    const rewritten = await shown(throughGate(pyramid).bytes);
+    // The parser holds the 5th until the next access unit begins: 4 are decodable. As sent, the
+    // decoder holds two of them back; rewritten, one (a delay of one picture remains, from
+    // FFmpeg's stream analysis: not looked into).
+    expect(original).toBe(2);
+    expect(rewritten).toBe(3);
+  }, 30_000);
+});
