@@ -189,13 +189,12 @@ export function spsWithoutReorder(ebsp: Uint8Array): Uint8Array | null {
     return null;
   }
   if (!fields || fields.reorder === 0) return null;
-  const bits = ueLength(fields.reorder) + ueLength(fields.buffering);
-  // The buffering value whose code fills the rest: codes are 2k+1 bits for 2^k-1 <= v < 2^(k+1)-1.
-  const rest = bits - 1;
-  if (rest % 2 === 0) return null;
-  const k = (rest - 1) / 2;
-  const buffering = Math.max(fields.buffering, 2 ** k - 1);
-  if (ueLength(buffering) !== rest) return null;
+  // The buffering value whose code fills the bits ue(0) leaves: codes are 2k+1 bits long for
+  // 2^k-1 <= v < 2^(k+1)-1, so the two old codes (both odd lengths, the reorder one at least
+  // 3 bits) leave 2k+1 bits with k above the old buffering code's: 2^k-1 is the smallest value
+  // of that length, and larger than the old one.
+  const k = (ueLength(fields.reorder) + ueLength(fields.buffering) - 2) / 2;
+  const buffering = 2 ** k - 1;
   const patched = new Uint8Array(rbsp);
   let pos = fields.at;
   const put = (bit: number): void => {

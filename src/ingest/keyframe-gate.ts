@@ -98,11 +98,11 @@ export class KeyframeGate {
       this.given = true;
       const carry = this.carry;
       this.carry = null;
-      return this.withoutReorder(carry ? concat([carry, chunk]) : chunk);
+      return this.withoutReorder(carry ? Buffer.concat([carry, chunk]) : chunk);
     }
     let bytes = chunk;
     if (this.carry) {
-      bytes = concat([this.carry, chunk]);
+      bytes = Buffer.concat([this.carry, chunk]);
       this.carry = null;
     }
     let p = 0;
@@ -135,9 +135,8 @@ export class KeyframeGate {
       const b1 = bytes[p + 1]!;
       const pid = ((b1 & 0x1f) << 8) | bytes[p + 2]!;
       if (pid === this.videoPid && b1 & 0x40) {
-        const afc = (bytes[p + 3]! >> 4) & 3;
-        const payload = afc & 2 ? p + 5 + bytes[p + 4]! : p + 4;
-        if (afc & 1 && payload < p + PACKET) {
+        const payload = payloadStart(bytes, p);
+        if (payload >= 0) {
           for (const [from, sps] of rewrittenSps(bytes, payload, p + PACKET)) {
             // A copy (a Buffer's slice() would be a view): the chunk is also the recording a promotion replays.
             out ??= new Uint8Array(bytes);
@@ -153,7 +152,7 @@ export class KeyframeGate {
 
   /** The tables, then everything from the packet that opened the gate. */
   private opening(rest: Uint8Array): Uint8Array {
-    const out = concat([...this.pat, ...this.pmt, rest]);
+    const out = Buffer.concat([...this.pat, ...this.pmt, rest]);
     this.pat = [];
     this.pmt = [];
     return out;
@@ -165,25 +164,20 @@ export class KeyframeGate {
     if (b1 & 0x80) return false;
     const pid = ((b1 & 0x1f) << 8) | buf[p + 2]!;
     const pusi = (b1 & 0x40) !== 0;
-    const afc = (buf[p + 3]! >> 4) & 3;
-    let payload = p + 4;
-    let rai = false;
-    if (afc & 2) {
-      const afLen = buf[p + 4]!;
-      if (afLen > 0) rai = (buf[p + 5]! & 0x40) !== 0;
-      payload = p + 5 + afLen;
-    }
+    // random_access_indicator, in an adaptation field that has a flags byte.
+    const rai = ((buf[p + 3]! >> 4) & 2) !== 0 && buf[p + 4]! > 0 && (buf[p + 5]! & 0x40) !== 0;
+    const payload = payloadStart(buf, p);
     const end = p + PACKET;
     if (pid === 0 || pid === this.pmtPid) {
       const kept = pid === 0 ? this.pat : this.pmt;
       if (pusi) kept.length = 0;
       // A section longer than a few packets is not a PAT or PMT a decoder needs.
       if ((pusi || kept.length > 0) && kept.length < 8) kept.push(new Uint8Array(buf.subarray(p, end)));
-      if (afc & 1 && payload < end) this.table(pid === 0 ? this.pat : this.pmt, pid);
+      if (payload >= 0) this.table(pid === 0 ? this.pat : this.pmt, pid);
       // No video in the programme: the sound starts right after the tables.
       return this.tablesKnown && this.videoPid < 0;
     }
-    if (pid !== this.videoPid || !pusi || !(afc & 1) || payload >= end) return false;
+    if (pid !== this.videoPid || !pusi || payload < 0) return false;
     return rai || startsAccessPoint(buf.subarray(payload, end), this.codec);
   }
 
@@ -225,13 +219,11 @@ export class KeyframeGate {
 function sectionOf(packets: readonly Uint8Array[]): Uint8Array | null {
   const payloads: Uint8Array[] = [];
   for (const pkt of packets) {
-    const afc = (pkt[3]! >> 4) & 3;
-    const start = afc & 2 ? 5 + pkt[4]! : 4;
-    if (!(afc & 1) || start >= PACKET) continue;
-    payloads.push(pkt.subarray(start));
+    const start = payloadStart(pkt, 0);
+    if (start >= 0) payloads.push(pkt.subarray(start));
   }
   if (payloads.length === 0) return null;
-  const all = concat(payloads);
+  const all = Buffer.concat(payloads);
   const from = 1 + all[0]!;
   if (from + 3 > all.length) return null;
   const length = 3 + (((all[from + 1]! & 0x0f) << 8) | all[from + 2]!);
@@ -274,14 +266,11 @@ function startCode(bytes: Uint8Array, from: number, end: number): number {
   return -1;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
-  let o = 0;
-  for (const part of parts) {
-    out.set(part, o);
-    o += part.length;
-  }
-  return out;
+/** Where the payload of the TS packet at `p` begins (after any adaptation field), or -1 when it has none. */
+function payloadStart(buf: Uint8Array, p: number): number {
+  const afc = (buf[p + 3]! >> 4) & 3;
+  const start = afc & 2 ? p + 5 + buf[p + 4]! : p + 4;
+  return afc & 1 && start < p + PACKET ? start : -1;
 }
 
 /**
@@ -291,8 +280,11 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 export function startsAccessPoint(pes: Uint8Array, codec: VideoCodec): boolean {
   if (codec === "other" || pes.length < 9 || pes[0] !== 0 || pes[1] !== 0 || pes[2] !== 1) return false;
   const es = 9 + pes[8]!;
-  for (let i = es; i + 3 < pes.length; i++) {
-    if (pes[i] !== 0 || pes[i + 1] !== 0 || pes[i + 2] !== 1) continue;
+  for (
+    let i = startCode(pes, es, pes.length);
+    i >= 0 && i + 3 < pes.length;
+    i = startCode(pes, i + 3, pes.length)
+  ) {
     const b = pes[i + 3]!;
     if (codec === "h264") {
       const type = b & 0x1f;
@@ -303,7 +295,6 @@ export function startsAccessPoint(pes: Uint8Array, codec: VideoCodec): boolean {
     } else if (b === 0xb3) {
       return true;
     }
-    i += 2;
   }
   return false;
 }
