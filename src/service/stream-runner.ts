@@ -382,20 +382,19 @@ export class StreamRunner {
   private observeBehind(): void {
     if (!this.behind || this.status !== "up" || this.mediaTime <= 0) return;
     const { seconds, change } = this.behind.observe(performance.now() / 1000, this.mediaTime);
+    if (change === null) return;
+    const fields = { stream: this.definition.name, behindLiveSeconds: seconds };
     if (change === "late") {
       this.deps.log?.(
         "warn",
         `monitoring is ${seconds.toFixed(0)} s behind live: this process cannot decode its streams in real time (too many for its CPU?), so incidents are reported late`,
-        { stream: this.definition.name, behindLiveSeconds: seconds },
+        fields,
       );
-      this.deps.onState?.(this.state(), this);
-    } else if (change === "caught-up") {
-      this.deps.log?.("info", "monitoring has caught up with live", {
-        stream: this.definition.name,
-        behindLiveSeconds: seconds,
-      });
-      this.deps.onState?.(this.state(), this);
+    } else {
+      this.deps.log?.("info", "monitoring has caught up with live", fields);
     }
+    // A change of state: the wall and a fleet's relay hear of it.
+    this.deps.onState?.(this.state(), this);
   }
 
   /** Seconds behind live now (null: not a live source, not up, or nothing decoded yet). */
