@@ -618,7 +618,10 @@ export class MediaReader {
     }
     this.watchdog = setInterval(
       () => {
-        const idle = (this.source as { idle?: boolean }).idle === true;
+        // A decoder whose gate still waits for a keyframe has been given nothing yet: not stalled
+        // (the gate gives up on its own, KEYFRAME_WAIT_MS). A long GOP joined just after its
+        // keyframe otherwise met the watchdog first, and every restart joined mid-GOP again.
+        const idle = (this.source as { idle?: boolean }).idle === true || (gate !== null && !gate.opened);
         if (idle) proc.lastOutputAt = performance.now();
         if (performance.now() - proc.lastOutputAt > stallMs) {
           this.emit({

@@ -203,6 +203,37 @@ describe("keyframe gate", () => {
     expect(args.slice(-2)).toEqual(["-i", "pipe:0"]);
   });
 
+  it("a decoder waiting for a keyframe longer than the stall watchdog is not restarted as stalled", async () => {
+    const port = (await freeUdpPorts(1))[0]!;
+    const sender = spawn(
+      "ffmpeg",
+      [
+        ...["-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", h264],
+        ...["-c", "copy", "-f", "mpegts", `udp://127.0.0.1:${port}?pkt_size=1316`],
+      ],
+      { stdio: "ignore" },
+    );
+    senders.push(sender);
+    // Joined 0.5 s into a 4 s GOP: 3.5 s with nothing to decode, against a 2 s watchdog.
+    await new Promise((r) => setTimeout(r, 500));
+    const frames: VideoFrame[] = [];
+    const events: StreamEvent[] = [];
+    const reader = new MediaReader(
+      openSource(`udp://127.0.0.1:${port}`),
+      { ffmpegPath: "ffmpeg", threads: 1, stallTimeoutMs: 2000 },
+      { video: (f) => frames.push(f), event: (e) => events.push(e) },
+    );
+    reader.start();
+    try {
+      await waitFor(() => frames.length >= 25, 20_000, "a second of pictures");
+    } finally {
+      await reader.close();
+      sender.kill("SIGKILL");
+    }
+    expect(events.filter((e) => e.kind === "decoder-error")).toEqual([]);
+    expect(reader.keyframeStarts).toBe(true);
+  }, 60_000);
+
   it("a live UDP stream joined mid-GOP: the first decoder starts at the next keyframe and is never restarted", async () => {
     const port = (await freeUdpPorts(1))[0]!;
     const sender = spawn(
