@@ -6,8 +6,12 @@
  * `max_num_reorder_frames` says (2 with x264's B-pyramid; it only ever raises that delay, and
  * `-flags low_delay` does not lower it): decoded 1080p keyframes held in memory, and each
  * keyframe reaching the detectors keyframe intervals late. With the SPS rewritten the delay
- * is one picture instead of two (the one left comes from FFmpeg's stream analysis; not
- * looked into). Measured on the 60 s 1080p bench clip fed live (BENCHMARKS.md): the light
+ * is one picture instead of two. The one left is the demuxer's: while FFmpeg analyses the
+ * stream, its parser marks the stream as having B-frames on seeing one (libavformat's
+ * compute_pkt_fields), and the decoder gets that delay. Hiding the first seconds' B-frames
+ * from the analysis removed it (PES marked as padding_stream), but the light decoder's copied
+ * packets then lacked them, which the gap detector reported as video gaps: not kept
+ * (BENCHMARKS.md). Measured on the 60 s 1080p bench clip fed live (BENCHMARKS.md): the light
  * decoder's private memory 30.4 -> 24.1 MiB, its first picture 4.1 -> 1.3 s after the start,
  * keyframes 1.4 s less late (so the replay window that must reach back past that lateness
  * shrinks too).

@@ -67,16 +67,27 @@ export class KeyframeGate {
   /** SPS units rewritten without a reorder delay (h264-reorder.ts), for tests and diagnostics. */
   spsRewritten = 0;
 
+  private readonly waitMs: number;
+  private readonly now: () => number;
+  private readonly light: boolean;
+
   constructor(
-    private readonly waitMs = KEYFRAME_WAIT_MS,
-    private readonly now: () => number = () => performance.now(),
-    /**
-     * Light decoders (keyframes only): each H.264 SPS goes to the decoder without its reorder
-     * delay (h264-reorder.ts). The chunks given to `push` are never changed: a rewritten
-     * chunk is a copy.
-     */
-    private readonly noReorder = false,
-  ) {}
+    opts: {
+      /** How long to look for a keyframe before opening where the stream is. */
+      waitMs?: number;
+      now?: () => number;
+      /**
+       * A light decoder's gate (keyframes only): each H.264 SPS goes to the decoder without its
+       * reorder delay (h264-reorder.ts). The chunks given to `push` are never changed: a
+       * rewritten chunk is a copy.
+       */
+      light?: boolean;
+    } = {},
+  ) {
+    this.waitMs = opts.waitMs ?? KEYFRAME_WAIT_MS;
+    this.now = opts.now ?? (() => performance.now());
+    this.light = opts.light ?? false;
+  }
 
   /** True once the decoder gets every byte. */
   get opened(): boolean {
@@ -122,9 +133,9 @@ export class KeyframeGate {
     return null;
   }
 
-  /** `bytes`, or a copy with every whole SPS of the video rewritten (noReorder, H.264 only). */
+  /** `bytes`, or for a light H.264 decoder a copy with every whole SPS of the video rewritten. */
   private withoutReorder(bytes: Uint8Array): Uint8Array {
-    if (!this.noReorder || this.codec !== "h264" || this.videoPid < 0) return bytes;
+    if (!this.light || this.codec !== "h264" || this.videoPid < 0) return bytes;
     let out: Uint8Array | null = null;
     let p = bytes.indexOf(SYNC);
     while (p >= 0 && p + PACKET <= bytes.length) {

@@ -506,7 +506,7 @@ export class MediaReader {
     // Light decoders also get their H.264 parameter sets without a reorder delay (h264-reorder.ts).
     const gate =
       this.source.feed && this.keyframeStart
-        ? new KeyframeGate(undefined, undefined, opts.mode === "light")
+        ? new KeyframeGate({ light: opts.mode === "light" })
         : null;
     const proc = new FfmpegProcess({
       ffmpegPath: opts.ffmpegPath,

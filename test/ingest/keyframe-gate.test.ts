@@ -183,7 +183,7 @@ describe("keyframe gate", () => {
       }
     }
     let clock = 0;
-    const gate = new KeyframeGate(10_000, () => clock);
+    const gate = new KeyframeGate({ waitMs: 10_000, now: () => clock });
     let given: Uint8Array | null = null;
     for (let p = 0; p < b.length && !gate.opened; p += 1316) {
       clock += 50;
