@@ -6,4 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-exec node dist/cli/main.js serve --demo "$@"
+# Node with the flags the streamqc command starts it with (src/cli/node-flags.ts).
+exec node --max-semi-space-size=2 dist/cli/main.js serve --demo "$@"

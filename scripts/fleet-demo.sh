@@ -42,7 +42,7 @@ done < <(scripts/pg-test-cluster.sh start)
 node -e 'const [dir, file] = process.argv.slice(1); require("node:fs").writeFileSync(file, JSON.stringify({ dataDir: dir }))' \
   "$DATA/data" "$DATA/config.json"
 
-node dist/cli/main.js serve --no-monitor --demo --port "$PORT" --config "$DATA/config.json" >"$DATA/api.log" 2>&1 &
+node --max-semi-space-size=2 dist/cli/main.js serve --no-monitor --demo --port "$PORT" --config "$DATA/config.json" >"$DATA/api.log" 2>&1 &
 PIDS+=("$!")
 API="http://127.0.0.1:$PORT/api/v1"
 for _ in $(seq 1 60); do
@@ -65,7 +65,7 @@ if [ -n "$HLS" ]; then
 fi
 
 for n in 1 2 3; do
-  node dist/cli/main.js worker --name "worker-$n" --config "$DATA/config.json" >"$DATA/worker-$n.log" 2>&1 &
+  node --max-semi-space-size=2 dist/cli/main.js worker --name "worker-$n" --config "$DATA/config.json" >"$DATA/worker-$n.log" 2>&1 &
   PIDS+=("$!")
   echo "worker-$n: pid $! (log $DATA/worker-$n.log)"
 done

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 /**
  * The streamqc command line. Every command fails with one clear line (and a documented
  * exit status) instead of a stack trace: 0 ran, 1 the input or a dependency failed,

@@ -22,6 +22,7 @@ import { decoderArgs } from "../ingest/media-reader.js";
 import { processCpuSeconds } from "../ingest/process-cpu.js";
 import type { Source } from "../ingest/source.js";
 import { startService } from "./serve-command.js";
+import { withServiceFlags } from "./node-flags.js";
 
 export interface ServiceBenchOptions {
   readonly ffmpegPath: string;
@@ -205,7 +206,7 @@ export function startChild(
 ): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    [...process.execArgv, cli, "bench", "--service-child", config, "--service-log", log],
+    [...withServiceFlags(process.execArgv), cli, "bench", "--service-child", config, "--service-log", log],
     { stdio: ["ignore", "ignore", "inherit", "ipc"] },
   );
   return new Promise((resolveChild, reject) => {

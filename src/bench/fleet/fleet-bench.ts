@@ -21,6 +21,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { PostgresStore } from "../../store/postgres-store.js";
 import { cpuTimes, rssBytes } from "../architecture/proc-stats.js";
+import { withServiceFlags } from "../../cli/node-flags.js";
 
 const run = promisify(execFile);
 /** The package's scripts/pg-test-cluster.sh, from src/bench/fleet or the bundled dist/cli alike. */
@@ -158,7 +159,7 @@ export async function startCluster(): Promise<{ url: string; stop(): Promise<voi
 function spawnWorker(db: string, name: string, config: string, capacity: number): Worker {
   // The same CLI this process runs (dist, or src through tsx's --import).
   const argv = [
-    ...process.execArgv,
+    ...withServiceFlags(process.execArgv),
     process.argv[1]!,
     "worker",
     "--db",
