@@ -1,5 +1,6 @@
 /**
- * The light decoder's H.264 parameter sets without a reorder delay.
+ * The light decoder's H.264 and HEVC parameter sets without a reorder delay (HEVC: below,
+ * hevcSpsWithoutReorder; its decoder then holds no keyframe back at all).
  *
  * Light mode decodes keyframes only (`-skip_frame nokey`), and keyframes come out in the order
  * they are decoded. Yet FFmpeg's H.264 decoder holds back as many pictures as the SPS's
@@ -197,20 +198,110 @@ export function spsWithoutReorder(ebsp: Uint8Array): Uint8Array | null {
   // 2^k-1 <= v < 2^(k+1)-1, so the two old codes (both odd lengths, the reorder one at least
   // 3 bits) leave 2k+1 bits with k above the old buffering code's: 2^k-1 is the smallest value
   // of that length, and larger than the old one.
-  const k = (ueLength(fields.reorder) + ueLength(fields.buffering) - 2) / 2;
-  const buffering = 2 ** k - 1;
+  const buffering = fillingValue(ueLength(fields.reorder) + ueLength(fields.buffering) - 1);
   const patched = new Uint8Array(rbsp);
-  let pos = fields.at;
+  writeUes(patched, fields.at, [0, buffering]);
+  const out = toEbsp(patched);
+  return out.length === ebsp.length ? out : null;
+}
+
+/** The smallest value whose ue(v) code is `bits` long (odd). */
+function fillingValue(bits: number): number {
+  return 2 ** ((bits - 1) / 2) - 1;
+}
+
+/** Writes the ue(v) codes of `values` into `rbsp` from bit `at` (over codes of the same total length). */
+function writeUes(rbsp: Uint8Array, at: number, values: readonly number[]): void {
+  let pos = at;
   const put = (bit: number): void => {
     const i = pos >> 3;
     const mask = 1 << (7 - (pos & 7));
-    patched[i] = bit ? patched[i]! | mask : patched[i]! & ~mask;
+    rbsp[i] = bit ? rbsp[i]! | mask : rbsp[i]! & ~mask;
     pos++;
   };
-  put(1); // ue(0)
-  for (let i = 0; i < k; i++) put(0);
-  const code = buffering + 1;
-  for (let i = k; i >= 0; i--) put((code >> i) & 1);
+  for (const v of values) {
+    const k = (ueLength(v) - 1) / 2;
+    for (let i = 0; i < k; i++) put(0);
+    const code = v + 1;
+    for (let i = k; i >= 0; i--) put((code >> i) & 1);
+  }
+}
+
+/** HEVC's largest decoded picture buffer (H.265 A.4.2, FFmpeg's HEVC_MAX_DPB_SIZE). */
+const HEVC_MAX_DPB = 16;
+
+/**
+ * Where each sub-layer's `sps_max_dec_pic_buffering_minus1` starts in an HEVC SPS's RBSP (bit
+ * offsets from the NAL header), with it and `sps_max_num_reorder_pics` (H.265 7.3.2.2). Throws
+ * on a malformed SPS.
+ */
+export function findHevcReorderFields(
+  rbsp: Uint8Array,
+): { at: number; buffering: number; reorder: number }[] {
+  const r = new BitReader(rbsp);
+  r.bits(16); // NAL header
+  r.bits(4); // sps_video_parameter_set_id
+  const subLayers = r.bits(3); // sps_max_sub_layers_minus1
+  r.bit(); // sps_temporal_id_nesting_flag
+  // profile_tier_level(1, subLayers): the general part is 96 bits.
+  r.bits(32);
+  r.bits(32);
+  r.bits(32);
+  const present: [boolean, boolean][] = [];
+  for (let i = 0; i < subLayers; i++) present.push([r.bit() === 1, r.bit() === 1]);
+  if (subLayers > 0) for (let i = subLayers; i < 8; i++) r.bits(2);
+  for (const [profile, level] of present) {
+    if (profile) {
+      r.bits(32);
+      r.bits(32);
+      r.bits(24);
+    }
+    if (level) r.bits(8);
+  }
+  r.ue(); // sps_seq_parameter_set_id
+  if (r.ue() === 3) r.bit(); // chroma_format_idc, separate_colour_plane_flag
+  r.ue(); // pic_width_in_luma_samples
+  r.ue(); // pic_height_in_luma_samples
+  if (r.bit()) for (let i = 0; i < 4; i++) r.ue(); // conformance window
+  r.ue(); // bit_depth_luma_minus8
+  r.ue(); // bit_depth_chroma_minus8
+  r.ue(); // log2_max_pic_order_cnt_lsb_minus4
+  const all = r.bit(); // sps_sub_layer_ordering_info_present_flag
+  const out: { at: number; buffering: number; reorder: number }[] = [];
+  for (let i = all ? 0 : subLayers; i <= subLayers; i++) {
+    const at = r.pos;
+    const buffering = r.ue();
+    const reorder = r.ue();
+    r.ue(); // sps_max_latency_increase_plus1
+    out.push({ at, buffering, reorder });
+  }
+  return out;
+}
+
+/**
+ * An HEVC SPS NAL unit (EBSP, from its header) with every `sps_max_num_reorder_pics` 0 and the
+ * same length, or null when they are already 0 or it cannot be rewritten in place. FFmpeg's
+ * HEVC decoder outputs a picture once more than the highest sub-layer's reorder count wait
+ * (hevc_refs.c), so 0 hands each keyframe on as it is decoded. Here the buffering field comes
+ * first: `sps_max_dec_pic_buffering_minus1` takes the larger value whose code fills the bits,
+ * up to the 16 pictures HEVC allows (beyond that the SPS is left alone).
+ */
+export function hevcSpsWithoutReorder(ebsp: Uint8Array): Uint8Array | null {
+  const rbsp = toRbsp(ebsp);
+  let fields;
+  try {
+    fields = findHevcReorderFields(rbsp);
+  } catch {
+    return null;
+  }
+  if (fields.every((f) => f.reorder === 0)) return null;
+  const patched = new Uint8Array(rbsp);
+  for (const f of fields) {
+    if (f.reorder === 0) continue;
+    const buffering = fillingValue(ueLength(f.buffering) + ueLength(f.reorder) - 1);
+    if (buffering + 1 > HEVC_MAX_DPB) return null;
+    writeUes(patched, f.at, [buffering, 0]);
+  }
   const out = toEbsp(patched);
   return out.length === ebsp.length ? out : null;
 }

@@ -23,7 +23,7 @@
  */
 
 import { Writable } from "node:stream";
-import { spsWithoutReorder } from "./h264-reorder.js";
+import { hevcSpsWithoutReorder, spsWithoutReorder } from "./h264-reorder.js";
 import { whenWritable } from "./replay-source.js";
 
 const PACKET = 188;
@@ -77,8 +77,8 @@ export class KeyframeGate {
       waitMs?: number;
       now?: () => number;
       /**
-       * A light decoder's gate (keyframes only): each H.264 SPS goes to the decoder without its
-       * reorder delay (h264-reorder.ts). The chunks given to `push` are never changed: a
+       * A light decoder's gate (keyframes only): each H.264 or HEVC SPS goes to the decoder
+       * without its reorder delay (h264-reorder.ts). The chunks given to `push` are never changed: a
        * rewritten chunk is a copy.
        */
       light?: boolean;
@@ -133,9 +133,9 @@ export class KeyframeGate {
     return null;
   }
 
-  /** `bytes`, or for a light H.264 decoder a copy with every whole SPS of the video rewritten. */
+  /** `bytes`, or for a light H.264 or HEVC decoder a copy with every whole SPS of the video rewritten. */
   private withoutReorder(bytes: Uint8Array): Uint8Array {
-    if (!this.light || this.codec !== "h264" || this.videoPid < 0) return bytes;
+    if (!this.light || (this.codec !== "h264" && this.codec !== "hevc") || this.videoPid < 0) return bytes;
     let out: Uint8Array | null = null;
     let p = bytes.indexOf(SYNC);
     while (p >= 0 && p + PACKET <= bytes.length) {
@@ -148,7 +148,7 @@ export class KeyframeGate {
       if (pid === this.videoPid && b1 & 0x40) {
         const payload = payloadStart(bytes, p);
         if (payload >= 0) {
-          for (const [from, sps] of rewrittenSps(bytes, payload, p + PACKET)) {
+          for (const [from, sps] of rewrittenSps(bytes, payload, p + PACKET, this.codec === "hevc")) {
             // A copy (a Buffer's slice() would be a view): the chunk is also the recording a promotion replays.
             out ??= new Uint8Array(bytes);
             out.set(sps, from);
@@ -244,9 +244,9 @@ function sectionOf(packets: readonly Uint8Array[]): Uint8Array | null {
 
 /**
  * The SPS units wholly inside `bytes[from, end)` (one TS packet's payload) that
- * spsWithoutReorder rewrites, with where each starts (its header byte).
+ * spsWithoutReorder (hevcSpsWithoutReorder) rewrites, with where each starts (its header byte).
  */
-function rewrittenSps(bytes: Uint8Array, from: number, end: number): [number, Uint8Array][] {
+function rewrittenSps(bytes: Uint8Array, from: number, end: number, hevc: boolean): [number, Uint8Array][] {
   const found: [number, Uint8Array][] = [];
   let i = from;
   for (;;) {
@@ -254,7 +254,7 @@ function rewrittenSps(bytes: Uint8Array, from: number, end: number): [number, Ui
     if (i < 0) return found;
     const nal = i + 3;
     if (nal >= end) return found;
-    if ((bytes[nal]! & 0x1f) !== 7) {
+    if (hevc ? ((bytes[nal]! >> 1) & 0x3f) !== 33 : (bytes[nal]! & 0x1f) !== 7) {
       i = nal;
       continue;
     }
@@ -263,7 +263,7 @@ function rewrittenSps(bytes: Uint8Array, from: number, end: number): [number, Ui
     if (next < 0) return found;
     let last = next;
     while (last > nal && bytes[last - 1] === 0) last--;
-    const sps = spsWithoutReorder(bytes.subarray(nal, last));
+    const sps = (hevc ? hevcSpsWithoutReorder : spsWithoutReorder)(bytes.subarray(nal, last));
     if (sps) found.push([nal, sps]);
     i = next;
   }

@@ -2,7 +2,12 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findReorderFields, spsWithoutReorder } from "../../src/ingest/h264-reorder.js";
+import {
+  findHevcReorderFields,
+  findReorderFields,
+  hevcSpsWithoutReorder,
+  spsWithoutReorder,
+} from "../../src/ingest/h264-reorder.js";
 import { KeyframeGate } from "../../src/ingest/keyframe-gate.js";
 import { tempDir } from "../helpers/media.js";
 
@@ -25,6 +30,8 @@ function encode(name: string, x264: readonly string[]): string {
 let pyramid: string;
 let withHrd: string;
 let noB: string;
+let hevc: string;
+let hevcLayers: string;
 beforeAll(() => {
   // x264's defaults: B-pyramid (2 frames of reorder delay), timing info (emulation prevention).
   pyramid = encode("pyramid", []);
@@ -33,7 +40,14 @@ beforeAll(() => {
     ...["-x264-params", "cqm=jvt:nal-hrd=vbr", "-b:v", "1M", "-maxrate", "1M", "-bufsize", "1M"],
   ]);
   noB = encode("nob", ["-bf", "0"]);
-}, 60_000);
+  // x265's defaults (4 B-frames, B-pyramid: a reorder delay of 2), and the same with two
+  // temporal sub-layers (each with its own delay).
+  const x265 = (extra: string) => [
+    ...["-c:v", "libx265", "-x265-params", `keyint=25:min-keyint=25:scenecut=0:log-level=error${extra}`],
+  ];
+  hevc = encode("hevc", x265(""));
+  hevcLayers = encode("hevc-layers", x265(":temporal-layers=1"));
+}, 120_000);
 
 /** Every SPS field ffmpeg's trace_headers prints for `name`, one value per SPS. */
 function traced(file: string, name: string): number[] {
@@ -76,6 +90,65 @@ function keyframeMd5s(file: string): string[] {
     .split("\n")
     .filter((l) => l !== "" && !l.startsWith("#"))
     .map((l) => l.split(",").at(-1)!.trim());
+}
+
+/**
+ * A light decoder (one thread, keyframes only) fed the first 5 of 8 keyframes of `bytes` and
+ * then nothing: how many pictures it has output.
+ */
+async function keyframesShown(bytes: Buffer): Promise<number> {
+  const all = bytes;
+  // The byte where the 6th keyframe's PES begins (random_access_indicator on the video PID).
+  let keyframes = 0;
+  let cut = all.length;
+  for (let p = 0; p + 188 <= all.length; p += 188) {
+    const pid = ((all[p + 1]! & 0x1f) << 8) | all[p + 2]!;
+    const afc = (all[p + 3]! >> 4) & 3;
+    if (pid === 0x100 && all[p + 1]! & 0x40 && afc & 2 && all[p + 4]! > 0 && all[p + 5]! & 0x40) {
+      if (++keyframes === 6) {
+        cut = p;
+        break;
+      }
+    }
+  }
+  const ff = spawn(
+    "ffmpeg",
+    [
+      // One thread, as the light decoder: frame threads would add a delay of their own.
+      ...[
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-threads",
+        "1",
+        "-skip_frame",
+        "nokey",
+        "-flags",
+        "+low_delay",
+      ],
+      ...["-f", "mpegts", "-analyzeduration", "1000000", "-i", "pipe:0"],
+      ...["-map", "0:v", "-f", "framemd5", "pipe:1"],
+    ],
+    { stdio: ["pipe", "pipe", "ignore"] },
+  );
+  let out = "";
+  ff.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const count = () => out.split("\n").filter((l) => l !== "" && !l.startsWith("#")).length;
+  // 5 keyframes, then 2000 null packets (more than a pipe holds, and nothing to a parser):
+  // once the pipe has taken them, the decoder has read every byte of the 5 keyframes. A
+  // loaded machine decodes slowly, so no fixed wait after that: the count must stay the same
+  // for 4 s (giving up on waiting after 40 s).
+  const nulls = Buffer.alloc(2000 * 188, 0xff);
+  for (let p = 0; p < nulls.length; p += 188) nulls.set([0x47, 0x1f, 0xff, 0x10], p);
+  await new Promise<void>((r) => ff.stdin.write(Buffer.concat([all.subarray(0, cut), nulls]), () => r()));
+  let n = count();
+  let since = Date.now();
+  for (const end = Date.now() + 40_000; Date.now() < end && Date.now() - since < 4000;) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (count() !== n) [n, since] = [count(), Date.now()];
+  }
+  ff.kill("SIGKILL");
+  return n;
 }
 
 describe("the light decoder's SPS without a reorder delay", () => {
@@ -166,63 +239,8 @@ describe("the light decoder's SPS without a reorder delay", () => {
   });
 
   it("a light decoder given the rewritten stream holds back one keyframe fewer", async () => {
-    // Fed the first 5 of 8 keyframes and then nothing: how many has it output?
-    const shown = async (bytes: Buffer): Promise<number> => {
-      const all = bytes;
-      // The byte where the 6th keyframe's PES begins (random_access_indicator on the video PID).
-      let keyframes = 0;
-      let cut = all.length;
-      for (let p = 0; p + 188 <= all.length; p += 188) {
-        const pid = ((all[p + 1]! & 0x1f) << 8) | all[p + 2]!;
-        const afc = (all[p + 3]! >> 4) & 3;
-        if (pid === 0x100 && all[p + 1]! & 0x40 && afc & 2 && all[p + 4]! > 0 && all[p + 5]! & 0x40) {
-          if (++keyframes === 6) {
-            cut = p;
-            break;
-          }
-        }
-      }
-      const ff = spawn(
-        "ffmpeg",
-        [
-          // One thread, as the light decoder: frame threads would add a delay of their own.
-          ...[
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-threads",
-            "1",
-            "-skip_frame",
-            "nokey",
-            "-flags",
-            "+low_delay",
-          ],
-          ...["-f", "mpegts", "-analyzeduration", "1000000", "-i", "pipe:0"],
-          ...["-map", "0:v", "-f", "framemd5", "pipe:1"],
-        ],
-        { stdio: ["pipe", "pipe", "ignore"] },
-      );
-      let out = "";
-      ff.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      const count = () => out.split("\n").filter((l) => l !== "" && !l.startsWith("#")).length;
-      // 5 keyframes, then 2000 null packets (more than a pipe holds, and nothing to a parser):
-      // once the pipe has taken them, the decoder has read every byte of the 5 keyframes. A
-      // loaded machine decodes slowly, so no fixed wait after that: the count must stay the same
-      // for 4 s (giving up on waiting after 40 s).
-      const nulls = Buffer.alloc(2000 * 188, 0xff);
-      for (let p = 0; p < nulls.length; p += 188) nulls.set([0x47, 0x1f, 0xff, 0x10], p);
-      await new Promise<void>((r) => ff.stdin.write(Buffer.concat([all.subarray(0, cut), nulls]), () => r()));
-      let n = count();
-      let since = Date.now();
-      for (const end = Date.now() + 40_000; Date.now() < end && Date.now() - since < 4000;) {
-        await new Promise((r) => setTimeout(r, 100));
-        if (count() !== n) [n, since] = [count(), Date.now()];
-      }
-      ff.kill("SIGKILL");
-      return n;
-    };
-    const original = await shown(readFileSync(pyramid));
-    const rewritten = await shown(throughGate(pyramid).bytes);
+    const original = await keyframesShown(readFileSync(pyramid));
+    const rewritten = await keyframesShown(throughGate(pyramid).bytes);
     // The parser holds the 5th until the next access unit begins: 4 are decodable. As sent, the
     // decoder holds two of them back; rewritten, one (the demuxer's delay of one picture
     // remains: next test).
@@ -251,4 +269,64 @@ describe("the light decoder's SPS without a reorder delay", () => {
     expect(delay(throughGate(pyramid, false).bytes, "full.ts")).toBe(2);
     expect(delay(throughGate(pyramid).bytes, "light.ts")).toBe(1);
   });
+});
+
+describe("the light decoder's HEVC SPS without a reorder delay", () => {
+  it.each([
+    ["x265's defaults", () => hevc, 1],
+    ["two temporal sub-layers", () => hevcLayers, 2],
+  ])("rewrites every SPS of %s in place, and the keyframes decode the same", (_name, file, layers) => {
+    const reorder = traced(file(), "sps_max_num_reorder_pics\\[\\d\\]");
+    const buffering = traced(file(), "sps_max_dec_pic_buffering_minus1\\[\\d\\]");
+    expect(reorder.length).toBe(9 * layers);
+    expect(reorder.every((v) => v === 2)).toBe(true);
+    expect(buffering.every((v) => v === 4)).toBe(true);
+    const { bytes, gate, unchanged } = throughGate(file());
+    const out = join(tmp.dir, "hevc-patched.ts");
+    writeFileSync(out, bytes);
+    expect(gate.spsRewritten).toBe(8);
+    // ue(2) and ue(4) (3 + 5 bits) become ue(0) and ue(7) (1 + 7 bits).
+    expect(traced(out, "sps_max_num_reorder_pics\\[\\d\\]")).toEqual(reorder.map(() => 0));
+    expect(traced(out, "sps_max_dec_pic_buffering_minus1\\[\\d\\]")).toEqual(buffering.map(() => 7));
+    expect(bytes.length).toBe(throughGate(file(), false).bytes.length);
+    expect(keyframeMd5s(out)).toEqual(keyframeMd5s(file()));
+    expect(unchanged).toBe(true);
+  });
+
+  it("finds the fields where FFmpeg's trace_headers reads them", () => {
+    // The first SPS of the file, from its NAL header (type 33) to the next start code.
+    const all = readFileSync(hevcLayers);
+    let from = -1;
+    for (let i = 0; i + 4 < all.length; i++) {
+      if (all[i] === 0 && all[i + 1] === 0 && all[i + 2] === 1 && ((all[i + 3]! >> 1) & 0x3f) === 33) {
+        from = i + 3;
+        break;
+      }
+    }
+    expect(from).toBeGreaterThan(0);
+    let to = from;
+    while (!(all[to] === 0 && all[to + 1] === 0 && (all[to + 2] === 1 || all[to + 2] === 0))) to++;
+    const sps = all.subarray(from, to);
+    // The RBSP: emulation-prevention bytes out (the profile's zero constraint flags have some).
+    const rbsp: number[] = [];
+    for (const b of sps) {
+      if (b === 3 && rbsp.length >= 2 && rbsp.at(-1) === 0 && rbsp.at(-2) === 0) continue;
+      rbsp.push(b);
+    }
+    expect(rbsp.length).toBeLessThan(sps.length);
+    const fields = findHevcReorderFields(Uint8Array.from(rbsp));
+    // trace_headers' bit positions count RBSP bits from the NAL header too.
+    expect(fields).toEqual([
+      { at: 185, buffering: 4, reorder: 2 },
+      { at: 198, buffering: 4, reorder: 2 },
+    ]);
+    expect(hevcSpsWithoutReorder(sps)!.length).toBe(sps.length);
+  });
+
+  it("a light decoder given the rewritten stream holds back no keyframe", async () => {
+    // FFmpeg's HEVC decoder outputs by the SPS's reorder count alone (hevc_refs.c), so the
+    // demuxer's view of B-frames adds nothing here: all 4 decodable keyframes come out.
+    expect(await keyframesShown(readFileSync(hevc))).toBe(2);
+    expect(await keyframesShown(throughGate(hevc).bytes)).toBe(4);
+  }, 100_000);
 });
