@@ -505,9 +505,7 @@ export class MediaReader {
     // A fed decoder starts at a keyframe (keyframe-gate.ts), unless one already waited in vain.
     // Light decoders also get their H.264 parameter sets without a reorder delay (h264-reorder.ts).
     const gate =
-      this.source.feed && this.keyframeStart
-        ? new KeyframeGate({ light: opts.mode === "light" })
-        : null;
+      this.source.feed && this.keyframeStart ? new KeyframeGate({ light: opts.mode === "light" }) : null;
     const proc = new FfmpegProcess({
       ffmpegPath: opts.ffmpegPath,
       args: decoderArgs(this.source, { ...opts, decodePolicy: this.policy }, !versionChecked, gate !== null),

@@ -32,6 +32,7 @@ let withHrd: string;
 let noB: string;
 let hevc: string;
 let hevcLayers: string;
+let mpeg2: string;
 beforeAll(() => {
   // x264's defaults: B-pyramid (2 frames of reorder delay), timing info (emulation prevention).
   pyramid = encode("pyramid", []);
@@ -47,6 +48,7 @@ beforeAll(() => {
   ];
   hevc = encode("hevc", x265(""));
   hevcLayers = encode("hevc-layers", x265(":temporal-layers=1"));
+  mpeg2 = encode("mpeg2", ["-c:v", "mpeg2video", "-bf", "2", "-b:v", "2M"]);
 }, 120_000);
 
 /** Every SPS field ffmpeg's trace_headers prints for `name`, one value per SPS. */
@@ -328,5 +330,14 @@ describe("the light decoder's HEVC SPS without a reorder delay", () => {
     // demuxer's view of B-frames adds nothing here: all 4 decodable keyframes come out.
     expect(await keyframesShown(readFileSync(hevc))).toBe(2);
     expect(await keyframesShown(throughGate(hevc).bytes)).toBe(4);
+  }, 100_000);
+});
+
+describe("the light decoder's MPEG-2 video", () => {
+  it("holds back no keyframe as sent: -flags low_delay already makes FFmpeg output each at once", async () => {
+    // FFmpeg's MPEG-2 decoder outputs I and P pictures one reference late unless low_delay,
+    // which the light decoder's `-flags +low_delay` sets whatever the sequence extension says
+    // (mpeg12dec.c), so nothing needs rewriting: all 4 decodable keyframes come out.
+    expect(await keyframesShown(readFileSync(mpeg2))).toBe(4);
   }, 100_000);
 });
