@@ -29,6 +29,7 @@ const REAL = join(import.meta.dirname, "../../../shared/media/big-buck-bunny-60s
 let dir: { dir: string; cleanup: () => void };
 let defects: string;
 let defects2: string;
+let defects2Hevc: string;
 let clean: string;
 
 beforeAll(async () => {
@@ -47,6 +48,31 @@ beforeAll(async () => {
     generateClip(defects2, { ...common, duration: 16, defects: parseDefectSpec("black@5.5:3"), seed: 4 }),
     generateClip(clean, { ...common, duration: 16, defects: [], seed: 5 }),
   ]);
+  // The same clip as HEVC with x265's B-pyramid (a reorder delay of 2, which light decoders
+  // drop: h264-reorder.ts) and open GOPs (CRA keyframes with leading pictures), a keyframe
+  // every 2 s; the sound copied.
+  defects2Hevc = join(dir.dir, "defects2-hevc.ts");
+  await new Promise<void>((resolve, reject) => {
+    const ff = spawn(
+      "ffmpeg",
+      [
+        ...["-hide_banner", "-loglevel", "error", "-y", "-i", defects2, "-map", "0:v", "-map", "0:a"],
+        ...[
+          "-c:v",
+          "libx265",
+          "-preset",
+          "veryfast",
+          "-x265-params",
+          "keyint=50:min-keyint=50:log-level=error",
+        ],
+        ...["-c:a", "copy", "-f", "mpegts", defects2Hevc],
+      ],
+      { stdio: "ignore" },
+    );
+    ff.once("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`x265 encode exited ${String(code)}`)),
+    );
+  });
 }, 120_000);
 
 afterAll(() => dir.cleanup());
@@ -198,63 +224,74 @@ describe("replay window", () => {
 });
 
 describe("light mode on a live UDP stream", () => {
-  it("replays the recording on promotion: the black incident gets full timing; the window is sized from the keyframes; one decoder thread", async () => {
-    const port = (await freeUdpPorts(1))[0]!;
-    const incidents: IncidentEvent[] = [];
-    const changes: PromotionChange[] = [];
-    const session = new LightSession({
-      stream: "live",
-      source: openSource(`udp://127.0.0.1:${port}`),
-      profile: resolveProfile({}),
-      reader: { ffmpegPath: "ffmpeg", threads: 1, thumbnails: true },
-      limiter: new PromotionLimiter(1),
-      onIncident: (e) => incidents.push(e),
-      onPromotion: (c) => changes.push(c),
-    });
-    session.start();
-    await new Promise((r) => setTimeout(r, 300));
-    // defects2: 16 s, black 5.5-8.5, a keyframe every 2 s; published once in real time.
-    const args = udpOnceArgs(defects2, port);
-    const publisher = spawn("ffmpeg", ["-hide_banner", "-nostdin", "-loglevel", "error", ...args], {
-      stdio: "ignore",
-    });
-    const published = new Promise((r) => publisher.once("exit", r));
-    const threads: number[] = [];
-    let window = 0;
-    let held = 0;
-    try {
-      const sampler = setInterval(() => {
-        const pid = session.reader.pid;
-        if (pid === undefined) return;
-        try {
-          threads.push(readdirSync(`/proc/${pid}/task`).length);
-        } catch {
-          // the decoder is between restarts
-        }
-        window = session.replaySeconds;
-        held = Math.max(held, session.replayBytes);
-      }, 500);
-      await published;
-      // The promoted decoder follows the live bytes: give it the 10 s clean period's last frames.
-      await new Promise((r) => setTimeout(r, 1500));
-      clearInterval(sampler);
-    } finally {
-      publisher.kill("SIGKILL");
-      await session.close();
-    }
-    expect(changes.some((c) => c.phase === "promoted")).toBe(true);
-    const black = incidents.filter((e) => e.phase === "open" && e.incident.type === "video.black");
-    expect(black).toHaveLength(1);
-    expect(black[0]!.incident.details).toMatchObject({ timing: "full", promoted: true });
-    expect(Math.abs(black[0]!.incident.start - 5.5)).toBeLessThanOrEqual(0.1);
-    // Lookback max(5, 2 x 2 s + 1) plus the measured lateness and a margin: under the old fixed 12 s.
-    expect(window).toBeGreaterThan(5 + REPLAY_MARGIN_SECONDS);
-    expect(window).toBeLessThan(REPLAY_DEFAULT_SECONDS);
-    // What is held follows the window (plus one 40 ms batch), never the whole stream.
-    const bytesPerSecond = statSync(defects2).size / 16;
-    expect(held).toBeLessThan(bytesPerSecond * (window + 1) * 1.3);
-    // The thumbnails' mjpeg encoder no longer starts a thread per core.
-    expect(threads.length).toBeGreaterThan(3);
-    expect(Math.max(...threads)).toBe(1);
-  }, 60_000);
+  it.each([
+    ["H.264", () => defects2],
+    ["HEVC", () => defects2Hevc],
+  ])(
+    "%s: replays the recording on promotion: the black incident gets full timing; the window is sized from the keyframes; one decoder thread",
+    async (_codec, clip) => {
+      const port = (await freeUdpPorts(1))[0]!;
+      const incidents: IncidentEvent[] = [];
+      const changes: PromotionChange[] = [];
+      const session = new LightSession({
+        stream: "live",
+        source: openSource(`udp://127.0.0.1:${port}`),
+        profile: resolveProfile({}),
+        reader: { ffmpegPath: "ffmpeg", threads: 1, thumbnails: true },
+        limiter: new PromotionLimiter(1),
+        onIncident: (e) => incidents.push(e),
+        onPromotion: (c) => changes.push(c),
+      });
+      session.start();
+      await new Promise((r) => setTimeout(r, 300));
+      // defects2: 16 s, black 5.5-8.5, a keyframe every 2 s; published once in real time.
+      const args = udpOnceArgs(clip(), port);
+      const publisher = spawn("ffmpeg", ["-hide_banner", "-nostdin", "-loglevel", "error", ...args], {
+        stdio: "ignore",
+      });
+      const published = new Promise((r) => publisher.once("exit", r));
+      const threads: number[] = [];
+      let window = 0;
+      let held = 0;
+      try {
+        const sampler = setInterval(() => {
+          const pid = session.reader.pid;
+          if (pid === undefined) return;
+          try {
+            threads.push(readdirSync(`/proc/${pid}/task`).length);
+          } catch {
+            // the decoder is between restarts
+          }
+          window = session.replaySeconds;
+          held = Math.max(held, session.replayBytes);
+        }, 500);
+        await published;
+        // The promoted decoder follows the live bytes: give it the 10 s clean period's last frames.
+        await new Promise((r) => setTimeout(r, 1500));
+        clearInterval(sampler);
+      } finally {
+        publisher.kill("SIGKILL");
+        await session.close();
+      }
+      expect(changes.some((c) => c.phase === "promoted")).toBe(true);
+      const black = incidents.filter((e) => e.phase === "open" && e.incident.type === "video.black");
+      expect(black).toHaveLength(1);
+      // Nothing else: no decoder errors from the light decoder's rewritten parameter sets.
+      expect(incidents.filter((e) => e.phase === "open").map((e) => e.incident.type)).toEqual([
+        "video.black",
+      ]);
+      expect(black[0]!.incident.details).toMatchObject({ timing: "full", promoted: true });
+      expect(Math.abs(black[0]!.incident.start - 5.5)).toBeLessThanOrEqual(0.1);
+      // Lookback max(5, 2 x 2 s + 1) plus the measured lateness and a margin: under the old fixed 12 s.
+      expect(window).toBeGreaterThan(5 + REPLAY_MARGIN_SECONDS);
+      expect(window).toBeLessThan(REPLAY_DEFAULT_SECONDS);
+      // What is held follows the window (plus one 40 ms batch), never the whole stream.
+      const bytesPerSecond = statSync(clip()).size / 16;
+      expect(held).toBeLessThan(bytesPerSecond * (window + 1) * 1.3);
+      // The thumbnails' mjpeg encoder no longer starts a thread per core.
+      expect(threads.length).toBeGreaterThan(3);
+      expect(Math.max(...threads)).toBe(1);
+    },
+    60_000,
+  );
 });
