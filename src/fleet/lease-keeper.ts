@@ -12,7 +12,14 @@ import { performance } from "node:perf_hooks";
 import { errorMessage } from "../errors.js";
 import type { Fence, LeaseGrant } from "../store/lease-port.js";
 import type { PgLeaseStore } from "./pg-lease-store.js";
-import { claimCount, shedIndex, DEFAULT_PLACEMENT, type PlacementOptions } from "./placement.js";
+import {
+  BEHIND_SHED_SECONDS,
+  behindShedIndex,
+  claimCount,
+  shedIndex,
+  DEFAULT_PLACEMENT,
+  type PlacementOptions,
+} from "./placement.js";
 
 export interface LeaseTiming {
   /** Lease length granted by the database. Default 10 000 ms. */
@@ -25,6 +32,11 @@ export interface LeaseTiming {
   readonly safetyMs: number;
   /** At most one stream given back per this period. Default 5 000 ms. */
   readonly rebalanceEveryMs: number;
+  /**
+   * After giving a stream back for being behind live, claim no more streams than were left
+   * for this long (the worker has shown what its CPU holds). Default 600 000 ms.
+   */
+  readonly behindCapMs: number;
 }
 
 export const DEFAULT_TIMING: LeaseTiming = Object.freeze({
@@ -33,6 +45,7 @@ export const DEFAULT_TIMING: LeaseTiming = Object.freeze({
   claimEveryMs: 1_000,
   safetyMs: 2_000,
   rebalanceEveryMs: 5_000,
+  behindCapMs: 600_000,
 });
 
 /**
@@ -51,6 +64,8 @@ export interface LeaseHandlers {
   cost(streamId: string): number | null;
   /** Whether the stream has an open incident (such streams are moved last). */
   busy(streamId: string): boolean;
+  /** How far the stream is behind live (behind-live.ts), null when not measured. */
+  behind?(streamId: string): number | null;
   log(level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -79,6 +94,10 @@ export class LeaseKeeper {
   #inFlightRenewals = 0;
   #claiming = false;
   #lastRebalance = performance.now();
+  /** After a stream was given back for being behind live: hold up to `streams` until `until`. */
+  #behindCap: { streams: number; until: number } | null = null;
+  #advertised: number;
+  #liveUrl: string | null = null;
   #draining = false;
   #closed = false;
   readonly counters: LeaseCounters = {
@@ -100,6 +119,7 @@ export class LeaseKeeper {
     this.#name = options.name;
     this.#pool = options.pool;
     this.#capacity = options.capacity;
+    this.#advertised = options.capacity;
     this.#t = { ...DEFAULT_TIMING, ...options.timing };
     this.#placement = { ...DEFAULT_PLACEMENT, ...options.placement };
     this.#h = options.handlers;
@@ -121,8 +141,21 @@ export class LeaseKeeper {
     return this.#held.get(streamId)?.fence;
   }
 
+  /** The capacity the pool was last told (registerWorker), below `capacity` after falling behind live. */
+  async #advertise(capacity: number): Promise<void> {
+    if (capacity === this.#advertised) return;
+    await this.#store.registerWorker({
+      name: this.#name,
+      pool: this.#pool,
+      capacity,
+      liveUrl: this.#liveUrl,
+    });
+    this.#advertised = capacity;
+  }
+
   /** Registers the worker (with its live endpoint, worker-live-server.ts) and starts its timers. */
   async start(liveUrl: string | null = null): Promise<void> {
+    this.#liveUrl = liveUrl;
     await this.#store.registerWorker({
       name: this.#name,
       pool: this.#pool,
@@ -194,26 +227,49 @@ export class LeaseKeeper {
     if (this.#closed || this.#draining || this.#claiming) return;
     this.#claiming = true;
     try {
+      const now = performance.now();
+      if (this.#behindCap !== null && now >= this.#behindCap.until) {
+        this.#behindCap = null;
+        this.#h.log("info", "claiming up to the configured capacity again", { capacity: this.#capacity });
+      }
+      // What the pool is told this worker holds: the others' placement weighs shares by it.
+      await this.#advertise(this.#behindCap?.streams ?? this.#capacity);
       const view = await this.#store.poolView(this.#pool, this.#t.leaseMs);
       const ids = [...this.#held.keys()];
-      const me = { name: this.#name, capacity: this.#capacity, costs: ids.map((id) => this.#h.cost(id)) };
-      const now = performance.now();
+      const me = { name: this.#name, capacity: this.#advertised, costs: ids.map((id) => this.#h.cost(id)) };
+      const behind = ids.map((id) => this.#h.behind?.(id) ?? null);
+      const late = behind.some((b) => b !== null && b >= BEHIND_SHED_SECONDS);
       if (now - this.#lastRebalance >= this.#t.rebalanceEveryMs) {
         const busy = new Set<number>();
         ids.forEach((id, i) => {
           if (this.#h.busy(id)) busy.add(i);
         });
-        const i = shedIndex(me, view, this.#placement, busy);
+        const b = behindShedIndex(me, view, behind, busy);
+        const i = b >= 0 ? b : shedIndex(me, view, this.#placement, busy);
         const id = i >= 0 ? ids[i] : undefined;
         if (id !== undefined) {
           this.#lastRebalance = now;
           const fence = this.#held.get(id)!.fence;
-          this.#h.log("info", "giving a stream back to balance load", { streamId: id });
+          if (b >= 0) {
+            // Until `behindCapMs` has passed, hold no more than what is left, and say so to
+            // the pool (else its placement would hand the stream straight back).
+            this.#behindCap = { streams: ids.length - 1, until: now + this.#t.behindCapMs };
+            await this.#advertise(ids.length - 1);
+            this.#h.log("warn", "giving a stream back: this worker is behind live on it", {
+              streamId: id,
+              behindLiveSeconds: behind[i],
+              capUntilMs: this.#t.behindCapMs,
+            });
+          } else {
+            this.#h.log("info", "giving a stream back to balance load", { streamId: id });
+          }
           await this.#drop(id, "rebalance");
           await this.#store.release(this.#name, [fence]);
           return;
         }
       }
+      // Behind live on a stream: take on nothing more.
+      if (late) return;
       const n = claimCount(me, view, this.#placement);
       if (n === 0) return;
       const sentAt = performance.now();

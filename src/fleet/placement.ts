@@ -97,3 +97,38 @@ export function shedIndex(
   });
   return best;
 }
+
+/**
+ * Behind live from this many seconds a stream is given back (the service's own warning,
+ * behind-live.ts), and a worker with such a stream claims no more.
+ */
+export const BEHIND_SHED_SECONDS = 10;
+
+/**
+ * The index of a stream to give back because this worker cannot keep its streams live, or
+ * -1. A worker that falls `BEHIND_SHED_SECONDS` behind live on a stream has more work than its
+ * CPU does in real time: it gives that stream back (the one furthest behind; streams in an
+ * incident only if nothing else) for a worker with room to take over at live, one per
+ * rebalance interval until it keeps up. Only when a live worker of the pool has room: where
+ * every worker is full, moving a stream would only restart it.
+ */
+export function behindShedIndex(
+  me: Me,
+  view: PoolView,
+  behind: readonly (number | null)[],
+  avoid: ReadonlySet<number> = new Set(),
+): number {
+  const room = view.workers.some((w) => w.name !== me.name && w.streams < w.capacity);
+  if (!room) return -1;
+  let best = -1;
+  let bestScore = -Infinity;
+  behind.forEach((s, i) => {
+    if (s === null || !(s >= BEHIND_SHED_SECONDS)) return;
+    const score = s - (avoid.has(i) ? 1e9 : 0);
+    if (score > bestScore) {
+      best = i;
+      bestScore = score;
+    }
+  });
+  return best;
+}

@@ -129,6 +129,7 @@ export class WorkerService implements LiveSource {
         lost: (f, reason) => this.#lost(f, reason),
         cost: (id) => this.#running.get(id)?.runner?.state().cost.perMediaSecond ?? null,
         busy: (id) => this.#recorder.busy(id),
+        behind: (id) => this.#running.get(id)?.runner?.state().behindLiveSeconds ?? null,
         log: (level, message, fields) => log[level](fields ?? {}, message),
       },
     });

@@ -1,7 +1,7 @@
 /** Placement decisions from a pool view: by measured cost, gradually, without bouncing. */
 import { describe, expect, it } from "vitest";
 import type { PoolView } from "../../src/fleet/pg-lease-store.js";
-import { claimCount, shedIndex } from "../../src/fleet/placement.js";
+import { BEHIND_SHED_SECONDS, behindShedIndex, claimCount, shedIndex } from "../../src/fleet/placement.js";
 import type { WorkerInfo } from "../../src/store/lease-port.js";
 
 const w = (name: string, streams: number, load: number, capacity = 100): WorkerInfo => ({
@@ -64,5 +64,30 @@ describe("placement", () => {
     const costs = Array(10).fill(0.1) as number[];
     const busy = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8]);
     expect(shedIndex({ name: "a", capacity: 100, costs }, v, undefined, busy)).toBe(9);
+  });
+
+  it("a worker behind live gives back the stream furthest behind, only when another worker has room", () => {
+    const me = { name: "a", capacity: 10, costs: [0.1, 0.1, 0.1, 0.1] };
+    const room = view({
+      workers: [w("a", 4, 0.4, 10), w("b", 2, 0.2, 10)],
+      total: 6,
+      measured: 6,
+      totalLoad: 0.6,
+    });
+    // Under the threshold, or not measured: nothing to give back.
+    expect(behindShedIndex(me, room, [null, 2, BEHIND_SHED_SECONDS - 0.1, 0])).toBe(-1);
+    expect(behindShedIndex(me, room, [12, 30, 15, null])).toBe(1);
+    // Streams in an incident last.
+    expect(behindShedIndex(me, room, [12, 30, 15, null], new Set([1]))).toBe(2);
+    expect(behindShedIndex(me, room, [null, 30, null, null], new Set([1]))).toBe(1);
+    // Every other worker full (or none): moving a stream would only restart it.
+    const full = view({
+      workers: [w("a", 4, 0.4, 10), w("b", 10, 1, 10)],
+      total: 14,
+      measured: 14,
+      totalLoad: 1.4,
+    });
+    expect(behindShedIndex(me, full, [12, 30, 15, null])).toBe(-1);
+    expect(behindShedIndex(me, view({ workers: [w("a", 4, 0.4, 10)] }), [12, 30, 15, null])).toBe(-1);
   });
 });
