@@ -109,8 +109,9 @@ export const BEHIND_SHED_SECONDS = 10;
  * -1. A worker that falls `BEHIND_SHED_SECONDS` behind live on a stream has more work than its
  * CPU does in real time: it gives that stream back (the one furthest behind; streams in an
  * incident only if nothing else) for a worker with room to take over at live, one per
- * rebalance interval until it keeps up. Only when a live worker of the pool has room: where
- * every worker is full, moving a stream would only restart it.
+ * rebalance interval until it keeps up. Only when a live worker of the pool has room (where
+ * every worker is full, moving a stream would only restart it), and only when at least half
+ * its streams, and two or more, are that far behind.
  */
 export function behindShedIndex(
   me: Me,
@@ -120,6 +121,10 @@ export function behindShedIndex(
 ): number {
   const room = view.workers.some((w) => w.name !== me.name && w.streams < w.capacity);
   if (!room) return -1;
+  // An overloaded CPU delays every stream it decodes. One stream behind among many that keep
+  // up has a cause of its own (its source), which moving it would not cure.
+  const late = behind.filter((s) => s !== null && s >= BEHIND_SHED_SECONDS).length;
+  if (late < 2 || late * 2 < behind.length) return -1;
   let best = -1;
   let bestScore = -Infinity;
   behind.forEach((s, i) => {

@@ -79,7 +79,11 @@ describe("placement", () => {
     expect(behindShedIndex(me, room, [12, 30, 15, null])).toBe(1);
     // Streams in an incident last.
     expect(behindShedIndex(me, room, [12, 30, 15, null], new Set([1]))).toBe(2);
-    expect(behindShedIndex(me, room, [null, 30, null, null], new Set([1]))).toBe(1);
+    expect(behindShedIndex(me, room, [null, 30, 12, null], new Set([1]))).toBe(2);
+    expect(behindShedIndex(me, room, [null, 30, 12, null], new Set([1, 2]))).toBe(1);
+    // One stream behind among streams that keep up: its own cause (its source), not the CPU.
+    expect(behindShedIndex(me, room, [null, 30, 0, 0])).toBe(-1);
+    expect(behindShedIndex({ ...me, costs: [0.1] }, room, [30])).toBe(-1);
     // Every other worker full (or none): moving a stream would only restart it.
     const full = view({
       workers: [w("a", 4, 0.4, 10), w("b", 10, 1, 10)],
