@@ -78,8 +78,8 @@ export class KeyframeGate {
       now?: () => number;
       /**
        * A light decoder's gate (keyframes only): each H.264 or HEVC SPS goes to the decoder
-       * without its reorder delay (h264-reorder.ts). The chunks given to `push` are never changed: a
-       * rewritten chunk is a copy.
+       * without its reorder delay (h264-reorder.ts). The chunks given to `push` are never
+       * changed: a rewritten chunk is a copy.
        */
       light?: boolean;
     } = {},
