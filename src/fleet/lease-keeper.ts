@@ -245,7 +245,10 @@ export class LeaseKeeper {
           if (this.#h.busy(id)) busy.add(i);
         });
         const b = behindShedIndex(me, view, behind, busy);
-        const i = b >= 0 ? b : shedIndex(me, view, this.#placement, busy);
+        // Balancing by cost weighs this worker's share by its configured capacity: the lower
+        // one advertised after falling behind live bounds what it claims, it is no reason to
+        // give more streams away.
+        const i = b >= 0 ? b : shedIndex({ ...me, capacity: this.#capacity }, view, this.#placement, busy);
         const id = i >= 0 ? ids[i] : undefined;
         if (id !== undefined) {
           this.#lastRebalance = now;
