@@ -9,6 +9,7 @@
  * never measured weighs the pool's average (1 when nothing is measured yet: by count).
  * A worker's share is the pool's weight times its capacity over the pool's capacity.
  */
+import { BEHIND_WARN_SECONDS } from "../service/behind-live.js";
 import type { PoolView } from "./pg-lease-store.js";
 
 export interface PlacementOptions {
@@ -102,7 +103,7 @@ export function shedIndex(
  * Behind live from this many seconds a stream is given back (the service's own warning,
  * behind-live.ts), and a worker with such a stream claims no more.
  */
-export const BEHIND_SHED_SECONDS = 10;
+export const BEHIND_SHED_SECONDS = BEHIND_WARN_SECONDS;
 
 /**
  * The index of a stream to give back because this worker cannot keep its streams live, or

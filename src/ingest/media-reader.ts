@@ -349,7 +349,6 @@ export class MediaReader {
     return this.lastMedia + (performance.now() - this.lastPacketWall) / 1000;
   }
 
-  /** How raw timestamps map to media time now (`media = raw - origin + base`); null before the first packet. */
   /**
    * Fed decoders start at a keyframe with a short analysis (keyframe-gate.ts); false once a
    * run found no keyframe in time: later runs then start where they join, with the source's
@@ -359,6 +358,7 @@ export class MediaReader {
     return this.keyframeStart;
   }
 
+  /** How raw timestamps map to media time now (`media = raw - origin + base`); null before the first packet. */
   timelineNow(): Timeline | null {
     return this.runOrigin === null ? null : { origin: this.runOrigin, base: this.runBase };
   }
@@ -503,7 +503,8 @@ export class MediaReader {
     let demuxFailed = false;
     let versionChecked = knownFfmpeg(opts.ffmpegPath) !== undefined;
     // A fed decoder starts at a keyframe (keyframe-gate.ts), unless one already waited in vain.
-    // Light decoders also get their H.264 parameter sets without a reorder delay (h264-reorder.ts).
+    // Light decoders also get their H.264 and HEVC parameter sets without a reorder delay
+    // (h264-reorder.ts).
     const gate =
       this.source.feed && this.keyframeStart ? new KeyframeGate({ light: opts.mode === "light" }) : null;
     const proc = new FfmpegProcess({

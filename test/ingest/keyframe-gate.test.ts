@@ -110,6 +110,44 @@ function withoutRandomAccessFlags(file: string, out: string): string {
   return out;
 }
 
+/**
+ * The H.264 clip (4 s GOP) sent live over UDP in a loop, read by a full MediaReader started
+ * `joinMs` after the sender, until `pictures` frames came (then closed).
+ */
+async function readLiveH264(
+  joinMs: number,
+  pictures: number,
+  what: string,
+  options: { stallTimeoutMs?: number } = {},
+): Promise<{ reader: MediaReader; frames: VideoFrame[]; events: StreamEvent[] }> {
+  const port = (await freeUdpPorts(1))[0]!;
+  const sender = spawn(
+    "ffmpeg",
+    [
+      ...["-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", h264],
+      ...["-c", "copy", "-f", "mpegts", `udp://127.0.0.1:${port}?pkt_size=1316`],
+    ],
+    { stdio: "ignore" },
+  );
+  senders.push(sender);
+  await new Promise((r) => setTimeout(r, joinMs));
+  const frames: VideoFrame[] = [];
+  const events: StreamEvent[] = [];
+  const reader = new MediaReader(
+    openSource(`udp://127.0.0.1:${port}`),
+    { ffmpegPath: "ffmpeg", threads: 1, ...options },
+    { video: (f) => frames.push(f), event: (e) => events.push(e) },
+  );
+  reader.start();
+  try {
+    await waitFor(() => frames.length >= pictures, 20_000, what);
+  } finally {
+    await reader.close();
+    sender.kill("SIGKILL");
+  }
+  return { reader, frames, events };
+}
+
 describe("keyframe gate", () => {
   it.each([
     ["H.264", () => h264],
@@ -204,63 +242,17 @@ describe("keyframe gate", () => {
   });
 
   it("a decoder waiting for a keyframe longer than the stall watchdog is not restarted as stalled", async () => {
-    const port = (await freeUdpPorts(1))[0]!;
-    const sender = spawn(
-      "ffmpeg",
-      [
-        ...["-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", h264],
-        ...["-c", "copy", "-f", "mpegts", `udp://127.0.0.1:${port}?pkt_size=1316`],
-      ],
-      { stdio: "ignore" },
-    );
-    senders.push(sender);
     // Joined 0.5 s into a 4 s GOP: 3.5 s with nothing to decode, against a 2 s watchdog.
-    await new Promise((r) => setTimeout(r, 500));
-    const frames: VideoFrame[] = [];
-    const events: StreamEvent[] = [];
-    const reader = new MediaReader(
-      openSource(`udp://127.0.0.1:${port}`),
-      { ffmpegPath: "ffmpeg", threads: 1, stallTimeoutMs: 2000 },
-      { video: (f) => frames.push(f), event: (e) => events.push(e) },
-    );
-    reader.start();
-    try {
-      await waitFor(() => frames.length >= 25, 20_000, "a second of pictures");
-    } finally {
-      await reader.close();
-      sender.kill("SIGKILL");
-    }
+    const { reader, events } = await readLiveH264(500, 25, "a second of pictures", {
+      stallTimeoutMs: 2000,
+    });
     expect(events.filter((e) => e.kind === "decoder-error")).toEqual([]);
     expect(reader.keyframeStarts).toBe(true);
   }, 60_000);
 
   it("a live UDP stream joined mid-GOP: the first decoder starts at the next keyframe and is never restarted", async () => {
-    const port = (await freeUdpPorts(1))[0]!;
-    const sender = spawn(
-      "ffmpeg",
-      [
-        ...["-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", h264],
-        ...["-c", "copy", "-f", "mpegts", `udp://127.0.0.1:${port}?pkt_size=1316`],
-      ],
-      { stdio: "ignore" },
-    );
-    senders.push(sender);
     // Joined 1.5 s into the first 4 s GOP.
-    await new Promise((r) => setTimeout(r, 1500));
-    const frames: VideoFrame[] = [];
-    const events: StreamEvent[] = [];
-    const reader = new MediaReader(
-      openSource(`udp://127.0.0.1:${port}`),
-      { ffmpegPath: "ffmpeg", threads: 1 },
-      { video: (f) => frames.push(f), event: (e) => events.push(e) },
-    );
-    reader.start();
-    try {
-      await waitFor(() => frames.length >= 50, 20_000, "two seconds of pictures");
-    } finally {
-      await reader.close();
-      sender.kill("SIGKILL");
-    }
+    const { reader, frames, events } = await readLiveH264(1500, 50, "two seconds of pictures");
     expect(reader.keyframeStarts).toBe(true);
     expect(events.filter((e) => e.kind === "decoder-error")).toEqual([]);
     expect(events.filter((e) => e.kind === "lost")).toEqual([]);
