@@ -24,6 +24,7 @@
 
 import { Writable } from "node:stream";
 import { hevcSpsWithoutReorder, spsWithoutReorder } from "./h264-reorder.js";
+import { LightVideoFilter, startCode, type PesInfo, type VideoCodec } from "./light-video-filter.js";
 import { whenWritable } from "./replay-source.js";
 
 const PACKET = 188;
@@ -31,6 +32,8 @@ const SYNC = 0x47;
 
 /** The analysis a decoder started at a keyframe needs (µs): the parameters are in its first packet. */
 export const KEYFRAME_START_ANALYZE_US = 1_000_000;
+/** A light decoder's `-probesize` at a keyframe start (keyframeStartArgs). */
+export const LIGHT_PROBE_BYTES = 1_000_000;
 /** Longer than any keyframe interval a broadcaster uses (10 s is the long end). */
 export const KEYFRAME_WAIT_MS = 12_000;
 
@@ -44,8 +47,6 @@ const VIDEO_TYPES: ReadonlyMap<number, "mpeg2" | "h264" | "hevc" | "other"> = ne
   [0x42, "other"], // AVS
   [0xea, "other"], // VC-1
 ]);
-
-type VideoCodec = "mpeg2" | "h264" | "hevc" | "other";
 
 /** The keyframe gate of one decoder run. `push` returns what the decoder gets of each chunk. */
 export class KeyframeGate {
@@ -70,6 +71,9 @@ export class KeyframeGate {
   private readonly waitMs: number;
   private readonly now: () => number;
   private readonly light: boolean;
+  private readonly onVideoPes: ((pes: PesInfo) => void) | undefined;
+  /** A light decoder's video after the gate: keyframes only (light-video-filter.ts). */
+  private filter: LightVideoFilter | null = null;
 
   constructor(
     opts: {
@@ -79,14 +83,22 @@ export class KeyframeGate {
       /**
        * A light decoder's gate (keyframes only): each H.264 or HEVC SPS goes to the decoder
        * without its reorder delay (h264-reorder.ts). The chunks given to `push` are never
-       * changed: a rewritten chunk is a copy.
+       * changed: a rewritten chunk is a copy. Once open, the video's other PES packets are
+       * left out (light-video-filter.ts) and `onVideoPes` gets every video PES's time and size.
        */
       light?: boolean;
+      onVideoPes?: (pes: PesInfo) => void;
     } = {},
   ) {
     this.waitMs = opts.waitMs ?? KEYFRAME_WAIT_MS;
     this.now = opts.now ?? (() => performance.now());
     this.light = opts.light ?? false;
+    this.onVideoPes = opts.onVideoPes;
+  }
+
+  /** Video bytes a light gate left out after opening (diagnostics, tests). */
+  get droppedVideoBytes(): number {
+    return this.filter?.droppedBytes ?? 0;
   }
 
   /** True once the decoder gets every byte. */
@@ -101,7 +113,7 @@ export class KeyframeGate {
 
   /** The bytes of `chunk` the decoder should get (the chunk itself once open), or null for none. */
   push(chunk: Uint8Array): Uint8Array | null {
-    if (this.open) return this.withoutReorder(chunk);
+    if (this.open) return this.withoutReorder(this.filtered(chunk));
     this.firstAt ??= this.now();
     if (this.now() - this.firstAt > this.waitMs) {
       // This chunk and all after it go to the decoder as they are.
@@ -109,7 +121,7 @@ export class KeyframeGate {
       this.given = true;
       const carry = this.carry;
       this.carry = null;
-      return this.withoutReorder(carry ? Buffer.concat([carry, chunk]) : chunk);
+      return this.withoutReorder(this.filtered(carry ? Buffer.concat([carry, chunk]) : chunk, true));
     }
     let bytes = chunk;
     if (this.carry) {
@@ -124,13 +136,21 @@ export class KeyframeGate {
       }
       if (this.packet(bytes, p)) {
         this.open = true;
-        return this.withoutReorder(this.opening(bytes.subarray(p)));
+        return this.withoutReorder(this.filtered(this.opening(bytes.subarray(p)), true));
       }
       p += PACKET;
     }
     if (p < bytes.length) this.carry = new Uint8Array(bytes.subarray(p));
     this.skippedBytes += p;
     return null;
+  }
+
+  /** A light gate's bytes without the video's other PES packets; `opening`: the first bytes after the gate opened. */
+  private filtered(bytes: Uint8Array, opening = false): Uint8Array {
+    if (opening && this.light && this.videoPid >= 0) {
+      this.filter = new LightVideoFilter(this.videoPid, this.codec, (pes) => this.onVideoPes?.(pes));
+    }
+    return this.filter ? this.filter.push(bytes) : bytes;
   }
 
   /** `bytes`, or for a light H.264 or HEVC decoder a copy with every whole SPS of the video rewritten. */
@@ -269,14 +289,6 @@ function rewrittenSps(bytes: Uint8Array, from: number, end: number, hevc: boolea
   }
 }
 
-/** Where the next `00 00 01` in `bytes[from, end)` begins, or -1. */
-function startCode(bytes: Uint8Array, from: number, end: number): number {
-  for (let i = from; i + 2 < end; i++) {
-    if (bytes[i] === 0 && bytes[i + 1] === 0 && bytes[i + 2] === 1) return i;
-  }
-  return -1;
-}
-
 /** Where the payload of the TS packet at `p` begins (after any adaptation field), or -1 when it has none. */
 function payloadStart(buf: Uint8Array, p: number): number {
   const afc = (buf[p + 3]! >> 4) & 3;
@@ -310,17 +322,29 @@ export function startsAccessPoint(pes: Uint8Array, codec: VideoCodec): boolean {
   return false;
 }
 
-/** `inputArgs` with the analysis a keyframe start needs (the source's own `-analyzeduration` replaced). */
-export function keyframeStartArgs(args: readonly string[]): string[] {
+/**
+ * `inputArgs` with the analysis a keyframe start needs (the source's own `-analyzeduration`
+ * replaced). A light decoder's input (keyframes and heads, light-video-filter.ts) also gets a
+ * smaller `-probesize`: FFmpeg keeps a buffer of that size while it reads the stream's start,
+ * and with the default 5 MB it held 1.6 MB of it for good (measured, one live 1080p light
+ * channel: 24.4 MB private memory, 23.0 with 1 MB); 1 MB is several seconds of such input.
+ */
+export function keyframeStartArgs(args: readonly string[], light = false): string[] {
   const out = [...args];
-  const at = out.indexOf("-analyzeduration");
-  if (at >= 0 && at + 1 < out.length) {
-    out[at + 1] = String(KEYFRAME_START_ANALYZE_US);
-    return out;
-  }
-  const input = out.lastIndexOf("-i");
-  out.splice(input < 0 ? out.length : input, 0, "-analyzeduration", String(KEYFRAME_START_ANALYZE_US));
+  setInputOption(out, "-analyzeduration", String(KEYFRAME_START_ANALYZE_US));
+  if (light) setInputOption(out, "-probesize", String(LIGHT_PROBE_BYTES));
   return out;
+}
+
+/** Sets an input option in `args`, in place: its value replaced, or it added before `-i`. */
+function setInputOption(args: string[], name: string, value: string): void {
+  const at = args.indexOf(name);
+  if (at >= 0 && at + 1 < args.length) {
+    args[at + 1] = value;
+    return;
+  }
+  const input = args.lastIndexOf("-i");
+  args.splice(input < 0 ? args.length : input, 0, name, value);
 }
 
 /**

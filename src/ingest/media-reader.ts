@@ -32,6 +32,7 @@ import {
 } from "./decode-policy.js";
 import { NutDemuxer, type NutPacket, type NutStream } from "./nut-demuxer.js";
 import { KeyframeGate, gatedInput, keyframeStartArgs } from "./keyframe-gate.js";
+import type { PesInfo } from "./light-video-filter.js";
 import type { Feed, Source } from "./source.js";
 
 export interface MediaHandlers {
@@ -118,6 +119,8 @@ const CONCEALING = /concealing (\d+) DC, (\d+) AC, (\d+) MV errors/;
  * lines per frame, each one for Node to read and match.
  */
 const KEYFRAME_FLAG = 1e9;
+/** A light gate's PES held before the decoder's first output: 10 s of 50 fps video is plenty. */
+const MAX_EARLY_PES = 500;
 const FRAME_MARKER = /^(?:\[[^\]]*\] )?\[info\] (-?(?:\d+\.\d+|nan|inf))$/;
 export const FRAME_MARKER_FILTER = `select='1+0*print(t+key*${KEYFRAME_FLAG})'`;
 const CORRUPT_FRAME = /corrupt decoded frame in stream \d+/;
@@ -186,7 +189,7 @@ export function decoderArgs(
     // Full: the decode policy's cuts (decode-policy.ts); light mode sets its own above.
     ...(opts.mode === "light" ? [] : policyDecoderOptions(policy)),
     ...(opts.seekRaw !== undefined ? ["-ss", opts.seekRaw.toFixed(3)] : []),
-    ...(keyframeStart ? keyframeStartArgs(source.inputArgs()) : source.inputArgs()),
+    ...(keyframeStart ? keyframeStartArgs(source.inputArgs(), opts.mode === "light") : source.inputArgs()),
     "-map",
     "0:v:0?",
     "-map",
@@ -221,9 +224,11 @@ export function decoderArgs(
     );
     v++;
   }
-  if (opts.mode === "light") {
+  if (opts.mode === "light" && !keyframeStart) {
     // Every compressed packet, copied (no decoding): its time and size, for gaps and for the
     // cheap signs of trouble between keyframes (a frozen picture codes to near-empty frames).
+    // A fed light decoder is given keyframes only: its gate reads every packet's time and size
+    // in Node instead (light-video-filter.ts).
     args.push("-map", "0:v:0?", `-c:v:${v}`, "copy");
     v++;
   }
@@ -323,6 +328,8 @@ export class MediaReader {
   /** A decoder stopped on purpose (redecode): the next run keeps the timeline and replays from then. */
   private switching: { timeline: Timeline; replayFrom: number } | null = null;
   private keptTimeline: Timeline | null = null;
+  /** A light gate's video PES read before this run's first output (see `gatePes`). */
+  private earlyPes: PesInfo[] = [];
 
   constructor(
     readonly source: Source,
@@ -505,8 +512,11 @@ export class MediaReader {
     // A fed decoder starts at a keyframe (keyframe-gate.ts), unless one already waited in vain.
     // Light decoders also get their H.264 and HEVC parameter sets without a reorder delay
     // (h264-reorder.ts).
+    this.earlyPes = [];
     const gate =
-      this.source.feed && this.keyframeStart ? new KeyframeGate({ light: opts.mode === "light" }) : null;
+      this.source.feed && this.keyframeStart
+        ? new KeyframeGate({ light: opts.mode === "light", onVideoPes: (pes) => this.gatePes(pes) })
+        : null;
     const proc = new FfmpegProcess({
       ffmpegPath: opts.ffmpegPath,
       args: decoderArgs(this.source, { ...opts, decodePolicy: this.policy }, !versionChecked, gate !== null),
@@ -637,6 +647,25 @@ export class MediaReader {
     void proc.exited.then((exit) => this.exited(proc, exit));
   }
 
+  /**
+   * A compressed video packet's time and size (the decoder's copy, or a light gate's PES read
+   * in Node): reported, never moving the timeline. Packets without a timestamp (pre-roll, some
+   * MP4 edits) come out with nonsense ones: skipped.
+   */
+  private videoPacket(raw: number, size: number, keyframe: boolean): void {
+    if (this.runOrigin === null || this.finished) return;
+    const at = raw - this.runOrigin + this.runBase;
+    if (!(Math.abs(at - this.lastMedia) < 30)) return;
+    const info: VideoPacket = { pts: at, size, keyframe };
+    this.safe(() => this.handlers.packet?.(info));
+  }
+
+  /** A light gate's video PES: held until the run's first output gives the timeline. */
+  private gatePes(pes: PesInfo): void {
+    if (this.runOrigin !== null) this.videoPacket(pes.pts, pes.size, pes.keyframe);
+    else if (this.earlyPes.length < MAX_EARLY_PES) this.earlyPes.push(pes);
+  }
+
   private packet(p: NutPacket, streams: readonly NutStream[], roles: Role[]): void {
     if (this.finished) return;
     const st = streams[p.stream];
@@ -644,13 +673,7 @@ export class MediaReader {
     if (!st || !role || role === "other") return;
     const raw = (p.pts * st.timeBase.num) / st.timeBase.den;
     if (role === "packets") {
-      // Copied packets only report their time and size: they never move the timeline. Packets
-      // without a timestamp (pre-roll, some MP4 edits) come out with nonsense ones: skipped.
-      if (this.runOrigin === null) return;
-      const at = raw - this.runOrigin + this.runBase;
-      if (!(Math.abs(at - this.lastMedia) < 30)) return;
-      const info: VideoPacket = { pts: at, size: p.data.byteLength, keyframe: p.key };
-      this.safe(() => this.handlers.packet?.(info));
+      this.videoPacket(raw, p.data.byteLength, p.key);
       return;
     }
     if (this.runOrigin === null) {
@@ -685,6 +708,12 @@ export class MediaReader {
       if (media > this.lastMedia || !this.anyPacket) this.lastMedia = media;
       this.lastPacketWall = performance.now();
       this.anyPacket = true;
+    }
+    if (this.earlyPes.length > 0) {
+      // The video PES read in Node before this run's first output: now they have a media time.
+      const early = this.earlyPes;
+      this.earlyPes = [];
+      for (const pes of early) this.videoPacket(pes.pts, pes.size, pes.keyframe);
     }
     switch (role) {
       case "video": {

@@ -7,6 +7,7 @@ import {
   KEYFRAME_START_ANALYZE_US,
   KeyframeGate,
   keyframeStartArgs,
+  LIGHT_PROBE_BYTES,
 } from "../../src/ingest/keyframe-gate.js";
 import { MediaReader } from "../../src/ingest/media-reader.js";
 import type { StreamEvent, VideoFrame } from "../../src/ingest/media.js";
@@ -239,6 +240,11 @@ describe("keyframe gate", () => {
     expect(args[args.indexOf("-analyzeduration") + 1]).toBe(String(KEYFRAME_START_ANALYZE_US));
     expect(args.filter((a) => a === "-analyzeduration")).toHaveLength(1);
     expect(args.slice(-2)).toEqual(["-i", "pipe:0"]);
+    expect(args).not.toContain("-probesize");
+    // A light decoder's input is keyframes and heads: a smaller probe buffer, once.
+    const light = keyframeStartArgs([...source.inputArgs(), "-probesize", "5000000", "-i", "pipe:0"], true);
+    expect(light[light.indexOf("-probesize") + 1]).toBe(String(LIGHT_PROBE_BYTES));
+    expect(light.filter((a) => a === "-probesize")).toHaveLength(1);
   });
 
   it("a decoder waiting for a keyframe longer than the stall watchdog is not restarted as stalled", async () => {

@@ -30,6 +30,7 @@ let dir: { dir: string; cleanup: () => void };
 let defects: string;
 let defects2: string;
 let defects2Hevc: string;
+let gapped: string;
 let clean: string;
 
 beforeAll(async () => {
@@ -47,6 +48,12 @@ beforeAll(async () => {
     }),
     generateClip(defects2, { ...common, duration: 16, defects: parseDefectSpec("black@5.5:3"), seed: 4 }),
     generateClip(clean, { ...common, duration: 16, defects: [], seed: 5 }),
+    generateClip((gapped = join(dir.dir, "gapped.ts")), {
+      ...common,
+      duration: 14,
+      defects: parseDefectSpec("gap@6.3:1.5"),
+      seed: 6,
+    }),
   ]);
   // The same clip as HEVC with x265's B-pyramid (a reorder delay of 2, which light decoders
   // drop: h264-reorder.ts) and open GOPs (CRA keyframes with leading pictures), a keyframe
@@ -294,4 +301,50 @@ describe("light mode on a live UDP stream", () => {
     },
     60_000,
   );
+
+  it("times the video from the packets its gate reads: a 1.5 s hole is one video gap at its time", async () => {
+    // A fed light decoder gets keyframes and the heads of other pictures (light-video-filter.ts);
+    // the gap detector's video times come from the whole stream, read in Node.
+    const port = (await freeUdpPorts(1))[0]!;
+    const incidents: IncidentEvent[] = [];
+    const session = new LightSession({
+      stream: "live",
+      source: openSource(`udp://127.0.0.1:${port}`),
+      profile: resolveProfile({}),
+      reader: { ffmpegPath: "ffmpeg", threads: 1 },
+      limiter: new PromotionLimiter(1),
+      onIncident: (e) => incidents.push(e),
+    });
+    session.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const publisher = spawn(
+      "ffmpeg",
+      ["-hide_banner", "-nostdin", "-loglevel", "error", ...udpOnceArgs(gapped, port)],
+      { stdio: "ignore" },
+    );
+    try {
+      await new Promise((r) => publisher.once("exit", r));
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      publisher.kill("SIGKILL");
+      await session.close();
+    }
+    const gaps = incidents.filter((e) => e.phase === "open" && e.incident.type === "stream.gap");
+    const video = gaps.filter((e) => e.incident.details.track === "video");
+    expect(video).toHaveLength(1);
+    // Where decoding every frame of the file puts it: 6.371 s (the hole's first missing
+    // picture); within a frame or two of that.
+    expect(Math.abs(video[0]!.incident.start - 6.371)).toBeLessThanOrEqual(0.1);
+    // Besides the two gaps, only the transport's own view of the hole and the pictures that
+    // lost their reference after it.
+    const others = incidents.filter((e) => e.phase === "open" && e.incident.type !== "stream.gap");
+    expect(others.map((e) => e.incident.type).sort()).toEqual([
+      "ts.pcr-gap",
+      "ts.pts-gap",
+      "video.blockiness",
+    ]);
+    expect(others.find((e) => e.incident.type === "video.blockiness")!.incident.details).toMatchObject({
+      cause: "missing-reference",
+    });
+  }, 60_000);
 });
