@@ -32,6 +32,14 @@ const SYNC = 0x47;
 const WRAP = 2 ** 33;
 /** Bytes of a left-out picture's first slice (or picture header) kept: more than any slice header. */
 const HEAD_BYTES = 320;
+/**
+ * Seconds of media from the first picture in which an H.264 B picture gets no head. While
+ * FFmpeg analyses the stream (1 s, KEYFRAME_START_ANALYZE_US), its parser sets the stream's
+ * `has_b_frames` to 1 on the first B slice it sees (libavformat's compute_pkt_fields), and the
+ * decoder then holds one picture back for good: in light mode a whole keyframe interval. The
+ * decoder takes its delay from the analysis only, so B pictures after it change nothing.
+ */
+const HIDE_B_SECONDS = 3;
 /** A head longer than this (SEI, user data) is cut anyway. */
 const MAX_HEAD_PACKETS = 16;
 
@@ -68,6 +76,8 @@ export class LightVideoFilter {
   private pesSize = -1;
   private pesKey = false;
   private lastPts = NaN;
+  /** The first PES's PTS (90 kHz, unwrapped): when hiding B pictures ends. */
+  private firstPts = NaN;
   private wrap = 0;
   /** Video bytes left out (diagnostics, tests). */
   droppedBytes = 0;
@@ -182,7 +192,6 @@ export class LightVideoFilter {
     if (pes.length < 9 || pes[0] !== 0 || pes[1] !== 0 || pes[2] !== 1) return;
     const header = 9 + pes[8]!;
     this.pesSize = Math.max(0, pes.length - header);
-    if (this.head) this.scanHead(buf, Math.min(end, payload + header), end);
     if (pes[7]! & 0x80 && pes.length >= 14) {
       // 33 bits in five bytes, marker bits between (ISO 13818-1 2.4.3.7).
       const pts =
@@ -195,7 +204,19 @@ export class LightVideoFilter {
       if (!Number.isNaN(this.lastPts) && pts + this.wrap < this.lastPts - WRAP / 2) this.wrap += WRAP;
       this.pesPts = pts + this.wrap;
       this.lastPts = this.pesPts;
+      if (Number.isNaN(this.firstPts)) this.firstPts = this.pesPts;
     }
+    if (
+      this.head &&
+      this.codec === "h264" &&
+      this.pesPts - this.firstPts < HIDE_B_SECONDS * 90_000 &&
+      isBSlice(pes, Math.min(pes.length, header))
+    ) {
+      // No head at all for a B picture while FFmpeg analyses the stream (see HIDE_B_SECONDS).
+      this.head = false;
+      return;
+    }
+    if (this.head) this.scanHead(buf, Math.min(end, payload + header), end);
   }
 
   /**
@@ -258,6 +279,30 @@ export function startCode(bytes: Uint8Array, from: number, end: number): number 
     if (bytes[i] === 0 && bytes[i + 1] === 0 && bytes[i + 2] === 1) return i;
   }
   return -1;
+}
+
+/**
+ * Whether the first slice in `pes[from..]` (this packet's bytes) is an H.264 B slice: its
+ * header's slice_type (after first_mb_in_slice, both Exp-Golomb codes, 7.3.3) is 1 or 6.
+ * False when no slice starts in these bytes.
+ */
+export function isBSlice(pes: Uint8Array, from: number): boolean {
+  const at = firstPicture(pes, from, pes.length, "h264");
+  if (at < 0) return false;
+  let bit = (at + 4) * 8;
+  const end = pes.length * 8;
+  const ue = (): number => {
+    let zeros = 0;
+    for (; bit < end && ((pes[bit >> 3]! >> (7 - (bit & 7))) & 1) === 0; bit++) zeros++;
+    bit++;
+    let value = 0;
+    for (let i = 0; i < zeros && bit < end; i++, bit++)
+      value = value * 2 + ((pes[bit >> 3]! >> (7 - (bit & 7))) & 1);
+    return 2 ** zeros - 1 + value;
+  };
+  ue();
+  const type = ue();
+  return bit <= end && type % 5 === 1;
 }
 
 /** Where the first MPEG-1/2 slice start code (00 00 01 01..AF) in `bytes[from, end)` begins, or -1. */

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   LightVideoFilter,
+  isBSlice,
   isKeyPes,
   type PesInfo,
   type VideoCodec,
@@ -216,6 +217,63 @@ describe("the light decoder's video: keyframes whole, other pictures' heads", ()
       const payload = b.subarray(afc & 2 ? 5 + b[4]! : 4);
       expect(isKeyPes(payload, codec), `PES ${i}`).toBe(probed[i]!.key);
     });
+  });
+
+  it("gives H.264 B pictures no head while FFmpeg analyses the stream (3 s), and heads after", () => {
+    const { file } = files.get(NAMES[0]!)!;
+    const input = readFileSync(file);
+    // B or not, per PES in the order they are sent (by file position), as ffprobe decodes them.
+    const types = spawnSync(
+      "ffprobe",
+      [
+        "-v",
+        "error",
+        "-select_streams",
+        "v",
+        "-show_entries",
+        "frame=pkt_pos,pict_type",
+        "-of",
+        "csv=p=0",
+        file,
+      ],
+      { encoding: "utf8" },
+    )
+      .stdout.split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => l.split(","))
+      .sort((a, b) => Number(a[0]) - Number(b[0]))
+      .map((f) => f[1] === "B");
+    const payloadOf = (b: Buffer, at: number): Buffer => {
+      const afc = (b[at + 3]! >> 4) & 3;
+      return b.subarray(at + (afc & 2 ? 5 + b[at + 4]! : 4), at + 188);
+    };
+    const b = (buf: Buffer) =>
+      tsPackets(buf)
+        .filter((p) => p.pid === VIDEO_PID && p.pusi)
+        .map((p) => {
+          const pes = payloadOf(buf, p.at);
+          return isBSlice(pes, 9 + pes[8]!);
+        });
+    // The slice header read in Node says B exactly where the decoder does.
+    expect(b(input)).toEqual(types);
+    expect(types.filter((t) => t).length).toBeGreaterThan(50);
+    const { out } = filtered(input, "h264");
+    const kept = tsPackets(out).filter((p) => p.pid === VIDEO_PID && p.pusi);
+    const pts = (p: TsPacket) => {
+      const pes = payloadOf(out, p.at);
+      return (
+        ((pes[9]! & 0x0e) * 2 ** 29 +
+          pes[10]! * 2 ** 22 +
+          (pes[11]! & 0xfe) * 2 ** 14 +
+          pes[12]! * 2 ** 7 +
+          (pes[13]! >> 1)) /
+        90_000
+      );
+    };
+    const first = pts(kept[0]!);
+    const bHeads = kept.filter((p, i) => b(out)[i]).map((p) => pts(p) - first);
+    expect(bHeads.length).toBeGreaterThan(20);
+    expect(Math.min(...bHeads)).toBeGreaterThanOrEqual(3);
   });
 
   it("a loss inside a keyframe still reaches the decoder as a loss; one in a left-out picture does not", () => {
