@@ -24,7 +24,13 @@
 
 import { Writable } from "node:stream";
 import { hevcSpsWithoutReorder, spsWithoutReorder } from "./h264-reorder.js";
-import { LightVideoFilter, startCode, type PesInfo, type VideoCodec } from "./light-video-filter.js";
+import {
+  LightVideoFilter,
+  pesStartCodes,
+  startCode,
+  type PesInfo,
+  type VideoCodec,
+} from "./light-video-filter.js";
 import { whenWritable } from "./replay-source.js";
 
 const PACKET = 188;
@@ -301,13 +307,8 @@ function payloadStart(buf: Uint8Array, p: number): number {
  * can start at: scans the elementary stream bytes of this packet for start codes.
  */
 export function startsAccessPoint(pes: Uint8Array, codec: VideoCodec): boolean {
-  if (codec === "other" || pes.length < 9 || pes[0] !== 0 || pes[1] !== 0 || pes[2] !== 1) return false;
-  const es = 9 + pes[8]!;
-  for (
-    let i = startCode(pes, es, pes.length);
-    i >= 0 && i + 3 < pes.length;
-    i = startCode(pes, i + 3, pes.length)
-  ) {
+  if (codec === "other") return false;
+  for (const i of pesStartCodes(pes)) {
     const b = pes[i + 3]!;
     if (codec === "h264") {
       const type = b & 0x1f;

@@ -355,17 +355,27 @@ function firstPicture(bytes: Uint8Array, from: number, end: number, codec: Video
 }
 
 /**
+ * The start codes (`00 00 01`, their offsets, each with a byte after it) in the elementary
+ * stream bytes of a PES's first packet, `pes` being that packet's payload; none when it does
+ * not begin a PES.
+ */
+export function* pesStartCodes(pes: Uint8Array): Generator<number> {
+  if (pes.length < 9 || pes[0] !== 0 || pes[1] !== 0 || pes[2] !== 1) return;
+  for (
+    let i = startCode(pes, 9 + pes[8]!, pes.length);
+    i >= 0 && i + 3 < pes.length;
+    i = startCode(pes, i + 3, pes.length)
+  ) {
+    yield i;
+  }
+}
+
+/**
  * True when a video PES whose first packet's payload is `pes` holds a picture that
  * `-skip_frame nokey` decodes (see the module comment), judged from that packet's start codes.
  */
 export function isKeyPes(pes: Uint8Array, codec: Exclude<VideoCodec, "other">): boolean {
-  if (pes.length < 9 || pes[0] !== 0 || pes[1] !== 0 || pes[2] !== 1) return false;
-  const es = 9 + pes[8]!;
-  for (
-    let i = startCode(pes, es, pes.length);
-    i >= 0 && i + 3 < pes.length;
-    i = startCode(pes, i + 3, pes.length)
-  ) {
+  for (const i of pesStartCodes(pes)) {
     const b = pes[i + 3]!;
     if (codec === "h264") {
       const type = b & 0x1f;

@@ -87,30 +87,32 @@ function filtered(
   return { out: Buffer.concat(parts), pes, filter };
 }
 
-/** ffprobe's video packets: time, size, keyframe. */
-function probePackets(file: string): { pts: number; size: number; key: boolean }[] {
+/** ffprobe's rows (CSV fields) of `entries` for the video stream. */
+function probeVideo(file: string, entries: string): string[][] {
   const r = spawnSync(
     "ffprobe",
-    [
-      "-v",
-      "error",
-      "-select_streams",
-      "v",
-      "-show_entries",
-      "packet=pts_time,size,flags",
-      "-of",
-      "csv=p=0",
-      file,
-    ],
+    ["-v", "error", "-select_streams", "v", "-show_entries", entries, "-of", "csv=p=0", file],
     { encoding: "utf8" },
   );
   return r.stdout
     .split("\n")
     .filter((l) => l.trim() !== "")
-    .map((l) => {
-      const [pts, size, flags] = l.split(",");
-      return { pts: Number(pts), size: Number(size), key: flags!.includes("K") };
-    });
+    .map((l) => l.split(","));
+}
+
+/** ffprobe's video packets: time, size, keyframe. */
+function probePackets(file: string): { pts: number; size: number; key: boolean }[] {
+  return probeVideo(file, "packet=pts_time,size,flags").map(([pts, size, flags]) => ({
+    pts: Number(pts),
+    size: Number(size),
+    key: flags!.includes("K"),
+  }));
+}
+
+/** The payload of the TS packet at `at`. */
+function payloadOf(b: Buffer, at: number): Buffer {
+  const afc = (b[at + 3]! >> 4) & 3;
+  return b.subarray(at + (afc & 2 ? 5 + b[at + 4]! : 4), at + 188);
 }
 
 /** framemd5 lines (with timestamps) of the keyframes as a light decoder decodes them, and what it logged. */
@@ -212,10 +214,7 @@ describe("the light decoder's video: keyframes whole, other pictures' heads", ()
     const starts = tsPackets(input).filter((p) => p.pid === VIDEO_PID && p.pusi);
     expect(starts).toHaveLength(probed.length);
     starts.forEach((p, i) => {
-      const b = input.subarray(p.at, p.at + 188);
-      const afc = (b[3]! >> 4) & 3;
-      const payload = b.subarray(afc & 2 ? 5 + b[4]! : 4);
-      expect(isKeyPes(payload, codec), `PES ${i}`).toBe(probed[i]!.key);
+      expect(isKeyPes(payloadOf(input, p.at), codec), `PES ${i}`).toBe(probed[i]!.key);
     });
   });
 
@@ -223,30 +222,9 @@ describe("the light decoder's video: keyframes whole, other pictures' heads", ()
     const { file } = files.get(NAMES[0]!)!;
     const input = readFileSync(file);
     // B or not, per PES in the order they are sent (by file position), as ffprobe decodes them.
-    const types = spawnSync(
-      "ffprobe",
-      [
-        "-v",
-        "error",
-        "-select_streams",
-        "v",
-        "-show_entries",
-        "frame=pkt_pos,pict_type",
-        "-of",
-        "csv=p=0",
-        file,
-      ],
-      { encoding: "utf8" },
-    )
-      .stdout.split("\n")
-      .filter((l) => l.trim() !== "")
-      .map((l) => l.split(","))
+    const types = probeVideo(file, "frame=pkt_pos,pict_type")
       .sort((a, b) => Number(a[0]) - Number(b[0]))
       .map((f) => f[1] === "B");
-    const payloadOf = (b: Buffer, at: number): Buffer => {
-      const afc = (b[at + 3]! >> 4) & 3;
-      return b.subarray(at + (afc & 2 ? 5 + b[at + 4]! : 4), at + 188);
-    };
     const b = (buf: Buffer) =>
       tsPackets(buf)
         .filter((p) => p.pid === VIDEO_PID && p.pusi)
