@@ -119,8 +119,14 @@ const CONCEALING = /concealing (\d+) DC, (\d+) AC, (\d+) MV errors/;
  * lines per frame, each one for Node to read and match.
  */
 const KEYFRAME_FLAG = 1e9;
-/** A light gate's PES held before the decoder's first output: 10 s of 50 fps video is plenty. */
-const MAX_EARLY_PES = 500;
+/**
+ * A light gate's PES are held until the decoder's output reaches their time (`gatePes`); a
+ * decoder that stops giving output holds at most this many (a minute of 50 fps video), the
+ * oldest then going on regardless.
+ */
+const MAX_HELD_PES = 3000;
+/** How far ahead of the decoder's output a held PES may go on: about the NUT interleaving's. */
+const PES_LEAD_SECONDS = 0.2;
 const FRAME_MARKER = /^(?:\[[^\]]*\] )?\[info\] (-?(?:\d+\.\d+|nan|inf))$/;
 export const FRAME_MARKER_FILTER = `select='1+0*print(t+key*${KEYFRAME_FLAG})'`;
 const CORRUPT_FRAME = /corrupt decoded frame in stream \d+/;
@@ -328,8 +334,8 @@ export class MediaReader {
   /** A decoder stopped on purpose (redecode): the next run keeps the timeline and replays from then. */
   private switching: { timeline: Timeline; replayFrom: number } | null = null;
   private keptTimeline: Timeline | null = null;
-  /** A light gate's video PES read before this run's first output (see `gatePes`). */
-  private earlyPes: PesInfo[] = [];
+  /** A light gate's video PES not yet reached by this run's output, oldest first (see `gatePes`). */
+  private heldPes: PesInfo[] = [];
 
   constructor(
     readonly source: Source,
@@ -512,7 +518,7 @@ export class MediaReader {
     // A fed decoder starts at a keyframe (keyframe-gate.ts), unless one already waited in vain.
     // Light decoders also get their H.264 and HEVC parameter sets without a reorder delay
     // (h264-reorder.ts).
-    this.earlyPes = [];
+    this.heldPes = [];
     const gate =
       this.source.feed && this.keyframeStart
         ? new KeyframeGate({ light: opts.mode === "light", onVideoPes: (pes) => this.gatePes(pes) })
@@ -660,10 +666,30 @@ export class MediaReader {
     this.safe(() => this.handlers.packet?.(info));
   }
 
-  /** A light gate's video PES: held until the run's first output gives the timeline. */
+  /**
+   * A light gate's video PES, read in Node as the bytes go to the decoder: held until the
+   * decoder's output reaches its time, as the decoder's copy of each packet did. The gate reads
+   * a fast-fed input (an HLS segment written at once, a replay) far ahead of what the decoder has
+   * decoded, and video times a segment ahead of the sound made the gap detector see the sound
+   * missing. Before the run's first output there is no timeline to place them on at all.
+   */
   private gatePes(pes: PesInfo): void {
-    if (this.runOrigin !== null) this.videoPacket(pes.pts, pes.size, pes.keyframe);
-    else if (this.earlyPes.length < MAX_EARLY_PES) this.earlyPes.push(pes);
+    this.heldPes.push(pes);
+    if (this.heldPes.length > MAX_HELD_PES) {
+      const oldest = this.heldPes.shift()!;
+      this.videoPacket(oldest.pts, oldest.size, oldest.keyframe);
+    }
+    this.releasePes();
+  }
+
+  /** Hands on the held PES the decoder's output has reached (all of them with `all`). */
+  private releasePes(all = false): void {
+    if (this.runOrigin === null || this.heldPes.length === 0) return;
+    const upTo = this.lastMedia + PES_LEAD_SECONDS + this.runOrigin - this.runBase;
+    let n = 0;
+    while (n < this.heldPes.length && (all || this.heldPes[n]!.pts <= upTo)) n++;
+    if (n === 0) return;
+    for (const pes of this.heldPes.splice(0, n)) this.videoPacket(pes.pts, pes.size, pes.keyframe);
   }
 
   private packet(p: NutPacket, streams: readonly NutStream[], roles: Role[]): void {
@@ -709,12 +735,7 @@ export class MediaReader {
       this.lastPacketWall = performance.now();
       this.anyPacket = true;
     }
-    if (this.earlyPes.length > 0) {
-      // The video PES read in Node before this run's first output: now they have a media time.
-      const early = this.earlyPes;
-      this.earlyPes = [];
-      for (const pes of early) this.videoPacket(pes.pts, pes.size, pes.keyframe);
-    }
+    this.releasePes();
     switch (role) {
       case "video": {
         while (this.frameNotes.length > 0 && this.frameNotes[0]!.raw <= raw + 0.002) {
@@ -799,7 +820,11 @@ export class MediaReader {
     this.watchdog = null;
     this.feed?.stop();
     this.feed = null;
-    if (this.proc === proc) this.proc = null;
+    if (this.proc === proc) {
+      this.proc = null;
+      // The run's output is all out: so are the packets it was given.
+      this.releasePes(true);
+    }
     if (this.closed || this.finished) return;
     if (this.switching) {
       // Stopped on purpose (redecode): the next decoder starts at once, nothing was lost;

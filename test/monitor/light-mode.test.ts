@@ -2,9 +2,11 @@
  * Light mode on real encoded media: keyframes only, promoted to full decoding on a sign of
  * trouble. Defects at known times; clean media gives nothing; the promotion limit queues.
  */
-import { spawn } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateClip } from "../../src/gen/clip-generator.js";
 import { parseDefectSpec } from "../../src/gen/defect-spec.js";
@@ -84,6 +86,11 @@ beforeAll(async () => {
 
 afterAll(() => dir.cleanup());
 
+/** ffmpeg with `args`, quietly; throws when it fails. */
+function runFfmpeg(args: readonly string[]): void {
+  execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", ...args]);
+}
+
 function pick(list: { type: string; start: number }[], type: string): { type: string; start: number }[] {
   return list.filter((i) => i.type === type);
 }
@@ -139,6 +146,44 @@ describe("light mode", () => {
     const scored = r.incidents.filter((i) => !i.type.startsWith("audio.loudness"));
     expect(scored).toEqual([]);
   });
+
+  it.skipIf(!existsSync(REAL))(
+    "an HLS programme read faster than real time gives no gap (regression: the gate's video times ran a segment ahead of the sound)",
+    async () => {
+      // Big Buck Bunny as 4 s HLS segments, served over HTTP: each segment is read whole and
+      // written to the decoder at once, while the decoder decodes at its own pace.
+      const hls = join(dir.dir, "hls");
+      mkdirSync(hls);
+      runFfmpeg([
+        ...["-i", REAL, "-t", "24", "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-c:a", "aac"],
+        ...["-f", "hls", "-hls_time", "4", "-hls_list_size", "0", "-hls_playlist_type", "vod"],
+        join(hls, "index.m3u8"),
+      ]);
+      const server = createServer((req, res) => {
+        const name = basename(req.url ?? "");
+        try {
+          res.end(readFileSync(join(hls, name)));
+        } catch {
+          res.statusCode = 404;
+          res.end();
+        }
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      const port = (server.address() as AddressInfo).port;
+      try {
+        const r = await analyzeInput(`http://127.0.0.1:${port}/index.m3u8`, {
+          threads: 1,
+          mode: "light",
+          duration: 20,
+        });
+        expect(r.incidents.filter((i) => !i.type.startsWith("audio.loudness"))).toEqual([]);
+        expect(r.mediaDuration).toBeGreaterThanOrEqual(19.5);
+      } finally {
+        server.close();
+      }
+    },
+    60_000,
+  );
 
   it("queues promotions beyond the limit and confirms them in turn", async () => {
     const limiter = new PromotionLimiter(1);
