@@ -43,6 +43,9 @@ export interface RecordingOptions {
 export class RecordingSource implements Source {
   private readonly chunks: Chunk[] = [];
   private readonly listeners = new Set<Listener>();
+  /** Replays to end when the source ends (see `tap`), and whether it has. */
+  private readonly endListeners = new Set<() => void>();
+  private ended = false;
   private bytesKept = 0;
   /** keepFeed: the source's one feed and the decoder stdin it writes to now (null between runs). */
   private kept: { readonly feed: Feed; readonly tap: Writable } | null = null;
@@ -124,6 +127,16 @@ export class RecordingSource implements Source {
         if (!t || t.destroyed || t.write(chunk)) done();
         else whenWritable(t, done);
       },
+      // The source wrote its last bytes (an HLS programme's last segment): the end of input for
+      // the decoder it feeds and for every replay. Without it a recorded programme's decoders
+      // waited for more, and `analyze --mode light` of an HLS VOD never ended.
+      final: (done) => {
+        const t = target();
+        if (t && !t.destroyed && !t.writableEnded) t.end();
+        this.ended = true;
+        for (const l of [...this.endListeners]) l();
+        done();
+      },
     });
     tap.on("error", () => undefined);
     return tap;
@@ -185,6 +198,11 @@ export class RecordingSource implements Source {
       // of a live UDP or HLS stream decoded nothing and its incidents kept keyframe timing.)
       open: (events: SourceEvents) => {
         events.emit({ kind: "connected", at: events.now(), url });
+        // The recorded source's end is this one's: said before its decoder's input ends, so the
+        // reader takes the decoder's exit for the end of the stream, not an outage.
+        const ended = (): void => events.emit({ kind: "ended", at: events.now() });
+        if (this.ended) ended();
+        else this.endListeners.add(ended);
         return Promise.resolve();
       },
       feed: (ctx: FeedContext): Feed => {
@@ -192,10 +210,23 @@ export class RecordingSource implements Source {
         const write: Listener = (bytes) => {
           if (!stdin.destroyed && stdin.writableLength < 16 * 1024 * 1024) stdin.write(bytes);
         };
+        const end = (): void => {
+          if (!stdin.destroyed && !stdin.writableEnded) stdin.end();
+        };
         for (const c of backlog) write(c.bytes);
         backlog.length = 0;
+        if (this.ended) {
+          end();
+          return { stop: () => undefined };
+        }
         listeners.add(write);
-        return { stop: () => listeners.delete(write) };
+        this.endListeners.add(end);
+        return {
+          stop: () => {
+            listeners.delete(write);
+            this.endListeners.delete(end);
+          },
+        };
       },
     };
     return { source, startedSecondsAgo };

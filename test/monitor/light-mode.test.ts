@@ -148,7 +148,7 @@ describe("light mode", () => {
   });
 
   it.skipIf(!existsSync(REAL))(
-    "an HLS programme read faster than real time gives no gap (regression: the gate's video times ran a segment ahead of the sound)",
+    "an HLS programme read faster than real time gives no gap and ends with the programme (regressions: the gate's video times ran a segment ahead of the sound; the analysis never ended)",
     async () => {
       // Big Buck Bunny as 4 s HLS segments, served over HTTP: each segment is read whole and
       // written to the decoder at once, while the decoder decodes at its own pace.
@@ -171,13 +171,11 @@ describe("light mode", () => {
       await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
       const port = (server.address() as AddressInfo).port;
       try {
-        const r = await analyzeInput(`http://127.0.0.1:${port}/index.m3u8`, {
-          threads: 1,
-          mode: "light",
-          duration: 20,
-        });
+        const r = await analyzeInput(`http://127.0.0.1:${port}/index.m3u8`, { threads: 1, mode: "light" });
         expect(r.incidents.filter((i) => !i.type.startsWith("audio.loudness"))).toEqual([]);
-        expect(r.mediaDuration).toBeGreaterThanOrEqual(19.5);
+        // And it ends with the programme (regression: a recorded programme's decoders, the
+        // light one and any promotion's replay, waited for more input for ever).
+        expect(r.mediaDuration).toBeGreaterThan(23);
       } finally {
         server.close();
       }
