@@ -10,8 +10,9 @@
  * parses every byte, and the copy of every packet that used to come back to Node for its
  * size was the whole video again through the NUT pipe. On 1080p H.264 the keyframes are 7 %
  * of the video's bytes (3.0 of 44.6 MB a minute on the bench clip), so the decoder reads a
- * tenth of what it did and Node writes a tenth and reads nothing back. And FFmpeg's H.264
- * parser, which never sees a B-frame now, leaves `has_b_frames` at 0: no picture of delay.
+ * tenth of what it did and Node writes a tenth and reads nothing back. And while FFmpeg
+ * analyses the stream, H.264 B pictures get no head at all (HIDE_B_SECONDS), so its parser
+ * leaves `has_b_frames` at the SPS's 0 (h264-reorder.ts): no picture of delay.
  *
  * The stream the decoder gets stays valid MPEG-TS:
  * - the video PID's continuity counters are renumbered, so the left-out packets are not a
