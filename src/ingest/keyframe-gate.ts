@@ -102,11 +102,6 @@ export class KeyframeGate {
     this.onVideoPes = opts.onVideoPes;
   }
 
-  /** Video bytes a light gate left out after opening (diagnostics, tests). */
-  get droppedVideoBytes(): number {
-    return this.filter?.droppedBytes ?? 0;
-  }
-
   /** True once the decoder gets every byte. */
   get opened(): boolean {
     return this.open;

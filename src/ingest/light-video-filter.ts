@@ -28,6 +28,8 @@
  * decode. Other video codecs pass whole (their packets' times and sizes are still read).
  */
 
+import { pesPts } from "./ts-analyzer.js";
+
 const PACKET = 188;
 const SYNC = 0x47;
 const WRAP = 2 ** 33;
@@ -75,13 +77,10 @@ export class LightVideoFilter {
   /** The PES being read: its PTS (90 kHz, unwrapped; NaN when it has none) and payload bytes. */
   private pesPts = NaN;
   private pesSize = -1;
-  private pesKey = false;
   private lastPts = NaN;
   /** The first PES's PTS (90 kHz, unwrapped): when hiding B pictures ends. */
   private firstPts = NaN;
   private wrap = 0;
-  /** Video bytes left out (diagnostics, tests). */
-  droppedBytes = 0;
 
   constructor(
     private readonly videoPid: number,
@@ -166,7 +165,6 @@ export class LightVideoFilter {
       return o + PACKET;
     }
     this.lastKept = false;
-    this.droppedBytes += PACKET;
     if (!(flags & 0x10) || adaptation < 7) return o;
     // The PCR alone: header without payload_unit_start, adaptation field only, stuffed.
     out[o] = SYNC;
@@ -177,14 +175,12 @@ export class LightVideoFilter {
     out[o + 5] = flags & 0x90;
     out.set(buf.subarray(p + 6, p + 12), o + 6);
     out.fill(0xff, o + 12, o + PACKET);
-    this.droppedBytes -= PACKET;
     return o + PACKET;
   }
 
   private startPes(buf: Uint8Array, payload: number, end: number, rai: boolean): void {
     const pes = buf.subarray(payload, end);
     this.keep = rai || (this.codec !== "other" && isKeyPes(pes, this.codec));
-    this.pesKey = this.keep;
     this.pesPts = NaN;
     this.pesSize = -1;
     this.head = !this.keep;
@@ -194,13 +190,7 @@ export class LightVideoFilter {
     const header = 9 + pes[8]!;
     this.pesSize = Math.max(0, pes.length - header);
     if (pes[7]! & 0x80 && pes.length >= 14) {
-      // 33 bits in five bytes, marker bits between (ISO 13818-1 2.4.3.7).
-      const pts =
-        (pes[9]! & 0x0e) * 2 ** 29 +
-        pes[10]! * 2 ** 22 +
-        (pes[11]! & 0xfe) * 2 ** 14 +
-        pes[12]! * 2 ** 7 +
-        (pes[13]! >> 1);
+      const pts = pesPts(pes, 0);
       // The counter wraps every 26.5 h; B-frames step back a little, a wrap by nearly 2^33.
       if (!Number.isNaN(this.lastPts) && pts + this.wrap < this.lastPts - WRAP / 2) this.wrap += WRAP;
       this.pesPts = pts + this.wrap;
@@ -243,14 +233,8 @@ export class LightVideoFilter {
         }
       }
       const next = this.afterSlice < 0 ? -1 : startCode(buf, at, end);
-      if (next >= 0) {
-        this.cutAt = next;
-        this.head = false;
-        this.headEnds = true;
-      } else if (++this.headPackets >= MAX_HEAD_PACKETS) {
-        this.head = false;
-        this.headEnds = true;
-      }
+      if (next >= 0) this.endHead(next);
+      else if (++this.headPackets >= MAX_HEAD_PACKETS) this.endHead();
       return;
     }
     if (this.afterSlice < 0) {
@@ -259,16 +243,19 @@ export class LightVideoFilter {
     } else {
       this.afterSlice += end - from;
     }
-    if (this.afterSlice >= HEAD_BYTES || ++this.headPackets >= MAX_HEAD_PACKETS) {
-      // This packet is the head's last.
-      this.head = false;
-      this.headEnds = true;
-    }
+    if (this.afterSlice >= HEAD_BYTES || ++this.headPackets >= MAX_HEAD_PACKETS) this.endHead();
+  }
+
+  /** This packet is the head's last (its payload ending at `cutAt`, when given). */
+  private endHead(cutAt = -1): void {
+    this.head = false;
+    this.headEnds = true;
+    this.cutAt = cutAt;
   }
 
   private endPes(): void {
     if (this.pesSize >= 0 && !Number.isNaN(this.pesPts)) {
-      this.onPes({ pts: this.pesPts / 90_000, size: this.pesSize, keyframe: this.pesKey });
+      this.onPes({ pts: this.pesPts / 90_000, size: this.pesSize, keyframe: this.keep });
     }
     this.pesSize = -1;
   }

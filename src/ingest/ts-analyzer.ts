@@ -368,11 +368,7 @@ export class TsAnalyzer {
       return;
     }
     if ((buf[o + 7]! & 0x80) === 0) return;
-    const q = o + 9;
-    const pts =
-      ((buf[q]! >> 1) & 0x07) * 1073741824 +
-      ((buf[q + 1]! << 7) | (buf[q + 2]! >> 1)) * 32768 +
-      ((buf[q + 3]! << 7) | (buf[q + 4]! >> 1));
+    const pts = pesPts(buf, o);
     const last = st.lastPts;
     st.lastPts = pts;
     if (last < 0 || discontinuity) return;
@@ -605,6 +601,20 @@ const CRC_TABLE = (() => {
 })();
 
 /** CRC-32/MPEG-2 (ISO 13818-1 Annex A); over a whole section including its CRC it is 0. */
+/**
+ * The 33-bit PTS (90 kHz) of the PES whose header starts at `pes` (00 00 01 at `pes`, its
+ * PTS_DTS_flags saying there is one, and 14 bytes there): five bytes with marker bits between
+ * (ISO 13818-1 2.4.3.7).
+ */
+export function pesPts(buf: Uint8Array, pes: number): number {
+  const q = pes + 9;
+  return (
+    ((buf[q]! >> 1) & 0x07) * 1073741824 +
+    ((buf[q + 1]! << 7) | (buf[q + 2]! >> 1)) * 32768 +
+    ((buf[q + 3]! << 7) | (buf[q + 4]! >> 1))
+  );
+}
+
 export function crc32mpeg2(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (let i = 0; i < bytes.length; i++)

@@ -15,6 +15,7 @@ import {
   type PesInfo,
   type VideoCodec,
 } from "../../src/ingest/light-video-filter.js";
+import { pesPts } from "../../src/ingest/ts-analyzer.js";
 import { tempDir } from "../helpers/media.js";
 
 const tmp = tempDir();
@@ -76,15 +77,12 @@ beforeAll(() => {
 }, 240_000);
 
 /** The file through a filter in 1316-byte reads (as UDP): the bytes out and every PES's info. */
-function filtered(
-  bytes: Buffer,
-  codec: VideoCodec,
-): { out: Buffer; pes: PesInfo[]; filter: LightVideoFilter } {
+function filtered(bytes: Buffer, codec: VideoCodec): { out: Buffer; pes: PesInfo[] } {
   const pes: PesInfo[] = [];
   const filter = new LightVideoFilter(VIDEO_PID, codec, (p) => pes.push(p));
   const parts: Uint8Array[] = [];
   for (let p = 0; p < bytes.length; p += 1316) parts.push(filter.push(bytes.subarray(p, p + 1316)));
-  return { out: Buffer.concat(parts), pes, filter };
+  return { out: Buffer.concat(parts), pes };
 }
 
 /** ffprobe's rows (CSV fields) of `entries` for the video stream. */
@@ -237,17 +235,7 @@ describe("the light decoder's video: keyframes whole, other pictures' heads", ()
     expect(types.filter((t) => t).length).toBeGreaterThan(50);
     const { out } = filtered(input, "h264");
     const kept = tsPackets(out).filter((p) => p.pid === VIDEO_PID && p.pusi);
-    const pts = (p: TsPacket) => {
-      const pes = payloadOf(out, p.at);
-      return (
-        ((pes[9]! & 0x0e) * 2 ** 29 +
-          pes[10]! * 2 ** 22 +
-          (pes[11]! & 0xfe) * 2 ** 14 +
-          pes[12]! * 2 ** 7 +
-          (pes[13]! >> 1)) /
-        90_000
-      );
-    };
+    const pts = (p: TsPacket) => pesPts(payloadOf(out, p.at), 0) / 90_000;
     const first = pts(kept[0]!);
     const bHeads = kept.filter((p, i) => b(out)[i]).map((p) => pts(p) - first);
     expect(bHeads.length).toBeGreaterThan(20);
