@@ -4,14 +4,24 @@
 # film trailer with its own AC-3 mix (OpenCV's Megamind.avi) and real music (ASC's
 # frontiers.mp3, GPL-2+). The packages are downloaded and unpacked into a temporary folder,
 # never installed; only the three files are kept, in .media/ (git-ignored).
-# Usage: scripts/real-media.sh   (about 105 MB downloaded once; nothing is done when present)
+# With --music, also the music channel's pieces for `eval --music` (src/eval/music-channel.ts):
+# every piece of ASC's, Battle for Wesnoth's and Drascula's soundtracks (GPL-2+), into
+# .media/music/ (about 200 MB more).
+# Usage: scripts/real-media.sh [--music]   (downloaded once; nothing is done when present)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest="$root/.media"
 mkdir -p "$dest"
 
 want() { [ -s "$dest/$1" ] || return 0; return 1; }
-if ! want vtest.avi && ! want Megamind.avi && ! want frontiers.mp3; then
+music=false
+case "${1:-}" in
+  --music) music=true ;;
+  "") ;;
+  *) echo "usage: scripts/real-media.sh [--music]" >&2; exit 2 ;;
+esac
+have_music() { compgen -G "$dest/music/*.ogg" >/dev/null; }
+if ! want vtest.avi && ! want Megamind.avi && ! want frontiers.mp3 && { ! $music || have_music; }; then
   echo "real-media: .media/ already holds vtest.avi, Megamind.avi and frontiers.mp3" >&2
   exit 0
 fi
@@ -38,5 +48,20 @@ if want vtest.avi || want Megamind.avi; then
 fi
 if want frontiers.mp3; then
   fetch asc-music usr/share/games/asc/music/frontiers.mp3
+fi
+# fetch_dir PACKAGE DIR-IN-PACKAGE: every .ogg and .mp3 of DIR into .media/music/.
+fetch_dir() {
+  local pkg=$1 dir=$2
+  echo "real-media: downloading Debian's $pkg" >&2
+  (cd "$tmp" && { apt-get download "$pkg" >/dev/null 2>&1 || { apt-get update -qq && apt-get download "$pkg" >/dev/null; }; })
+  mkdir -p "$tmp/$pkg" "$dest/music"
+  dpkg-deb -x "$tmp/${pkg}"_*.deb "$tmp/$pkg"
+  find "$tmp/$pkg/$dir" -maxdepth 1 -type f \( -name '*.ogg' -o -name '*.mp3' \) -exec cp {} "$dest/music/" \;
+  rm -rf "${tmp:?}/$pkg" "$tmp/${pkg}"_*.deb
+}
+if $music && ! have_music; then
+  fetch_dir asc-music usr/share/games/asc/music
+  fetch_dir wesnoth-1.16-music usr/share/games/wesnoth/1.16/data/core/music
+  fetch_dir drascula-music usr/share/scummvm/drascula/audio
 fi
 ls -l "$dest" >&2

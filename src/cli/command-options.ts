@@ -72,6 +72,8 @@ export interface EvalOptions {
   readonly mode?: string;
   readonly part?: string;
   readonly falseAlarms?: boolean;
+  /** The music channel (eval/music-channel.ts) instead of the suite. */
+  readonly music?: boolean;
   readonly minutes?: string;
   /** commander has checked it against DECODE_CHOICES. */
   readonly decode?: string;

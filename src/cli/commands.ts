@@ -186,6 +186,10 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
       "all",
     )
     .option("--false-alarms", "loop clean real content through analyze; report incidents per hour by type")
+    .option(
+      "--music",
+      "long programmes: a music channel of real pieces (scripts/real-media.sh), per half; incidents per hour and how soon gain errors are reported",
+    )
     .addOption(
       new Option("--decode <policy>", "full decoding policy for every clip, as analyze --decode")
         .choices(DECODE_CHOICES)

@@ -4,7 +4,9 @@
  * already there), runs every clip through streamqc and through the FFmpeg-only baseline, and
  * prints the tables and the targets check as markdown: the synthetic part, then the
  * real-content lossy part's held-out half and its tune half. With `--false-alarms` it instead
- * loops clean real content through `analyze` and prints incidents per hour by type.
+ * loops clean real content through `analyze` and prints incidents per hour by type; with
+ * `--music` it plays real music as a channel an hour and a half long per half (held-out, then
+ * tune) and prints incidents per hour and how soon gain errors are reported.
  * Exit status 0 when every target is met (synthetic part and held-out half), 1 when one is missed.
  */
 import { existsSync } from "node:fs";
@@ -17,6 +19,7 @@ import { runEvaluation } from "../eval/eval-runner.js";
 import { defaultSuite, realLossyClips, REAL_MEDIA, type ClipSpec } from "../eval/eval-suite.js";
 import { renderFalseAlarms, runFalseAlarms } from "../eval/false-alarm-runner.js";
 import { EXTRA_MEDIA_HINT, findExtraMedia } from "../eval/extra-media.js";
+import { findMusic, MUSIC_DIR, renderMusic, runMusicChannel } from "../eval/music-channel.js";
 import { checkTargets, judgedParts, renderReport } from "../eval/report-table.js";
 import type { EvalOptions, Io } from "./command-options.js";
 
@@ -64,9 +67,24 @@ export async function runEval(values: EvalOptions, io: Io): Promise<number> {
       `note: the camera, music and trailer recordings are absent (${EXTRA_MEDIA_HINT}); their clips are skipped\n`,
     );
 
-  const ffmpegPath = readEnvironment().ffmpegPath;
+  const { ffmpegPath, ffprobePath } = readEnvironment();
   const started = Date.now();
   const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(0)} s`;
+  if (values.music === true) {
+    if (falseAlarms) throw usage("--music and --false-alarms are separate runs");
+    const files = findMusic(PROJECT_ROOT);
+    if (files === null) throw usage(`--music needs the pieces in ${MUSIC_DIR} (run scripts/real-media.sh)`);
+    const r = await runMusicChannel({
+      dir,
+      files,
+      ffmpegPath,
+      ffprobePath,
+      jobs,
+      onProgress: (m) => out.write(`  ${m}\n`),
+    });
+    out.write(`\n${renderMusic(r)}\n${elapsed()}\n`);
+    return 0;
+  }
   if (falseAlarms) {
     if (realMedia === null) throw usage("--false-alarms needs the real recording (--real FILE)");
     const r = await runFalseAlarms({

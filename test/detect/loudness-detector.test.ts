@@ -93,6 +93,52 @@ describe("audio.loudness detector (programme loudness)", () => {
     });
   }
 
+  /**
+   * A programme at target with quiet passages of 90 s, each deeper than the last (4, 6, then
+   * 8 LU under: orchestral music does this), then a fault: the level falls 16 LU for good.
+   */
+  const deepening = (t: number): number =>
+    t >= 120 && t < 210 ? -27 : t >= 330 && t < 420 ? -29 : t >= 540 && t < 630 ? -31 : t >= 750 ? -39 : -23;
+
+  it("off-target learns the channel's own swing: passages that grew without an incident are not one, a fault beyond them still is", () => {
+    const seen = phases(feed(900, deepening));
+    // Only the fault: the 6 and 8 LU passages came after shallower ones had raised the limit.
+    expect(seen.map((s) => s.event.phase)).toEqual(["start", "end"]);
+    const c = seen[0]!.event.condition;
+    expect(c.details["rule"]).toBe("off-target");
+    expect(c.details["reason"]).toBe("quiet");
+    expect(Math.abs(c.start - 750)).toBeLessThanOrEqual(5);
+    expect(seen[0]!.at - 750).toBeLessThanOrEqual(60);
+    // The limit it crossed had been raised to the cap by the 8 LU passage.
+    expect(c.details["offTargetLimitLu"]).toBe(10);
+    expect(c.details["horizonSeconds"]).toBe(60);
+  });
+
+  it("with fixed limits (adaptive: false) the 6 and 8 LU passages are incidents too", () => {
+    const starts = phases(feed(900, deepening, { adaptive: false }))
+      .filter((s) => s.event.phase === "start")
+      .map((s) => s.event.condition.start);
+    expect(starts).toHaveLength(3);
+    expect(Math.abs(starts[0]! - 330)).toBeLessThanOrEqual(5);
+    expect(Math.abs(starts[1]! - 540)).toBeLessThanOrEqual(5);
+    expect(Math.abs(starts[2]! - 750)).toBeLessThanOrEqual(5);
+  });
+
+  it("a passage that was an incident is not learnt, and quiet swing does not hide a loud error", () => {
+    // 8 LU under at once is an incident each time: no shallower passage led up to it.
+    const repeated = (t: number): number => ((t >= 120 && t < 210) || (t >= 330 && t < 420) ? -31 : -23);
+    const starts = phases(feed(480, repeated))
+      .filter((s) => s.event.phase === "start")
+      .map((s) => s.event.condition.start);
+    expect(starts.map((t) => Math.round(t / 10) * 10)).toEqual([120, 330]);
+    // After the 4 and 6 LU passages raised the quiet limit, a 6 LU loud step is reported as before.
+    const loud = (t: number): number => (t >= 630 ? -17 : t >= 540 ? -23 : deepening(t));
+    const seen = phases(feed(720, loud));
+    expect(seen[0]!.event.condition.details["reason"]).toBe("loud");
+    expect(Math.abs(seen[0]!.event.condition.start - 630)).toBeLessThanOrEqual(5);
+    expect(seen[0]!.at - 630).toBeLessThanOrEqual(60);
+  });
+
   it("jump: a 10 s passage 10 LU above a programme at -27 LUFS (an ad break) gives one jump incident, no off-target after it", () => {
     const seen = phases(feed(150, (t) => (t >= 70 && t < 80 ? -17 : -27)));
     expect(seen.map((s) => s.event.phase)).toEqual(["start", "end"]);

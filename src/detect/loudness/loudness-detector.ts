@@ -12,8 +12,12 @@
  * - `jump`: short-term loudness at least `jumpLu` above the running programme level measured
  *   before it, for `jumpSeconds` (an advertisement break far louder than the programme).
  * - `off-target`: the running programme level, gated integrated loudness over the last
- *   `programmeSeconds`, at least `offTargetLu` from the target either way for
- *   `offTargetSeconds`; judged only once `minProgrammeSeconds` of programme were measured.
+ *   `programmeSeconds` (and 2, 3 and 5 times that), at least `offTargetLu` from the target
+ *   either way for `offTargetSeconds`; judged only once `minProgrammeSeconds` of programme were
+ *   measured. Each horizon's limit rises with the channel's own swing: how far its level over
+ *   that horizon has strayed in the last half hour without being a fault (orchestral music
+ *   stays a minute or more 8-12 LU under its integrated level; no one-minute rule can tell that
+ *   from a gain error, so such a channel is judged on the longer horizons).
  *
  * One `audio.loudness` condition at a time: opened by the first rule that fires
  * (`details.rule`), held while any rule still holds (`details.rules` lists every rule that
@@ -66,6 +70,21 @@ export const LoudnessOptionsSchema = z
     programmeSeconds: z.number().min(10).max(3600).default(60),
     /** Seconds of audible programme measured before `off-target` and `jump` judge. @defaultValue 55 */
     minProgrammeSeconds: z.number().min(3).max(3600).default(55),
+    /**
+     * `off-target`: each horizon's limit rises to the channel's own swing on it (learnt below)
+     * plus `swingMarginLu`, up to that horizon's cap. Off: the fixed limits. @defaultValue true
+     */
+    adaptive: z.boolean().default(true),
+    /** LU above the learnt swing where a horizon's limit sits. @defaultValue 2.5 */
+    swingMarginLu: z.number().min(0).max(20).default(2.5),
+    /** Seconds of programme the swing is learnt over (the oldest is forgotten). @defaultValue 1800 */
+    swingMemorySeconds: z.number().min(60).max(86400).default(1800),
+    /**
+     * A level counts as the programme's own swing only once this many seconds have passed
+     * without a loudness incident (the start of a gain error must not raise the limit that
+     * would catch it). @defaultValue 60
+     */
+    swingDelaySeconds: z.number().min(0).max(3600).default(60),
     /** Dips of a rule's measure shorter than this do not end it (pauses in speech). @defaultValue 1 */
     bridgeSeconds: z.number().min(0).max(10).default(1),
     /** A true-peak over within this many seconds of the last one extends its condition. @defaultValue 1 */
@@ -91,6 +110,23 @@ const STEP = 0.1;
 const SHORT_TERM = 3;
 /** BS.1770-4 absolute gate, LUFS. */
 const ABS_GATE = -70;
+
+/**
+ * The `off-target` horizons, as multiples of `programmeSeconds`: each has its base limit
+ * (`offTargetLu` plus `limitOffset`) and the highest its learnt limit may go (`capLu`, never
+ * below the base). Measured on 185 minutes of real orchestral and game music, each piece
+ * normalised to the target (DETECTORS.md): the one-minute level strays up to 12 LU under and
+ * 5 LU over, two minutes 7 LU, three 5 LU, five 3 LU. The five-minute horizon does not learn:
+ * it is the bound on how long a 6 LU error can go unreported.
+ */
+/** The longer horizons' levels are measured every this many steps (1 s). */
+const LONG_EVERY = 10;
+const HORIZONS = [
+  { scale: 1, limitOffset: 0, capLu: 10 },
+  { scale: 2, limitOffset: 0, capLu: 8 },
+  { scale: 3, limitOffset: -0.5, capLu: 6 },
+  { scale: 5, limitOffset: -1, capLu: 0 },
+] as const;
 
 export type LoudnessRule = "too-loud" | "jump" | "off-target";
 const RULES: readonly LoudnessRule[] = ["too-loud", "jump", "off-target"];
@@ -118,6 +154,9 @@ interface OpenLoudness {
   programme: number;
   truePeak: number;
   reported: number;
+  /** `off-target`: the horizon that crossed its limit, seconds, and that limit, LU (null before). */
+  horizonSeconds: number | null;
+  limitLu: number | null;
 }
 
 export class LoudnessDetector implements Detector {
@@ -144,6 +183,16 @@ export class LoudnessDetector implements Detector {
   private readonly ringP: Float64Array;
   private readonly ringX: Uint8Array;
   private steps = 0;
+  /** Steps in each horizon, shortest first. */
+  private readonly horizonSteps: number[];
+  /** Each horizon's programme level with and without jumps (filled by `levels()`), LUFS. */
+  private readonly levelWith: Float64Array;
+  private readonly levelWithout: Float64Array;
+  /** The swing each horizon's level made, learnt: per second, [time, LU off the target]. */
+  private readonly swing: { pending: number[][]; history: number[][]; quiet: number; loud: number }[];
+  private lastLearnt = -1;
+  /** The horizon whose limit the current off-target run crossed first. */
+  private offHorizon = 0;
 
   constructor(
     private readonly options: LoudnessOptions,
@@ -167,7 +216,11 @@ export class LoudnessDetector implements Detector {
       onset: 0,
     });
     this.rules = { "too-loud": state("too-loud"), jump: state("jump"), "off-target": state("off-target") };
-    const n = Math.ceil(options.programmeSeconds / STEP) + 1;
+    this.horizonSteps = HORIZONS.map((h) => Math.ceil((options.programmeSeconds * h.scale) / STEP));
+    this.levelWith = new Float64Array(HORIZONS.length);
+    this.levelWithout = new Float64Array(HORIZONS.length);
+    this.swing = HORIZONS.map(() => ({ pending: [], history: [], quiet: 0, loud: 0 }));
+    const n = this.horizonSteps[this.horizonSteps.length - 1]! + 1;
     this.ringT = new Float64Array(n);
     this.ringM = new Float64Array(n);
     this.ringE = new Float64Array(n);
@@ -188,6 +241,8 @@ export class LoudnessDetector implements Detector {
       });
       this.audibleSeconds = 0;
       this.steps = 0;
+      // A new source is a new programme: its swing is learnt anew.
+      for (const s of this.swing) Object.assign(s, { pending: [], history: [], quiet: 0, loud: 0 });
     }
     this.meter.push(block.samples.subarray(0, block.frames * block.channels), block.pts);
   }
@@ -204,11 +259,13 @@ export class LoudnessDetector implements Detector {
     // Off target only when the programme is off both with and without its jumps: leaving a
     // loud break out must not make the programme around it look quiet, and taking it in must
     // not make it look loud. `programme` is the level with them, as a meter shows it.
-    const programme = this.programmeLevel(false);
-    const withoutJumps = this.programmeLevel(true);
+    this.levels();
+    const programme = this.levelWith[0]!;
+    const withoutJumps = this.levelWithout[0]!;
     this.programme = programme;
-    // A jump is judged against the higher of the two (the less sensitive reference).
-    this.ringP[i] = Math.max(programme, withoutJumps);
+    // A jump is judged against the highest of these (the least sensitive reference), the
+    // longest horizon's too: music coming back from a quiet minute is not an ad break.
+    this.ringP[i] = Math.max(programme, withoutJumps, this.levelWithout[HORIZONS.length - 1]!);
     this.judgeTruePeak(step);
 
     const judged = this.audibleSeconds + 1e-9 >= this.options.minProgrammeSeconds;
@@ -225,17 +282,89 @@ export class LoudnessDetector implements Detector {
     if (!jump.run.inRun && jumpHolds) jump.reference = reference;
     this.judgeRule("jump", step.t, jumpHolds, st, reference + this.options.jumpLu, "loud");
 
-    const offLoud = Math.min(programme, withoutJumps) - this.target;
-    const offQuiet = Math.max(programme, withoutJumps) - this.target;
-    const off = offLoud > 0 ? offLoud : offQuiet < 0 ? offQuiet : 0;
     // Once off target, back only when `hysteresisLu` inside the limit: the programme level of
     // real content wavers around any limit for a while after a change.
-    const offLimit =
-      this.options.offTargetLu - (this.rules["off-target"].run.isOpen ? this.options.hysteresisLu : 0);
-    const offHolds = judged && Number.isFinite(off) && Math.abs(off) >= offLimit;
-    this.judgeRule("off-target", step.t, offHolds, programme, NaN, off < 0 ? "quiet" : "loud");
+    const hysteresis = this.rules["off-target"].run.isOpen ? this.options.hysteresisLu : 0;
+    const offs = HORIZONS.map((_, h) => this.offOn(h));
+    const held = this.rules["off-target"].run.inRun ? this.offHorizon : -1;
+    let fired = -1;
+    for (let h = 0; h < HORIZONS.length; h++) {
+      const off = offs[h]!;
+      if (!this.judges(h) || !Number.isFinite(off) || off === 0) continue;
+      if (
+        Math.abs(off) >= this.offLimit(h, off < 0 ? "quiet" : "loud") - hysteresis &&
+        (fired < 0 || h === held)
+      )
+        fired = h;
+    }
+    if (fired >= 0 && !this.rules["off-target"].run.inRun) this.offHorizon = fired;
+    const off = fired >= 0 ? offs[fired]! : 0;
+    this.judgeRule(
+      "off-target",
+      step.t,
+      fired >= 0,
+      this.levelWith[Math.max(0, fired)]!,
+      NaN,
+      off < 0 ? "quiet" : "loud",
+    );
 
     this.updateOpen(step);
+    this.learn(step.t, offs);
+  }
+
+  /** LU the programme is off target on horizon `h`: off only when off both with and without its jumps; 0 inside. */
+  private offOn(h: number): number {
+    const offLoud = Math.min(this.levelWith[h]!, this.levelWithout[h]!) - this.target;
+    const offQuiet = Math.max(this.levelWith[h]!, this.levelWithout[h]!) - this.target;
+    return offLoud > 0 ? offLoud : offQuiet < 0 ? offQuiet : Number.isNaN(offLoud) ? NaN : 0;
+  }
+
+  /** Horizon `h` judges once its span of programme was heard (the first: `minProgrammeSeconds`). */
+  private judges(h: number): boolean {
+    const more = this.options.programmeSeconds * (HORIZONS[h]!.scale - 1);
+    return this.audibleSeconds + 1e-9 >= this.options.minProgrammeSeconds + more;
+  }
+
+  /** Horizon `h`'s limit in one direction: its base, raised to the learnt swing plus the margin, up to its cap. */
+  private offLimit(h: number, direction: "loud" | "quiet"): number {
+    const spec = HORIZONS[h]!;
+    const base = this.options.offTargetLu + spec.limitOffset;
+    if (!this.options.adaptive) return base;
+    const swing = this.swing[h]![direction];
+    return Math.max(base, Math.min(spec.capLu, swing + this.options.swingMarginLu));
+  }
+
+  /**
+   * Once a second, each judging horizon's level (LU off target) is noted; a note becomes the
+   * channel's own swing `swingDelaySeconds` later if no loudness incident opened meanwhile (an
+   * incident drops the notes not yet learnt, and nothing is noted while one is open).
+   */
+  private learn(t: number, offs: number[]): void {
+    const second = Math.floor(t);
+    if (second === this.lastLearnt) return;
+    this.lastLearnt = second;
+    const memory = this.options.swingMemorySeconds;
+    for (let h = 0; h < HORIZONS.length; h++) {
+      const s = this.swing[h]!;
+      if (this.open) s.pending.length = 0;
+      else if (this.judges(h) && Number.isFinite(offs[h]!)) s.pending.push([t, offs[h]!]);
+      let changed = false;
+      while (s.pending.length > 0 && s.pending[0]![0]! <= t - this.options.swingDelaySeconds) {
+        s.history.push(s.pending.shift()!);
+        changed = true;
+      }
+      while (s.history.length > 0 && s.history[0]![0]! < t - memory) {
+        s.history.shift();
+        changed = true;
+      }
+      if (!changed) continue;
+      s.quiet = 0;
+      s.loud = 0;
+      for (const [, off] of s.history) {
+        if (-off! > s.quiet) s.quiet = -off!;
+        if (off! > s.loud) s.loud = off!;
+      }
+    }
   }
 
   /** One rule's run: begins where it first holds, opens after its hold, ends after a dip longer than the bridge. */
@@ -279,7 +408,7 @@ export class LoudnessDetector implements Detector {
    */
   private datedOnset(rule: LoudnessRule, now: number, limit: number, direction: "loud" | "quiet"): number {
     const n = Math.min(this.steps, this.ringT.length);
-    if (rule === "off-target") return this.changePoint(direction);
+    if (rule === "off-target") return this.changePoint(direction, this.offHorizon);
     let onset = now - STEP;
     let lastBeyond = now;
     for (let k = 1; k <= n; k++) {
@@ -297,35 +426,70 @@ export class LoudnessDetector implements Detector {
 
   /**
    * Gated integrated loudness (BS.1770-4 2.8: absolute gate -70 LUFS, relative gate -10 LU)
-   * of the momentary blocks over the programme horizon, jumps left out or not. -Infinity when
-   * all of it is silent.
+   * of the momentary blocks over each horizon, with the jumps and without them, into
+   * `levelWith` and `levelWithout`. -Infinity where all of it is silent. The horizons are
+   * nested spans ending now: one pass sums them all, a second applies each one's gate.
    */
-  private programmeLevel(withoutJumps: boolean): number {
+  private levels(): void {
+    // The longer horizons move slowly: measured once a second (their rules hold for seconds).
+    const H = (this.steps - 1) % LONG_EVERY === 0 ? HORIZONS.length : 1;
     const n = Math.min(this.steps, this.ringT.length - 1);
+    const spans = this.horizonSteps.slice(0, H).map((steps) => Math.min(steps, n));
+    // The absolute gate: silent blocks are stored as 0.
+    const gateW = new Float64Array(H);
+    const gateO = new Float64Array(H);
+    const sums = this.sumSpans(n, spans, gateW, gateO);
+    for (let j = 0; j < H; j++) {
+      gateW[j] = sums.countW[j]! > 0 ? (sums.sumW[j]! / sums.countW[j]!) * 0.1 : Infinity;
+      gateO[j] = sums.countO[j]! > 0 ? (sums.sumO[j]! / sums.countO[j]!) * 0.1 : Infinity;
+    }
+    const gated = this.sumSpans(n, spans, gateW, gateO);
+    for (let j = 0; j < H; j++) {
+      const w = gated.countW[j]!;
+      const o = gated.countO[j]!;
+      this.levelWith[j] = w > 0 ? 10 * Math.log10(gated.sumW[j]! / w) : -Infinity;
+      this.levelWithout[j] = o > 0 ? 10 * Math.log10(gated.sumO[j]! / o) : -Infinity;
+    }
+  }
+
+  /**
+   * Over the last `n` steps, per horizon (the last `spans[j]` steps): the sum and count of
+   * block powers above its gate, with the jumps (W) and without them (O).
+   */
+  private sumSpans(
+    n: number,
+    spans: readonly number[],
+    gateW: Float64Array,
+    gateO: Float64Array,
+  ): { sumW: Float64Array; countW: Float64Array; sumO: Float64Array; countO: Float64Array } {
+    const H = spans.length;
+    const r = {
+      sumW: new Float64Array(H),
+      countW: new Float64Array(H),
+      sumO: new Float64Array(H),
+      countO: new Float64Array(H),
+    };
     const len = this.ringT.length;
-    let sum = 0;
-    let count = 0;
+    let from = 0;
     for (let k = 1; k <= n; k++) {
+      // Spans are nested, shortest first: those that ended before this step drop out.
+      while (from < H && k > spans[from]!) from++;
       const i = (this.steps - k) % len;
       const e = this.ringE[i]!;
-      if (e > 0 && (!withoutJumps || this.ringX[i] === 0)) {
-        sum += e;
-        count++;
+      if (e === 0) continue;
+      const inJump = this.ringX[i] !== 0;
+      for (let j = from; j < H; j++) {
+        if (e > gateW[j]!) {
+          r.sumW[j] = r.sumW[j]! + e;
+          r.countW[j] = r.countW[j]! + 1;
+        }
+        if (!inJump && e > gateO[j]!) {
+          r.sumO[j] = r.sumO[j]! + e;
+          r.countO[j] = r.countO[j]! + 1;
+        }
       }
     }
-    if (count === 0) return -Infinity;
-    const gate = (sum / count) * 0.1;
-    sum = 0;
-    count = 0;
-    for (let k = 1; k <= n; k++) {
-      const i = (this.steps - k) % len;
-      const e = this.ringE[i]!;
-      if (e > gate && (!withoutJumps || this.ringX[i] === 0)) {
-        sum += e;
-        count++;
-      }
-    }
-    return count === 0 ? -Infinity : 10 * Math.log10(sum / count);
+    return r;
   }
 
   /** Leaves the steps from `from` to now out of the programme level (a jump that opened). */
@@ -339,15 +503,18 @@ export class LoudnessDetector implements Detector {
   }
 
   /**
-   * Where the programme level changed, for `off-target`: over the programme horizon, the split
+   * Where the programme level changed, for `off-target`: over the firing horizon's successor, the split
    * whose loudness after differs most from before in the rule's direction (scored like a
    * t-statistic, sqrt(n_before · n_after / n), at least 3 s each side). When the programme
    * before the best split is itself off target, the change is older than the horizon: the
    * horizon's first step.
    */
-  private changePoint(direction: "loud" | "quiet"): number {
+  private changePoint(direction: "loud" | "quiet", horizon: number): number {
     const len = this.ringT.length;
-    const n = Math.min(this.steps, len);
+    // Searched over the next longer horizon: a change is found when it is near the firing
+    // horizon's far edge too, as it is when a level takes most of that horizon to cross.
+    const span = this.horizonSteps[Math.min(horizon + 1, HORIZONS.length - 1)]!;
+    const n = Math.min(this.steps, span + 1);
     const first = this.steps - n;
     const sums = new Float64Array(n + 1);
     const counts = new Float64Array(n + 1);
@@ -375,7 +542,7 @@ export class LoudnessDetector implements Detector {
     const oldest = Math.max(0, this.ringT[first % len]! - STEP);
     if (bestJ < 0) return oldest;
     const before = 10 * Math.log10(sums[bestJ]! / counts[bestJ]!) - this.target;
-    if (sign * before >= this.options.offTargetLu) return oldest;
+    if (sign * before >= this.offLimit(horizon, direction)) return oldest;
     return Math.max(0, this.ringT[(first + bestJ) % len]! - STEP);
   }
 
@@ -407,7 +574,10 @@ export class LoudnessDetector implements Detector {
         programme: r.reference,
         truePeak: step.truePeak,
         reported: r.extreme,
+        horizonSeconds: null,
+        limitLu: null,
       };
+      this.noteHorizon(this.open);
       this.emit("start", this.open, null);
       return;
     }
@@ -425,7 +595,7 @@ export class LoudnessDetector implements Detector {
       this.open = null;
       return;
     }
-    let changed = false;
+    let changed = this.noteHorizon(o);
     for (const rule of active) {
       if (!o.rules.has(rule)) {
         o.rules.add(rule);
@@ -439,6 +609,15 @@ export class LoudnessDetector implements Detector {
       o.reported = o.lufs;
       this.emit("update", o, null);
     }
+  }
+
+  /** The first time `off-target` holds during the condition: which horizon and limit. True when noted now. */
+  private noteHorizon(o: OpenLoudness): boolean {
+    const r = this.rules["off-target"];
+    if (o.horizonSeconds !== null || !r.run.isOpen) return false;
+    o.horizonSeconds = this.options.programmeSeconds * HORIZONS[this.offHorizon]!.scale;
+    o.limitLu = round(this.offLimit(this.offHorizon, r.direction), 100);
+    return true;
   }
 
   /** The condition ends where its rules last held. */
@@ -509,6 +688,8 @@ export class LoudnessDetector implements Detector {
           target: this.target,
           tolerance: this.tolerance,
           programmeSeconds: this.options.programmeSeconds,
+          horizonSeconds: o.horizonSeconds,
+          offTargetLimitLu: o.limitLu,
           truePeakDbtp: num(o.truePeak),
         },
       },
@@ -539,6 +720,9 @@ export class LoudnessDetector implements Detector {
       tolerance: this.tolerance,
       truePeakLimit: this.truePeakLimit,
       judging: this.audibleSeconds + 1e-9 >= this.options.minProgrammeSeconds,
+      // The one-minute horizon's limits now, raised by what this channel's programme does.
+      offTargetLimitQuietLu: round(this.offLimit(0, "quiet"), 100),
+      offTargetLimitLoudLu: round(this.offLimit(0, "loud"), 100),
     };
   }
 }
