@@ -185,6 +185,10 @@ async function detectorRun(
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
   let frame = 0;
   let carry = Buffer.alloc(0);
   const gain = Math.pow(10, STEP_DB / 20);
@@ -208,6 +212,9 @@ async function detectorRun(
     det.pushAudio!({ pts: frame / RATE, sampleRate: RATE, channels: 2, frames, samples });
     frame += frames;
   }
+  const code = await exited;
+  if (code !== 0)
+    throw new StreamqcError("SQM_ERR_GEN_FAILED", `ffmpeg could not decode ${input} (exit ${code})`);
   det.flush(frame / RATE);
   return found;
 }
