@@ -274,7 +274,8 @@ export async function runMusicChannel(opts: MusicOptions): Promise<MusicHalfResu
         const between =
           i.type === "audio.silence" &&
           ends.some((e) => i.start >= e - PIECE_END_SECONDS && i.start <= e + 5);
-        const type = between ? `${i.type} (a piece's end)` : i.type;
+        const rule = i.type === "audio.loudness" ? ` (${String(i.details["rule"])})` : "";
+        const type = between ? `${i.type} (a piece's end)` : `${i.type}${rule}`;
         counts[type] = (counts[type] ?? 0) + 1;
       }
       opts.onProgress?.(
