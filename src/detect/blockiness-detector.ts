@@ -21,13 +21,19 @@
  *   references that never arrived, and FFmpeg's decoders say nothing (H.264 and MPEG-2 after a
  *   1.6-1.9 s burst of lost TS packets: no "corrupt decoded frame", measured on the real-lossy
  *   eval clips). The picture is damaged from the first frame after the hole to the next
- *   keyframe; a hole that resumes on a keyframe is clean.
+ *   keyframe; a hole that resumes on a keyframe is clean. When the sound had a hole that
+ *   began with the pictures' and ended inside it, the stream came back then: the damage is
+ *   dated there, not at the first picture shown (FFmpeg's H.264 decoder withholds the
+ *   pictures after a frame_num gap whose order count went backwards, "no picture ooo" in its
+ *   debug log: 0.6-0.8 s of received, damaged pictures never output, seen on the camera
+ *   clips of the tune half).
  */
 import { z } from "zod";
 import { defineDetector, type ConditionSink, type Detector } from "./detector.js";
 import {
   DETAIL_HEIGHT,
   DETAIL_WIDTH,
+  type AudioBlock,
   type DetailFrame,
   type StreamEvent,
   type VideoFrame,
@@ -75,6 +81,14 @@ const PICTURE_ERROR = /\bMB\b|slice|cabac|cavlc|intra mode|reference|corrupt|con
  */
 const REFRESH_QUIET = 0.08;
 
+/**
+ * How near the start of the pictures' hole the sound's must begin to be the same loss (audio
+ * and video packets of one moment are up to a few hundred ms apart in a multiplex).
+ */
+const SAME_LOSS = 0.5;
+/** Seconds of pictures after a hole to wait for the sound to get there, at most. */
+const AUDIO_WAIT = 2;
+
 /** Frame changes kept for the motion baseline: about one second at 25 fps. */
 const HISTORY = 25;
 
@@ -114,13 +128,43 @@ class BlockinessDetector implements Detector {
   private lastKeyAt = -Infinity;
   /** pts of the previous analysis frame, whatever path is used. */
   private prevFramePts: number | null = null;
+  /** End of the last audio block (null: no sound seen), and the sound's last hole. */
+  private audioEnd: number | null = null;
+  private audioHole: { start: number; end: number } | null = null;
+  /** A picture hole that resumed on a predicted frame, waiting for the sound to pass it. */
+  private pendingHole: { before: number; at: number } | null = null;
 
   constructor(
     private readonly opts: Options,
     private readonly sink: ConditionSink,
   ) {}
 
+  pushAudio(block: AudioBlock): void {
+    const end = block.pts + block.frames / block.sampleRate;
+    if (this.audioEnd !== null && block.pts - this.audioEnd >= this.opts.refGap)
+      this.audioHole = { start: this.audioEnd, end: block.pts };
+    this.audioEnd = Math.max(this.audioEnd ?? end, end);
+    if (this.pendingHole && this.audioEnd >= this.pendingHole.at) this.resolveHole();
+  }
+
+  /**
+   * Opens the damage after a picture hole: at the sound's return when the sound lost the same
+   * stretch and came back inside the pictures' hole (the stream was back; the decoder had not
+   * shown its pictures yet), else at the first picture after the hole.
+   */
+  private resolveHole(): void {
+    const h = this.pendingHole;
+    if (!h) return;
+    this.pendingHole = null;
+    const a = this.audioHole;
+    const sameLoss =
+      a !== null && Math.abs(a.start - h.before) <= SAME_LOSS && a.end > h.before && a.end < h.at;
+    if (this.openSince === null) this.open(sameLoss ? a.end : h.at, "missing-reference");
+  }
+
   pushEvent(event: StreamEvent): void {
+    // What follows (a keyframe's refresh, more damage) comes after the hole's damage.
+    if (this.pendingHole) this.resolveHole();
     if (event.kind === "keyframe") {
       // A keyframe after the last damaged frame rebuilds the whole picture: the damage ends here.
       this.keyframesSeen = true;
@@ -194,9 +238,13 @@ class BlockinessDetector implements Detector {
       Math.abs(this.lastKeyAt - frame.pts) > 1e-6 &&
       this.openSince === null
     ) {
-      // Resumed after a hole on a predicted frame: damaged until the next keyframe.
+      // Resumed after a hole on a predicted frame: damaged until the next keyframe. Without
+      // sound, or with the sound already past it, that is known now; else when the sound is.
       this.lastErrorAt = frame.pts;
-      this.open(frame.pts, "missing-reference");
+      this.pendingHole = { before, at: frame.pts };
+      if (this.audioEnd === null || this.audioEnd >= frame.pts) this.resolveHole();
+    } else if (this.pendingHole && frame.pts - this.pendingHole.at > AUDIO_WAIT) {
+      this.resolveHole();
     }
     // With keyframe events the refresh is known exactly: the picture's change is not needed.
     if (this.keyframesSeen) return;
@@ -274,6 +322,7 @@ class BlockinessDetector implements Detector {
   }
 
   flush(endPts: number): void {
+    this.resolveHole();
     this.close(Math.max(endPts, this.lastPts));
   }
 

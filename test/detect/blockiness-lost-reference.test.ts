@@ -2,7 +2,8 @@
  * video.blockiness on the decoder's events as the reader emits them (pure: no ffmpeg), for the
  * two cases the real-lossy eval's tune half showed (issue 10): a hole in the pictures that
  * resumes on a predicted frame (decoders say nothing, the picture is damaged to the next
- * keyframe), and damage that goes on through a corrupt keyframe (one incident, not two).
+ * keyframe), and damage that goes on through a corrupt keyframe (one incident, not two); and
+ * the sound's own hole dating the damage when the decoder withheld the first pictures.
  */
 import { describe, expect, it } from "vitest";
 import { blockinessDetector } from "../../src/detect/blockiness-detector.js";
@@ -58,6 +59,67 @@ describe("video.blockiness after lost pictures and through corrupt keyframes", (
     const short = harness(blockinessDetector);
     feed(short.detector, { to: 20, gop: 50, hole: [12, 12.4] });
     expect(short.conditions()).toHaveLength(0);
+  });
+
+  /**
+   * Pictures and sound of one stream, in media-time order with the sound `lag` seconds behind
+   * (as a reader's pipes deliver them): pictures missing over `hole`, sound over `soundHole`.
+   */
+  function feedAv(
+    d: Detector,
+    opts: {
+      to: number;
+      gop: number;
+      hole: [number, number];
+      soundHole: [number, number] | null;
+      lag: number;
+    },
+  ) {
+    const RATE = 48000;
+    const BLOCK = 1024;
+    const samples = new Float32Array(BLOCK * 2).fill(0.1);
+    let a = 0;
+    const soundUpTo = (t: number): void => {
+      for (; a / RATE < Math.min(t, opts.to); a += BLOCK) {
+        const pts = a / RATE;
+        if (opts.soundHole && pts >= opts.soundHole[0] && pts < opts.soundHole[1]) continue;
+        d.pushAudio?.({ pts, sampleRate: RATE, channels: 2, frames: BLOCK, samples });
+      }
+    };
+    for (let n = 0; n < opts.to * FPS; n++) {
+      const pts = n / FPS;
+      soundUpTo(pts - opts.lag);
+      if (pts >= opts.hole[0] && pts < opts.hole[1]) continue;
+      if (n % opts.gop === 0) d.pushEvent?.({ kind: "keyframe", at: pts });
+      d.pushVideo?.({ pts, width: W, height: H, luma });
+    }
+    soundUpTo(opts.to);
+    d.flush(opts.to);
+  }
+
+  it("when the sound lost the same stretch and came back first, the damage is dated at the sound's return (the decoder withheld the pictures)", () => {
+    // As measured on a camera clip of the tune half: a burst of lost packets from 13.56 s; the
+    // sound is back at 14.76 s, but the decoder shows no picture before 15.56 s.
+    for (const lag of [0, 0.3, -0.3]) {
+      const h = harness(blockinessDetector);
+      feedAv(h.detector, { to: 20, gop: 50, hole: [13.56, 15.56], soundHole: [13.57, 14.76], lag });
+      const found = h.conditions();
+      expect(found).toHaveLength(1);
+      expect(found[0]!.details?.cause).toBe("missing-reference");
+      // The first audio block at or after 14.76 s.
+      expect(found[0]!.start).toBeCloseTo(Math.ceil((14.76 * 48000) / 1024) * (1024 / 48000), 5);
+      expect(found[0]!.end).toBeCloseTo(16, 5);
+    }
+  });
+
+  it("with the sound unbroken, or lost at another time, the damage starts at the first picture after the hole", () => {
+    for (const soundHole of [null, [10, 11.2]] as [number, number][]) {
+      const h = harness(blockinessDetector);
+      feedAv(h.detector, { to: 20, gop: 50, hole: [13.56, 15.56], soundHole, lag: 0.3 });
+      const found = h.conditions();
+      expect(found).toHaveLength(1);
+      expect(found[0]!.start).toBeCloseTo(15.56, 5);
+    }
   });
 
   it("damage through a corrupt keyframe is one incident, ended by the first clean keyframe", () => {
