@@ -404,6 +404,9 @@ export class LightSession {
       },
       detail: (f) => monitor.detail(f),
       thumbnail: (t) => monitor.thumbnail(t),
+      // The picture detectors that read the sound (blockiness dates lost pictures by its
+      // holes); the sound's own detectors are the light monitor's.
+      audio: (b) => monitor.audio(b),
       event: (e) => {
         if (e.kind === "keyframe" || e.kind === "decoder-error") monitor.event(e);
       },
