@@ -164,7 +164,7 @@ class BlockinessDetector implements Detector {
 
   pushEvent(event: StreamEvent): void {
     // What follows (a keyframe's refresh, more damage) comes after the hole's damage.
-    if (this.pendingHole) this.resolveHole();
+    if (this.pendingHole && (event.kind === "keyframe" || event.kind === "decoder-error")) this.resolveHole();
     if (event.kind === "keyframe") {
       // A keyframe after the last damaged frame rebuilds the whole picture: the damage ends here.
       this.keyframesSeen = true;
