@@ -128,12 +128,12 @@ export async function channel(
   pieces: readonly MusicPiece[],
   out: string,
   codec: Codec,
+  gainsOf: () => Promise<readonly number[]> = () => pieceGains(ffmpeg, pieces),
 ): Promise<void> {
   if (existsSync(out)) return;
+  const gains = await gainsOf();
   const chain: string[] = [];
-  for (const [k, p] of pieces.entries()) {
-    const { integrated } = await probeLoudness(ffmpeg, p.path);
-    const gain = Math.round((TARGET - integrated) * 100) / 100;
+  for (const [k, gain] of gains.entries()) {
     chain.push(
       `[${k}:a:0]aresample=${RATE},aformat=sample_fmts=flt:channel_layouts=stereo,volume=${gain}dB[a${k}]`,
     );
@@ -155,6 +155,16 @@ export async function channel(
     partial,
   ]);
   await rename(partial, out);
+}
+
+/** Each piece's gain to -23 LUFS, dB, from FFmpeg's `ebur128` (not from the meter judged). */
+async function pieceGains(ffmpeg: string, pieces: readonly MusicPiece[]): Promise<number[]> {
+  const gains: number[] = [];
+  for (const p of pieces) {
+    const { integrated } = await probeLoudness(ffmpeg, p.path);
+    gains.push(Math.round((TARGET - integrated) * 100) / 100);
+  }
+  return gains;
 }
 
 /** When gain error `k` starts, seconds. */
@@ -265,8 +275,11 @@ export async function runMusicChannel(opts: MusicOptions): Promise<MusicHalfResu
       codec,
       path: join(opts.dir, `music-${half}-${pieces.length}-${codec}-v2.ts`),
     }));
+    // Measured once for both encodes, and only when one is to be made.
+    let gains: Promise<number[]> | null = null;
+    const gainsOf = (): Promise<number[]> => (gains ??= pieceGains(opts.ffmpegPath, pieces));
     const analyzed = await pool(encodes, opts.jobs ?? 2, async ({ codec, path }) => {
-      await channel(opts.ffmpegPath, pieces, path, codec);
+      await channel(opts.ffmpegPath, pieces, path, codec, gainsOf);
       const res = await analyzeInput(path, { ffmpegPath: opts.ffmpegPath, threads: 1 });
       const counts: Record<string, number> = {};
       for (const i of res.incidents) {

@@ -111,6 +111,8 @@ const SHORT_TERM = 3;
 /** BS.1770-4 absolute gate, LUFS. */
 const ABS_GATE = -70;
 
+/** The longer horizons' levels are measured every this many steps (1 s). */
+const LONG_EVERY = 10;
 /**
  * The `off-target` horizons, as multiples of `programmeSeconds`: each has its base limit
  * (`offTargetLu` plus `limitOffset`) and the highest its learnt limit may go (`capLu`, never
@@ -119,8 +121,6 @@ const ABS_GATE = -70;
  * 5 LU over, two minutes 7 LU, three 5 LU, five 3 LU. The five-minute horizon does not learn:
  * it is the bound on how long a 6 LU error can go unreported.
  */
-/** The longer horizons' levels are measured every this many steps (1 s). */
-const LONG_EVERY = 10;
 const HORIZONS = [
   { scale: 1, limitOffset: 0, capLu: 10 },
   { scale: 2, limitOffset: 0, capLu: 8 },
@@ -193,6 +193,15 @@ export class LoudnessDetector implements Detector {
   private lastLearnt = -1;
   /** The horizon whose limit the current off-target run crossed first. */
   private offHorizon = 0;
+  /** `levels()`'s per-horizon gates and sums, reused every step (no allocation on this path). */
+  private readonly gateW = new Float64Array(HORIZONS.length);
+  private readonly gateO = new Float64Array(HORIZONS.length);
+  private readonly sums = {
+    sumW: new Float64Array(HORIZONS.length),
+    countW: new Float64Array(HORIZONS.length),
+    sumO: new Float64Array(HORIZONS.length),
+    countO: new Float64Array(HORIZONS.length),
+  };
 
   constructor(
     private readonly options: LoudnessOptions,
@@ -268,7 +277,7 @@ export class LoudnessDetector implements Detector {
     this.ringP[i] = Math.max(programme, withoutJumps, this.levelWithout[HORIZONS.length - 1]!);
     this.judgeTruePeak(step);
 
-    const judged = this.audibleSeconds + 1e-9 >= this.options.minProgrammeSeconds;
+    const judged = this.judges(0);
     const st = step.shortTerm;
     // Silence (-Infinity, all blocks gated out) is audio.silence's business, not loudness.
     const tooLoudLimit = this.target + this.options.tooLoudLu;
@@ -316,7 +325,7 @@ export class LoudnessDetector implements Detector {
   private offOn(h: number): number {
     const offLoud = Math.min(this.levelWith[h]!, this.levelWithout[h]!) - this.target;
     const offQuiet = Math.max(this.levelWith[h]!, this.levelWithout[h]!) - this.target;
-    return offLoud > 0 ? offLoud : offQuiet < 0 ? offQuiet : Number.isNaN(offLoud) ? NaN : 0;
+    return offLoud > 0 ? offLoud : offQuiet < 0 ? offQuiet : 0;
   }
 
   /** Horizon `h` judges once its span of programme was heard (the first: `minProgrammeSeconds`). */
@@ -434,46 +443,37 @@ export class LoudnessDetector implements Detector {
     // The longer horizons move slowly: measured once a second (their rules hold for seconds).
     const H = (this.steps - 1) % LONG_EVERY === 0 ? HORIZONS.length : 1;
     const n = Math.min(this.steps, this.ringT.length - 1);
-    const spans = this.horizonSteps.slice(0, H).map((steps) => Math.min(steps, n));
-    // The absolute gate: silent blocks are stored as 0.
-    const gateW = new Float64Array(H);
-    const gateO = new Float64Array(H);
-    const sums = this.sumSpans(n, spans, gateW, gateO);
+    const { gateW, gateO, sums } = this;
+    // The absolute gate first: silent blocks are stored as 0.
+    gateW.fill(0);
+    gateO.fill(0);
+    this.sumSpans(n, H);
     for (let j = 0; j < H; j++) {
       gateW[j] = sums.countW[j]! > 0 ? (sums.sumW[j]! / sums.countW[j]!) * 0.1 : Infinity;
       gateO[j] = sums.countO[j]! > 0 ? (sums.sumO[j]! / sums.countO[j]!) * 0.1 : Infinity;
     }
-    const gated = this.sumSpans(n, spans, gateW, gateO);
+    this.sumSpans(n, H);
     for (let j = 0; j < H; j++) {
-      const w = gated.countW[j]!;
-      const o = gated.countO[j]!;
-      this.levelWith[j] = w > 0 ? 10 * Math.log10(gated.sumW[j]! / w) : -Infinity;
-      this.levelWithout[j] = o > 0 ? 10 * Math.log10(gated.sumO[j]! / o) : -Infinity;
+      const w = sums.countW[j]!;
+      const o = sums.countO[j]!;
+      this.levelWith[j] = w > 0 ? 10 * Math.log10(sums.sumW[j]! / w) : -Infinity;
+      this.levelWithout[j] = o > 0 ? 10 * Math.log10(sums.sumO[j]! / o) : -Infinity;
     }
   }
 
   /**
-   * Over the last `n` steps, per horizon (the last `spans[j]` steps): the sum and count of
-   * block powers above its gate, with the jumps (W) and without them (O).
+   * Over the last `n` steps, for the first `H` horizons (each the last min(its steps, n)
+   * steps): the sum and count of block powers above its gate (`gateW`, `gateO`), with the
+   * jumps (W) and without them (O), into `sums`.
    */
-  private sumSpans(
-    n: number,
-    spans: readonly number[],
-    gateW: Float64Array,
-    gateO: Float64Array,
-  ): { sumW: Float64Array; countW: Float64Array; sumO: Float64Array; countO: Float64Array } {
-    const H = spans.length;
-    const r = {
-      sumW: new Float64Array(H),
-      countW: new Float64Array(H),
-      sumO: new Float64Array(H),
-      countO: new Float64Array(H),
-    };
+  private sumSpans(n: number, H: number): void {
+    const { gateW, gateO, sums: r } = this;
+    for (const a of [r.sumW, r.countW, r.sumO, r.countO]) a.fill(0, 0, H);
     const len = this.ringT.length;
     let from = 0;
     for (let k = 1; k <= n; k++) {
       // Spans are nested, shortest first: those that ended before this step drop out.
-      while (from < H && k > spans[from]!) from++;
+      while (from < H && k > this.horizonSteps[from]!) from++;
       const i = (this.steps - k) % len;
       const e = this.ringE[i]!;
       if (e === 0) continue;
@@ -489,7 +489,6 @@ export class LoudnessDetector implements Detector {
         }
       }
     }
-    return r;
   }
 
   /** Leaves the steps from `from` to now out of the programme level (a jump that opened). */
@@ -719,7 +718,7 @@ export class LoudnessDetector implements Detector {
       target: this.target,
       tolerance: this.tolerance,
       truePeakLimit: this.truePeakLimit,
-      judging: this.audibleSeconds + 1e-9 >= this.options.minProgrammeSeconds,
+      judging: this.judges(0),
       // The one-minute horizon's limits now, raised by what this channel's programme does.
       offTargetLimitQuietLu: round(this.offLimit(0, "quiet"), 100),
       offTargetLimitLoudLu: round(this.offLimit(0, "loud"), 100),
