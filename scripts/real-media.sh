@@ -2,8 +2,11 @@
 # Real recordings from Debian's packages, for eval's second real source and its false-alarm run
 # (src/eval/extra-media.ts): a real camera (OpenCV's vtest.avi, people walking, no sound), a
 # film trailer with its own AC-3 mix (OpenCV's Megamind.avi) and real music (ASC's
-# frontiers.mp3, GPL-2+). The packages are downloaded and unpacked into a temporary folder,
-# never installed; only the three files are kept, in .media/ (git-ignored).
+# frontiers.mp3, GPL-2+), and animation with its own sound effects and music: Planet Blupi's
+# 14 cut-scenes (planetblupi-common, GPL-3+; 12 fps cartoons, one a dance under flashing lights
+# on a steady beat), joined into one 129 s programme, blupi.mkv (25 fps H.264 at a high
+# quality, 48 kHz PCM). The packages are downloaded and unpacked into a temporary folder,
+# never installed; only those files are kept, in .media/ (git-ignored).
 # With --music, also the music channel's pieces for `eval --music` (src/eval/music-channel.ts):
 # every piece of ASC's, Battle for Wesnoth's and Drascula's soundtracks (GPL-2+), into
 # .media/music/ (about 200 MB more).
@@ -21,8 +24,9 @@ case "${1:-}" in
   *) echo "usage: scripts/real-media.sh [--music]" >&2; exit 2 ;;
 esac
 have_music() { compgen -G "$dest/music/*.ogg" >/dev/null; }
-if ! want vtest.avi && ! want Megamind.avi && ! want frontiers.mp3 && { ! $music || have_music; }; then
-  echo "real-media: .media/ already holds vtest.avi, Megamind.avi and frontiers.mp3" >&2
+if ! want vtest.avi && ! want Megamind.avi && ! want frontiers.mp3 && ! want blupi.mkv &&
+  { ! $music || have_music; }; then
+  echo "real-media: .media/ already holds vtest.avi, Megamind.avi, frontiers.mp3 and blupi.mkv" >&2
   exit 0
 fi
 
@@ -48,6 +52,23 @@ if want vtest.avi || want Megamind.avi; then
 fi
 if want frontiers.mp3; then
   fetch asc-music usr/share/games/asc/music/frontiers.mp3
+fi
+if want blupi.mkv; then
+  echo "real-media: downloading Debian's planetblupi-common" >&2
+  (cd "$tmp" && { apt-get download planetblupi-common >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get download planetblupi-common >/dev/null; }; })
+  mkdir -p "$tmp/blupi/norm"
+  dpkg-deb -x "$tmp"/planetblupi-common_*.deb "$tmp/blupi"
+  # Each cut-scene to one format (they mix Cinepak and MS Video 1), then joined in name order.
+  : >"$tmp/blupi/list.txt"
+  for f in "$tmp"/blupi/usr/share/planetblupi/movie/*.mkv; do
+    n=$(basename "$f")
+    ffmpeg -nostdin -v error -y -i "$f" -vf "scale=320:240,fps=25,format=yuv420p" \
+      -c:v libx264 -preset veryfast -crf 14 -c:a pcm_s16le -ar 48000 -ac 2 "$tmp/blupi/norm/$n" 2>/dev/null
+    echo "file '$tmp/blupi/norm/$n'" >>"$tmp/blupi/list.txt"
+  done
+  ffmpeg -nostdin -v error -y -f concat -safe 0 -i "$tmp/blupi/list.txt" -c copy "$dest/blupi.mkv"
+  rm -rf "${tmp:?}/blupi" "$tmp"/planetblupi-common_*.deb
 fi
 # fetch_dir PACKAGE DIR-IN-PACKAGE: every .ogg and .mp3 of DIR into .media/music/.
 fetch_dir() {

@@ -119,6 +119,16 @@ const CHANGE_HISTORY = 26;
  * frames come before the first estimate is made.
  */
 const WANT_SUPPORT = 3;
+/** A rival lag lies this far from the winner at least (s): two frames at 25 fps and more. */
+const RIVAL_GAP = 0.1;
+
+interface Pair {
+  readonly lag: number;
+  /** The onset's time. */
+  readonly a: number;
+  /** The picture change's time. */
+  readonly v: number;
+}
 
 /**
  * Mean absolute difference of every other pixel of every other row: a flash, cut or motion
@@ -367,16 +377,18 @@ class AvSyncDetector implements Detector {
     const events = this.events;
     const max = this.opts.maxOffsetMs / 1000;
     const tol = this.opts.matchMs / 1000;
-    const pairs: { lag: number; a: number; v: number }[] = [];
+    const pairs: Pair[] = [];
     for (const a of onsets)
       for (const v of events) if (Math.abs(a - v) <= max) pairs.push({ lag: a - v, a, v });
-    let best: { lag: number; a: number; v: number }[] = [];
+    let best: Pair[] = [];
     for (const p of pairs) {
       const near = pairs.filter((q) => Math.abs(q.lag - p.lag) <= tol);
       const distinct = new Set(near.map((q) => q.a)).size;
       if (distinct > new Set(best.map((q) => q.a)).size) best = near;
     }
     const support = new Set(best.map((q) => q.a)).size;
+    const rival = this.rivalSupport(pairs, best, tol);
+
     const chance = onsets.length > 0 ? (events.length * 2 * tol) / Math.max(1, this.opts.window) : 0;
     const confidence = onsets.length > 0 ? Math.max(0, (support - chance) / onsets.length) : 0;
     if (this.wantFrom === null && support >= WANT_SUPPORT && confidence >= this.opts.minConfidence) {
@@ -386,7 +398,10 @@ class AvSyncDetector implements Detector {
         now - this.opts.window - this.opts.maxOffsetMs / 1000,
       );
     }
-    if (support < this.opts.minEvents || confidence < this.opts.minConfidence) {
+    // Another lag paired as many onsets: the events repeat at a steady period (a beat under
+    // flashing lights, a dance) and the lag is known only to a multiple of it. No estimate
+    // rather than a coin toss between them.
+    if (support < this.opts.minEvents || confidence < this.opts.minConfidence || rival >= support - 1) {
       this.naturalEstimate(now);
       return;
     }
@@ -409,6 +424,24 @@ class AvSyncDetector implements Detector {
       support,
     };
     this.judge(this.latest, now);
+  }
+
+  /**
+   * The most onsets another lag pairs, one more than RIVAL_GAP from the winner's: as many as the
+   * winner's when the events repeat at a steady period (a beat, a strobe), and the lag is then
+   * known only to a multiple of it.
+   */
+  private rivalSupport(pairs: readonly Pair[], best: readonly Pair[], tol: number): number {
+    if (best.length === 0) return 0;
+    const lags = best.map((q) => q.lag).sort((a, b) => a - b);
+    const won = lags[lags.length >> 1]!;
+    const others = pairs.filter((q) => Math.abs(q.lag - won) > RIVAL_GAP);
+    let rival = 0;
+    for (const p of others) {
+      const near = new Set(others.filter((q) => Math.abs(q.lag - p.lag) <= tol).map((q) => q.a)).size;
+      if (near > rival) rival = near;
+    }
+    return rival;
   }
 
   /**

@@ -54,7 +54,8 @@ export interface FalseAlarmClip {
   readonly name: string;
   /**
    * `film`: the recording's own sound; `speech`: Debian's spoken words over its pictures;
-   * `camera`: a real camera with real music under it; `trailer`: a film trailer's own mix.
+   * `camera`: a real camera with real music under it; `trailer`: a film trailer's own mix;
+   * `animation`: cartoon cut-scenes with their own effects and music.
    */
   readonly content: Content;
   readonly profile: BroadcastProfileName;
@@ -74,7 +75,7 @@ export interface FalseAlarmResult {
 
 const TRUE_PEAK_LIMIT = -1;
 
-type Content = "film" | "speech" | "camera" | "trailer";
+type Content = "film" | "speech" | "camera" | "trailer" | "animation";
 
 interface Job {
   readonly content: Content;
@@ -85,7 +86,7 @@ interface Job {
   readonly voice: string | null;
 }
 
-/** The encodes the camera and the trailer are carried in. */
+/** The encodes the camera, the trailer and the animation are carried in. */
 const EXTRA_PROFILES: readonly BroadcastProfileName[] = ["h264-aac-2m", "mpeg2-mp2-1500k"];
 
 function clipName(job: Job, seconds: number): string {
@@ -157,6 +158,9 @@ export async function runFalseAlarms(opts: FalseAlarmOptions): Promise<FalseAlar
       ? EXTRA_PROFILES.flatMap((profile): Job[] => [
           { content: "camera", profile, base: extra.camera, segment: 79, voice: extra.music },
           { content: "trailer", profile, base: extra.trailer, segment: 11.2, voice: null },
+          ...(extra.animation
+            ? [{ content: "animation" as const, profile, base: extra.animation, segment: 128.5, voice: null }]
+            : []),
         ])
       : []),
   ];
