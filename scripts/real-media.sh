@@ -4,7 +4,7 @@
 # film trailer with its own AC-3 mix (OpenCV's Megamind.avi) and real music (ASC's
 # frontiers.mp3, GPL-2+), and animation with its own sound effects and music: Planet Blupi's
 # 14 cut-scenes (planetblupi-common, GPL-3+; 12 fps cartoons, one a dance under flashing lights
-# on a steady beat), joined into one 129 s programme, blupi.mkv (25 fps H.264 at a high
+# on a steady beat), joined into one 127 s programme, blupi.mkv (25 fps H.264 at a high
 # quality, 48 kHz PCM). The packages are downloaded and unpacked into a temporary folder,
 # never installed; only those files are kept, in .media/ (git-ignored).
 # With --music, also the music channel's pieces for `eval --music` (src/eval/music-channel.ts):
@@ -59,11 +59,16 @@ if want blupi.mkv; then
     { apt-get update -qq && apt-get download planetblupi-common >/dev/null; }; })
   mkdir -p "$tmp/blupi/norm"
   dpkg-deb -x "$tmp"/planetblupi-common_*.deb "$tmp/blupi"
-  # Each cut-scene to one format (they mix Cinepak and MS Video 1), then joined in name order.
+  # Each cut-scene to one format (they mix Cinepak and MS Video 1), its sound padded with
+  # silence or cut to its pictures' length (some end up to 0.9 s short, some 0.5 s long: holes
+  # at the joins that a playout would not have), then joined in name order.
   : >"$tmp/blupi/list.txt"
   for f in "$tmp"/blupi/usr/share/planetblupi/movie/*.mkv; do
     n=$(basename "$f")
-    ffmpeg -nostdin -v error -y -i "$f" -vf "scale=320:240,fps=25,format=yuv420p" \
+    # The pictures' end: the last one's time and duration.
+    end=$(ffprobe -v error -select_streams v -show_entries packet=pts_time,duration_time -of csv=p=0 "$f" |
+      awk -F, '$1 != "N/A" { e = $1 + ($2 == "N/A" ? 0 : $2) } END { printf "%.3f", e }')
+    ffmpeg -nostdin -v error -y -i "$f" -vf "scale=320:240,fps=25,format=yuv420p" -af apad -t "$end" \
       -c:v libx264 -preset veryfast -crf 14 -c:a pcm_s16le -ar 48000 -ac 2 "$tmp/blupi/norm/$n" 2>/dev/null
     echo "file '$tmp/blupi/norm/$n'" >>"$tmp/blupi/list.txt"
   done

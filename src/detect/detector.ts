@@ -54,6 +54,17 @@ export interface Detector {
    * after it. Frames up to the last one seen are then fed to this detector alone.
    */
   restartVideo?(from: number): void;
+  /**
+   * What this detector has learnt of the channel that a later run of the same channel should
+   * start from (plain JSON; a restart, a profile edit or another fleet worker taking the
+   * stream would otherwise learn it again from nothing), or undefined when nothing yet.
+   */
+  memory?(): unknown;
+  /**
+   * `memory()` of an earlier run of this channel, saved `ageSeconds` ago. It comes from the
+   * store: a detector checks its shape and ignores what it does not recognise.
+   */
+  recall?(memory: unknown, ageSeconds: number): void;
 }
 
 /** An incident type a detector reports, with the severity it has unless a profile says otherwise. */

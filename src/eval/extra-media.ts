@@ -5,7 +5,7 @@
  * frontiers.mp3, 7 min, GPL-2+) and a film trailer with its own AC-3 mix of dialogue, music and
  * effects (OpenCV's Megamind.avi, 11 s). The eval's `camera` clips put the music under the
  * camera; the false-alarm run loops both. Also, when fetched, animation with its own sound
- * effects and music (Planet Blupi's 14 cut-scenes joined, 129 s, blupi.mkv), which the
+ * effects and music (Planet Blupi's 14 cut-scenes joined, 127 s, blupi.mkv), which the
  * false-alarm run loops too: added after its dance under flashing lights on a steady beat
  * opened an av.sync incident in sync (DETECTORS.md).
  */

@@ -159,7 +159,7 @@ export async function runFalseAlarms(opts: FalseAlarmOptions): Promise<FalseAlar
           { content: "camera", profile, base: extra.camera, segment: 79, voice: extra.music },
           { content: "trailer", profile, base: extra.trailer, segment: 11.2, voice: null },
           ...(extra.animation
-            ? [{ content: "animation" as const, profile, base: extra.animation, segment: 128.5, voice: null }]
+            ? [{ content: "animation" as const, profile, base: extra.animation, segment: 126.9, voice: null }]
             : []),
         ])
       : []),

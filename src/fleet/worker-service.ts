@@ -27,6 +27,7 @@ import {
   type LiveSource,
 } from "./worker-live-server.js";
 import type { PgLeaseStore } from "./pg-lease-store.js";
+import { detectorMemory } from "../service/detector-memory.js";
 import type { PlacementOptions } from "./placement.js";
 import type { SharedClock } from "./shared-clock.js";
 import { isSimulatedUrl, SimulatedRunner } from "./simulated-runner.js";
@@ -202,6 +203,8 @@ export class WorkerService implements LiveSource {
       ffmpegPath: this.#o.ffmpegPath,
       allowFiles: this.#o.allowLocalFiles,
       ...(this.#o.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.#o.stallTimeoutMs } : {}),
+      // The stream's new owner starts from what its last owner learnt of the channel.
+      memory: detectorMemory(this.#o.store, r),
       onIncident,
       onState,
       onLevels: (levels, thumb, run) => {

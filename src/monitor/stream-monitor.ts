@@ -61,6 +61,23 @@ export class StreamMonitor implements MediaHandlers {
     return this.running.map((r) => r.detector);
   }
 
+  /** What the detectors learnt of the channel (Detector.memory), by type; only those with any. */
+  memory(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const r of this.running) {
+      const m = r.detector.memory?.();
+      if (m !== undefined) out[r.detector.type] = m;
+    }
+    return out;
+  }
+
+  /** An earlier run's `memory()`, saved `ageSeconds` ago, to the detectors of those types. */
+  recall(memory: Readonly<Record<string, unknown>>, ageSeconds: number): void {
+    for (const r of this.running)
+      if (r.detector.recall && memory[r.detector.type] !== undefined)
+        this.timed(r, () => r.detector.recall!(memory[r.detector.type], ageSeconds));
+  }
+
   /** CPU milliseconds spent in each detector so far. */
   detectorCost(): Record<string, number> {
     const out: Record<string, number> = {};

@@ -46,6 +46,7 @@ import { PromotionLimiter } from "../monitor/promotion-limiter.js";
 import { applyConfiguredStreams } from "./configured-streams.js";
 import { IncidentRecorder, toFacadeIncident } from "./incident-recorder.js";
 import { StreamHistories } from "./stream-history.js";
+import { detectorMemory, memoryKey } from "./detector-memory.js";
 import { StreamRunner, type StreamDefinition, type StreamState as RunnerState } from "./stream-runner.js";
 
 /** Promotions at once per process by default: four full 1080p decoders fill about a core. */
@@ -229,6 +230,7 @@ export class MonitorService implements ServiceFacade {
       allowFiles: this.o.allowLocalFiles,
       ...(this.o.stallTimeoutMs !== undefined ? { stallTimeoutMs: this.o.stallTimeoutMs } : {}),
       promotions: this.promotions,
+      memory: detectorMemory(this.o.store, r),
       onIncident: (e) => this.recorder.handle(r.id, e),
       onState: (state) => {
         log.info({ status: state.status, error: state.lastError }, "stream state");
@@ -327,6 +329,7 @@ export class MonitorService implements ServiceFacade {
     this.histories.delete(id);
     this.labels.delete(id);
     await this.o.store.deleteStream(id);
+    await this.o.store.setSetting(memoryKey(id), null);
     return true;
   }
 

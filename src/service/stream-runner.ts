@@ -18,6 +18,7 @@ import { LiveEveryFrameUpgrade } from "../monitor/live-every-frame-upgrade.js";
 import { PromotionLimiter } from "../monitor/promotion-limiter.js";
 import { StreamMonitor, type IncidentEvent } from "../monitor/stream-monitor.js";
 import { BehindLive } from "./behind-live.js";
+import { MEMORY_SAVE_SECONDS, type DetectorMemoryPort } from "./detector-memory.js";
 
 export type StreamStatus = "starting" | "up" | "down" | "stopped" | "error";
 
@@ -119,7 +120,12 @@ export interface StreamRunnerDeps {
   /** Light streams: the process's promotion slots (light-session.ts). Default: one per runner. */
   readonly promotions?: PromotionLimiter;
   onPromotion?(change: PromotionChange, runner: StreamRunner): void;
+  /** Where what the detectors learnt of the channel is kept between runs (detector-memory.ts). */
+  readonly memory?: DetectorMemoryPort;
 }
+
+/** How long a stop waits for the detectors' memory to be saved (a store that is down must not hold it). */
+const MEMORY_SAVE_TIMEOUT_MS = 2000;
 
 export class StreamRunner {
   private reader: MediaReader | null = null;
@@ -141,6 +147,7 @@ export class StreamRunner {
   private ticker: NodeJS.Timeout | null = null;
   private thumbnailAt: string | null = null;
   private playlist: HlsPlaylistState | null = null;
+  private ticks = 0;
 
   constructor(
     readonly definition: StreamDefinition,
@@ -187,6 +194,7 @@ export class StreamRunner {
       onIncident: (e) => this.deps.onIncident(e, this),
     });
     this.monitor = monitor;
+    this.recall(monitor);
     const policy = resolveDecodePolicy(undefined, this.profile.detectors);
     const fullOptions: MediaReaderOptions = { ...readerOptions, decodePolicy: policy };
     const handlerError = (err: unknown): void =>
@@ -301,6 +309,7 @@ export class StreamRunner {
     });
     this.session = session;
     this.monitor = session.monitor;
+    this.recall(session.monitor);
     this.reader = session.reader;
     this.setStatus("starting", null);
     try {
@@ -356,7 +365,35 @@ export class StreamRunner {
     }
   }
 
+  /** An earlier run's memory, to this run's detectors once the store answers. */
+  private recall(monitor: StreamMonitor): void {
+    this.deps.memory?.load().then(
+      (m) => {
+        if (m === null || this.monitor !== monitor) return;
+        monitor.recall(m.memory, m.ageSeconds);
+        this.deps.log?.("info", "detectors start from what an earlier run learnt", {
+          detectors: Object.keys(m.memory),
+          ageSeconds: Math.round(m.ageSeconds),
+        });
+      },
+      (err: unknown) => this.deps.log?.("warn", `could not read the detectors' memory: ${errorMessage(err)}`),
+    );
+  }
+
+  /** This run's detectors' memory, to the store; a failure is logged, never thrown. */
+  private async saveMemory(): Promise<void> {
+    const port = this.deps.memory;
+    const monitor = this.monitor;
+    if (!port || !monitor) return;
+    try {
+      await port.save(monitor.memory());
+    } catch (err) {
+      this.deps.log?.("warn", `could not save the detectors' memory: ${errorMessage(err)}`);
+    }
+  }
+
   private tick(): void {
+    if (++this.ticks % MEMORY_SAVE_SECONDS === 0) void this.saveMemory();
     this.levels = this.meter.take();
     this.observeBehind();
     const pid = this.reader?.pid;
@@ -501,6 +538,17 @@ export class StreamRunner {
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
+    {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.saveMemory(),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, MEMORY_SAVE_TIMEOUT_MS);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     const session = this.session;
     this.session = null;
     if (session) {

@@ -19,12 +19,14 @@ function feed(
   seconds: number,
   levelDb: (t: number) => number,
   options: Record<string, unknown> = {},
+  memory?: { recall?: readonly [unknown, number]; keep?: (m: unknown) => void },
 ): Seen[] {
   const seen: Seen[] = [];
   let at = 0;
   const det = loudnessDetector.create(LoudnessOptionsSchema.parse(options), (event) =>
     seen.push({ event, at }),
   );
+  if (memory?.recall) det.recall!(...memory.recall);
   const block = 1024;
   const total = Math.round(seconds * RATE);
   for (let start = 0; start < total; start += block) {
@@ -40,6 +42,7 @@ function feed(
     det.pushAudio!({ pts: start / RATE, sampleRate: RATE, channels: 2, frames, samples });
   }
   det.flush(total / RATE);
+  memory?.keep?.(det.memory!());
   return seen;
 }
 
@@ -137,6 +140,57 @@ describe("audio.loudness detector (programme loudness)", () => {
     expect(seen[0]!.event.condition.details["reason"]).toBe("loud");
     expect(Math.abs(seen[0]!.event.condition.start - 630)).toBeLessThanOrEqual(5);
     expect(seen[0]!.at - 630).toBeLessThanOrEqual(60);
+  });
+
+  describe("the learnt swing outlives the detector (a restart, another fleet worker)", () => {
+    // The 4 and 6 LU passages of `deepening`, then back at target: the swing the channel showed.
+    const learnt = (): unknown => {
+      let m: unknown;
+      feed(480, (t) => (t < 420 ? deepening(t) : -23), {}, { keep: (x) => (m = x) });
+      return m;
+    };
+    /** 8 LU under at 120 s for 90 s, at once: an incident for a channel that has learnt nothing. */
+    const passage = (t: number): number => (t >= 120 && t < 210 ? -31 : t >= 330 ? -39 : -23);
+    const starts = (seen: Seen[]) =>
+      phases(seen)
+        .filter((s) => s.event.phase === "start")
+        .map((s) => Math.round(s.event.condition.start / 10) * 10);
+
+    it("memory() gives the swing per horizon and the seconds it counts for", () => {
+      const m = learnt() as { quiet: number[]; loud: number[]; seconds: number };
+      expect(m.seconds).toBe(1800);
+      expect(m.quiet).toHaveLength(4);
+      // The 6 LU passage, on the one-minute horizon.
+      expect(m.quiet[0]).toBeGreaterThan(5.5);
+      expect(m.quiet[0]).toBeLessThan(6.5);
+    });
+
+    it("recalled, a deeper passage is not an incident; the fault after it still is, within 60 s", () => {
+      // Without the memory: the passage and the fault.
+      expect(starts(feed(420, passage))).toEqual([120, 330]);
+      const seen = feed(420, passage, {}, { recall: [learnt(), 120] });
+      expect(starts(seen)).toEqual([330]);
+      const fault = phases(seen).find((s) => s.event.phase === "start")!;
+      expect(fault.at - 330).toBeLessThanOrEqual(60);
+    });
+
+    it("a memory older than swingMemorySeconds, of another shape, or with adaptive off is ignored", () => {
+      const m = learnt();
+      expect(starts(feed(420, passage, {}, { recall: [m, 1801] }))).toEqual([120, 330]);
+      expect(starts(feed(420, passage, {}, { recall: [{ quiet: "6", loud: [0, 0, 0, 0] }, 0] }))).toEqual([
+        120, 330,
+      ]);
+      expect(starts(feed(420, passage, { adaptive: false }, { recall: [m, 0] }))).toEqual([120, 330]);
+    });
+
+    it("a recalled swing counts down: re-saved without new learning, it keeps what was left", () => {
+      let again: unknown;
+      // At target throughout: nothing new learnt; 100 s of programme later it has 100 s less.
+      feed(100, () => -23, {}, { recall: [learnt(), 300], keep: (x) => (again = x) });
+      const left = (again as { seconds: number }).seconds;
+      expect(left).toBeGreaterThan(1800 - 300 - 110);
+      expect(left).toBeLessThanOrEqual(1800 - 300 - 90);
+    });
   });
 
   it("jump: a 10 s passage 10 LU above a programme at -27 LUFS (an ad break) gives one jump incident, no off-target after it", () => {

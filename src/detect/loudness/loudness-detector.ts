@@ -191,6 +191,12 @@ export class LoudnessDetector implements Detector {
   /** The swing each horizon's level made, learnt: per second, [time, LU off the target]. */
   private readonly swing: { pending: number[][]; history: number[][]; quiet: number; loud: number }[];
   private lastLearnt = -1;
+  /**
+   * The swing an earlier run of this channel had learnt (recall()), per horizon, and the
+   * seconds of programme it still counts for: a restart or a move to another worker does not
+   * forget what the channel's quiet passages look like.
+   */
+  private recalled: { quiet: number[]; loud: number[]; seconds: number } | null = null;
   /** The horizon whose limit the current off-target run crossed first. */
   private offHorizon = 0;
   /** `levels()`'s per-horizon gates and sums, reused every step (no allocation on this path). */
@@ -239,6 +245,7 @@ export class LoudnessDetector implements Detector {
 
   pushAudio(block: AudioBlock): void {
     if (!this.meter || this.meter.sampleRate !== block.sampleRate || this.meter.channels !== block.channels) {
+      const first = !this.meter;
       // A format change restarts the measurement; what was open stays open and is judged anew.
       this.meter = new LoudnessMeter({
         sampleRate: block.sampleRate,
@@ -250,7 +257,9 @@ export class LoudnessDetector implements Detector {
       });
       this.audibleSeconds = 0;
       this.steps = 0;
-      // A new source is a new programme: its swing is learnt anew.
+      // A new source is a new programme: its swing is learnt anew (what an earlier run
+      // recalled is kept for the first source only).
+      if (!first) this.recalled = null;
       for (const s of this.swing) Object.assign(s, { pending: [], history: [], quiet: 0, loud: 0 });
     }
     this.meter.push(block.samples.subarray(0, block.frames * block.channels), block.pts);
@@ -334,12 +343,48 @@ export class LoudnessDetector implements Detector {
     return this.audibleSeconds + 1e-9 >= this.options.minProgrammeSeconds + more;
   }
 
+  /**
+   * The swing learnt per horizon, LU (the larger of this run's and a recalled one's), and for
+   * how many more seconds of programme it counts: the whole `swingMemorySeconds` when this run
+   * learnt any, what is left of the recalled one's otherwise. Undefined while nothing is learnt.
+   */
+  memory(): { quiet: number[]; loud: number[]; seconds: number } | undefined {
+    if (!this.options.adaptive) return undefined;
+    const r = this.recalled;
+    const learnt = this.swing.some((s) => s.quiet > 0 || s.loud > 0);
+    if (!learnt && !r) return undefined;
+    const of = (d: "quiet" | "loud"): number[] =>
+      this.swing.map((s, h) => Math.round(Math.max(s[d], r?.[d][h] ?? 0) * 100) / 100);
+    return {
+      quiet: of("quiet"),
+      loud: of("loud"),
+      seconds: learnt ? this.options.swingMemorySeconds : r!.seconds,
+    };
+  }
+
+  /**
+   * An earlier run's memory(), `ageSeconds` old: it counts for the seconds it had left, less
+   * its age, as if learnt at the start of this run. Anything else is ignored.
+   */
+  recall(memory: unknown, ageSeconds: number): void {
+    if (!this.options.adaptive || typeof memory !== "object" || memory === null) return;
+    const valid = (v: unknown): v is number[] =>
+      Array.isArray(v) &&
+      v.length === HORIZONS.length &&
+      v.every((x) => typeof x === "number" && Number.isFinite(x) && x >= 0 && x <= 60);
+    const { quiet, loud, seconds } = memory as { quiet?: unknown; loud?: unknown; seconds?: unknown };
+    if (!valid(quiet) || !valid(loud) || typeof seconds !== "number" || !(seconds > 0)) return;
+    const left = Math.min(seconds, this.options.swingMemorySeconds) - Math.max(0, ageSeconds);
+    if (!(left > 0)) return;
+    this.recalled = { quiet: [...quiet], loud: [...loud], seconds: Math.ceil(left) };
+  }
+
   /** Horizon `h`'s limit in one direction: its base, raised to the learnt swing plus the margin, up to its cap. */
   private offLimit(h: number, direction: "loud" | "quiet"): number {
     const spec = HORIZONS[h]!;
     const base = this.options.offTargetLu + spec.limitOffset;
     if (!this.options.adaptive) return base;
-    const swing = this.swing[h]![direction];
+    const swing = Math.max(this.swing[h]![direction], this.recalled?.[direction][h] ?? 0);
     return Math.max(base, Math.min(spec.capLu, swing + this.options.swingMarginLu));
   }
 
@@ -352,6 +397,7 @@ export class LoudnessDetector implements Detector {
     const second = Math.floor(t);
     if (second === this.lastLearnt) return;
     this.lastLearnt = second;
+    if (this.recalled && --this.recalled.seconds <= 0) this.recalled = null;
     const memory = this.options.swingMemorySeconds;
     for (let h = 0; h < HORIZONS.length; h++) {
       const s = this.swing[h]!;
